@@ -1,0 +1,2 @@
+export * from "./gen/index.js";
+export * from "./kinds.js";

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Fails when packages/api/src/gen differs from what proto/ generates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pnpm -s gen
+if [ -n "$(git status --porcelain -- packages/api/src/gen)" ]; then
+  echo "generated code is stale: run 'pnpm gen' and commit packages/api/src/gen" >&2
+  git status --porcelain -- packages/api/src/gen >&2
+  exit 1
+fi
+echo "generated code is up to date"
