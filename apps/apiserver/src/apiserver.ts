@@ -1,0 +1,131 @@
+import type { Server as HttpServer } from "node:http";
+import { KINDS, Namespace } from "@tskube/api";
+import { createServer, type TskubeServer } from "@tskube/grpc";
+import type { Logger } from "@tskube/log";
+import { isAlreadyExists } from "@tskube/machinery";
+import { Etcd3 } from "etcd3";
+import { ResourceServiceService } from "@tskube/api";
+import { startHttp } from "./http.js";
+import { createMetrics } from "./metrics.js";
+import { Registry } from "./registry.js";
+import { createResourceService } from "./service.js";
+import { Cacher } from "./storage/cacher.js";
+import { EtcdStore } from "./storage/etcd-store.js";
+
+export interface ApiserverConfig {
+  etcdServers: string[];
+  grpcAddress: string;
+  httpAddress: string;
+  watchCacheSize: number;
+  bookmarkIntervalMs: number;
+  compactionIntervalMs: number;
+  maxObjectBytes: number;
+  shutdownGraceMs: number;
+  log: Logger;
+}
+
+/** Namespaces every cluster starts with (Kubernetes' system namespaces controller creates the same). */
+export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+export interface Apiserver {
+  grpcPort: number;
+  stop(): Promise<void>;
+}
+
+export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
+  const log = cfg.log;
+  const metrics = createMetrics();
+  const etcd = new Etcd3({ hosts: cfg.etcdServers, dialTimeout: 5000 });
+  const store = new EtcdStore(etcd, metrics.etcdLatency);
+  const registries = new Map<string, Registry>();
+  let nsRegistry: Registry | undefined;
+  for (const kind of KINDS) {
+    const cacher = new Cacher(kind, etcd, store, {
+      capacity: cfg.watchCacheSize,
+      log,
+    });
+    const reg = new Registry(kind, { store, cacher, namespaces: () => nsRegistry!, maxObjectBytes: cfg.maxObjectBytes });
+    registries.set(kind.resource, reg);
+    if (kind.kind === "Namespace") nsRegistry = reg;
+  }
+  let ready = false;
+  const checkEtcd = async () => {
+    try {
+      await store.currentRevision();
+      return undefined;
+    } catch (err) {
+      return `etcd: ${(err as Error).message}`;
+    }
+  };
+  const http: HttpServer = await startHttp({
+    address: cfg.httpAddress,
+    log,
+    metrics: metrics.registry,
+    checks: {
+      live: async () => undefined,
+      ready: async () => (ready ? await checkEtcd() : "informer-sync: watch caches not synced yet"),
+    },
+  });
+
+  const service = createResourceService({
+    registries,
+    etcd,
+    log,
+    metrics,
+    bookmarkIntervalMs: cfg.bookmarkIntervalMs,
+    maxObjectBytes: cfg.maxObjectBytes,
+    ready: () => ready,
+  });
+  const grpc: TskubeServer = await createServer(
+    { address: cfg.grpcAddress, log, services: ["tskube.v1.ResourceService"] },
+    (server) => server.addService(ResourceServiceService, service),
+  );
+  // Not serving until the caches hold the cluster's state.
+  grpc.health.setStatus("", "NOT_SERVING");
+  grpc.health.setStatus("tskube.v1.ResourceService", "NOT_SERVING");
+
+  for (const reg of registries.values()) void reg.cacher.start();
+  await Promise.all([...registries.values()].map((r) => r.cacher.waitReady()));
+  for (const name of SYSTEM_NAMESPACES) {
+    try {
+      await nsRegistry!.create(Namespace.fromPartial({ metadata: { name } }), { namespace: "" });
+      log.info({ namespace: name }, "created system namespace");
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+  ready = true;
+  grpc.health.setStatus("", "SERVING");
+  grpc.health.setStatus("tskube.v1.ResourceService", "SERVING");
+  log.info("apiserver ready");
+
+  // History older than one compaction interval is dropped, as Kubernetes' apiserver does; watches
+  // from older revisions then get "too old" and clients re-list.
+  let lastSeen = 0;
+  const compactor = setInterval(async () => {
+    try {
+      const rev = await store.currentRevision();
+      if (lastSeen > 0) {
+        await store.compact(lastSeen);
+        log.info({ revision: lastSeen }, "compacted etcd");
+      }
+      lastSeen = rev;
+    } catch (err) {
+      if (!/compacted/.test(String((err as Error).message))) log.warn({ err }, "etcd compaction failed");
+    }
+  }, cfg.compactionIntervalMs);
+  compactor.unref();
+
+  return {
+    grpcPort: grpc.port,
+    async stop() {
+      clearInterval(compactor);
+      ready = false;
+      await grpc.shutdown(cfg.shutdownGraceMs);
+      await Promise.all([...registries.values()].map((r) => r.cacher.stop()));
+      await new Promise<void>((r) => http.close(() => r()));
+      http.closeAllConnections?.();
+      etcd.close();
+    },
+  };
+}

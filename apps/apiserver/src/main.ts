@@ -1,0 +1,95 @@
+import { parseArgs } from "node:util";
+import { componentLogger } from "@tskube/log";
+import { parseDuration } from "@tskube/machinery";
+import { startApiserver } from "./apiserver.js";
+
+/** Every flag has a TSKUBE_* environment variable; the flag wins. */
+const FLAGS = {
+  "etcd-servers": { env: "TSKUBE_ETCD_SERVERS", default: "http://127.0.0.1:2379" },
+  "grpc-address": { env: "TSKUBE_GRPC_ADDRESS", default: "0.0.0.0:6443" },
+  "http-address": { env: "TSKUBE_HTTP_ADDRESS", default: "0.0.0.0:8080" },
+  "watch-cache-size": { env: "TSKUBE_WATCH_CACHE_SIZE", default: "10000" },
+  "watch-bookmark-interval": { env: "TSKUBE_WATCH_BOOKMARK_INTERVAL", default: "60s" },
+  "etcd-compaction-interval": { env: "TSKUBE_ETCD_COMPACTION_INTERVAL", default: "5m" },
+  "max-object-bytes": { env: "TSKUBE_MAX_OBJECT_BYTES", default: "1572864" },
+  "shutdown-grace-period": { env: "TSKUBE_SHUTDOWN_GRACE_PERIOD", default: "10s" },
+} as const;
+
+type Flag = keyof typeof FLAGS;
+
+function usage(): string {
+  return `usage: apiserver [flags]\n${Object.entries(FLAGS)
+    .map(([name, f]) => `  --${name} (env ${f.env}, default ${f.default})`)
+    .join("\n")}`;
+}
+
+function readFlags(argv: string[]): Record<Flag, string> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: "string" as const }])),
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(usage());
+    process.exit(0);
+  }
+  const out = {} as Record<Flag, string>;
+  for (const [name, f] of Object.entries(FLAGS) as [Flag, (typeof FLAGS)[Flag]][]) {
+    out[name] = ((values as Record<string, unknown>)[name] as string | undefined) ?? process.env[f.env] ?? f.default;
+  }
+  return out;
+}
+
+function positiveInt(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name}: must be a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const log = componentLogger("apiserver");
+  let flags: Record<Flag, string>;
+  let cfg: Parameters<typeof startApiserver>[0];
+  try {
+    flags = readFlags(process.argv.slice(2));
+    cfg = {
+      etcdServers: flags["etcd-servers"].split(",").map((s) => s.trim()).filter(Boolean),
+      grpcAddress: flags["grpc-address"],
+      httpAddress: flags["http-address"],
+      watchCacheSize: positiveInt("watch-cache-size", flags["watch-cache-size"]),
+      bookmarkIntervalMs: parseDuration(flags["watch-bookmark-interval"]),
+      compactionIntervalMs: parseDuration(flags["etcd-compaction-interval"]),
+      maxObjectBytes: positiveInt("max-object-bytes", flags["max-object-bytes"]),
+      shutdownGraceMs: parseDuration(flags["shutdown-grace-period"]),
+      log,
+    };
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}\n${usage()}`);
+    process.exit(2);
+  }
+  log.info({ flags }, "starting apiserver");
+  const server = await startApiserver(cfg);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    server.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((err) => {
+  componentLogger("apiserver").fatal({ err }, "apiserver failed");
+  process.exit(1);
+});

@@ -1,0 +1,555 @@
+import { randomUUID } from "node:crypto";
+import {
+  applyJsonPatch,
+  applyMergePatch,
+  applyStrategicMergePatch,
+  decodeObject,
+  encodeObject,
+  type KindInfo,
+  type KubeObject,
+  ObjectMeta,
+  type Strategy,
+  strategyFor,
+} from "@tskube/api";
+import { errors, field, type GroupResource } from "@tskube/machinery";
+import type { Cacher } from "./storage/cacher.js";
+import type { EtcdStore, RawValue } from "./storage/etcd-store.js";
+import { CompactedError } from "./storage/etcd-store.js";
+import { decodeValue, encodeValue, keyFor, prefixFor } from "./storage/keys.js";
+import { buildSelection, type Selection } from "./selection.js";
+
+export interface RegistryOptions {
+  store: EtcdStore;
+  cacher: Cacher;
+  /** The namespaces registry, to refuse objects in missing or terminating namespaces. */
+  namespaces: () => Registry;
+  /** Largest encoded object accepted (etcd's default request limit is 1.5 MiB). */
+  maxObjectBytes: number;
+  now?: () => Date;
+}
+
+export interface ListRequest {
+  namespace: string;
+  labelSelector: string;
+  fieldSelector: string;
+  limit: number;
+  continue: string;
+  resourceVersion: string;
+}
+
+export interface ListResult {
+  items: KubeObject[];
+  resourceVersion: string;
+  continue: string;
+  remainingItemCount: number | undefined;
+}
+
+export interface DeleteRequestOptions {
+  gracePeriodSeconds?: number | undefined;
+  propagationPolicy?: string;
+  preconditions?: { uid?: string | undefined; resourceVersion?: string | undefined } | undefined;
+  dryRun?: boolean;
+}
+
+export type PatchKind = "merge" | "json" | "strategic";
+
+const GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+const GENERATE_NAME_ATTEMPTS = 8;
+const MAX_UPDATE_ATTEMPTS = 16;
+
+/** RFC 3339 to the second, as Kubernetes writes metav1.Time. */
+export const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+
+interface ContinueToken {
+  rv: number;
+  start: string;
+}
+
+function encodeContinue(t: ContinueToken): string {
+  return Buffer.from(JSON.stringify({ v: 1, ...t })).toString("base64url");
+}
+
+function decodeContinue(s: string): ContinueToken {
+  try {
+    const t = JSON.parse(Buffer.from(s, "base64url").toString()) as { v: number; rv: number; start: string };
+    if (t.v !== 1 || typeof t.rv !== "number" || typeof t.start !== "string") throw new Error("bad token");
+    return { rv: t.rv, start: t.start };
+  } catch {
+    throw errors.badRequest("continue key is not valid: invalid continue token");
+  }
+}
+
+function parseResourceVersion(rv: string, what = "resourceVersion"): number {
+  if (rv === "") return 0;
+  const n = Number(rv);
+  if (!Number.isSafeInteger(n) || n < 0) throw errors.badRequest(`invalid ${what}: ${JSON.stringify(rv)}`);
+  return n;
+}
+
+const specOf = (o: KubeObject): unknown => (o as unknown as { spec?: unknown }).spec;
+
+/**
+ * The generic registry (Kubernetes' genericregistry.Store): one per kind, turning API verbs into
+ * guarded etcd transactions and applying the kind's strategy (defaults, validation, status split,
+ * generation). Nothing here is specific to a kind beyond what KindInfo and Strategy say.
+ */
+export class Registry {
+  readonly gr: GroupResource;
+  readonly strategy: Strategy<KubeObject>;
+  private readonly supportedFields: string[];
+
+  constructor(
+    readonly kind: KindInfo,
+    private readonly opts: RegistryOptions,
+  ) {
+    this.gr = { group: kind.group, resource: kind.resource, kind: kind.kind };
+    this.strategy = strategyFor(kind);
+    this.supportedFields = Object.keys(this.strategy.selectableFields(kind.messageType.create()));
+  }
+
+  get cacher(): Cacher {
+    return this.opts.cacher;
+  }
+
+  private now(): Date {
+    return this.opts.now?.() ?? new Date();
+  }
+
+  private key(namespace: string, name: string): string {
+    return keyFor(this.kind, namespace, name);
+  }
+
+  selection(labelSelector: string, fieldSelector: string): Selection {
+    return buildSelection(labelSelector, fieldSelector, (o) => this.strategy.selectableFields(o), this.supportedFields);
+  }
+
+  private checkSize(value: Buffer): void {
+    if (value.length > this.opts.maxObjectBytes) {
+      throw errors.tooLarge(
+        `Request entity too large: ${this.gr.kind} is ${value.length} bytes, limit is ${this.opts.maxObjectBytes} bytes`,
+      );
+    }
+  }
+
+  /** Namespaced objects need a namespace that exists and is not being deleted. */
+  private async checkNamespace(namespace: string, name: string): Promise<void> {
+    if (!this.kind.namespaced) return;
+    const nsRegistry = this.opts.namespaces();
+    let ns = nsRegistry.cacher.get(keyFor(nsRegistry.kind, "", namespace));
+    if (!ns) {
+      const raw = await this.opts.store.get(keyFor(nsRegistry.kind, "", namespace));
+      ns = raw ? decodeValue(nsRegistry.kind, raw) : undefined;
+    }
+    if (!ns) throw errors.notFound({ group: "", resource: "namespaces", kind: "Namespace" }, namespace);
+    if (ns.metadata?.deletionTimestamp) {
+      throw errors.forbidden(
+        this.gr,
+        name,
+        `unable to create new content in namespace ${namespace} because it is being terminated`,
+      );
+    }
+  }
+
+  private normalizeNamespace(obj: KubeObject, namespace: string): void {
+    obj.metadata ??= ObjectMeta.create();
+    const m = obj.metadata;
+    if (!this.kind.namespaced) {
+      m.namespace = "";
+      return;
+    }
+    if (namespace && m.namespace && m.namespace !== namespace) {
+      throw errors.badRequest("the namespace of the provided object does not match the namespace sent on the request");
+    }
+    m.namespace = m.namespace || namespace;
+  }
+
+  private validationFailed(obj: KubeObject, errs: ReturnType<Strategy<KubeObject>["validate"]>): void {
+    if (errs.length) throw errors.invalid(this.gr, obj.metadata?.name || obj.metadata?.generateName || "", errs);
+  }
+
+  async create(input: KubeObject, opts: { namespace: string; dryRun?: boolean }): Promise<KubeObject> {
+    const obj = input;
+    this.normalizeNamespace(obj, opts.namespace);
+    const m = obj.metadata!;
+    obj.apiVersion = this.kind.group ? `${this.kind.group}/${this.kind.version}` : this.kind.version;
+    obj.kind = this.kind.kind;
+    // Server-set fields are never taken from the client.
+    m.uid = randomUUID();
+    m.resourceVersion = "";
+    m.creationTimestamp = rfc3339(this.now());
+    m.deletionTimestamp = "";
+    m.deletionGracePeriodSeconds = undefined;
+    m.generation = this.kind.hasSpec ? 1 : 0;
+    this.strategy.applyDefaults(obj);
+    this.prepareForCreate(obj);
+    const generated = !m.name && !!m.generateName;
+    if (generated) m.name = `${m.generateName}${randomSuffix()}`;
+    this.validationFailed(obj, this.strategy.validate(obj));
+    await this.checkNamespace(m.namespace, m.name);
+    for (let attempt = 0; ; attempt++) {
+      const value = encodeValue(this.kind, obj);
+      this.checkSize(value);
+      if (opts.dryRun) return obj;
+      const rev = await this.opts.store.create(this.key(m.namespace, m.name), value);
+      if (rev !== undefined) {
+        m.resourceVersion = String(rev);
+        return obj;
+      }
+      if (!generated || attempt + 1 >= GENERATE_NAME_ATTEMPTS) throw errors.alreadyExists(this.gr, m.name);
+      m.name = `${m.generateName}${randomSuffix()}`;
+    }
+  }
+
+  /** Kind-specific server-side fields on create (Kubernetes' PrepareForCreate). */
+  private prepareForCreate(obj: KubeObject): void {
+    if (this.kind.kind === "Namespace") {
+      const ns = obj as unknown as { status?: { phase: string } };
+      ns.status = { ...(ns.status ?? {}), phase: "Active" } as never;
+    }
+    if (this.kind.hasStatus && this.kind.kind !== "Namespace" && this.kind.kind !== "Node") {
+      // Status is written through UpdateStatus only; what a client sends on create is dropped,
+      // except for Nodes whose kubelet registers capacity with the object.
+      (obj as unknown as { status?: unknown }).status = undefined;
+    }
+  }
+
+  async get(namespace: string, name: string): Promise<KubeObject> {
+    const raw = await this.opts.store.get(this.key(namespace, name));
+    if (!raw) throw errors.notFound(this.gr, name);
+    return decodeValue(this.kind, raw);
+  }
+
+  async list(req: ListRequest): Promise<ListResult> {
+    const sel = this.selection(req.labelSelector, req.fieldSelector);
+    // A field selector on metadata.namespace narrows the key range like the request namespace does.
+    const namespace = req.namespace;
+    if (req.resourceVersion === "0" && !req.continue) {
+      await this.opts.cacher.waitReady();
+      const { items, rv } = this.opts.cacher.list({ namespace, matches: (o) => sel.matches(o) });
+      return { items, resourceVersion: String(rv), continue: "", remainingItemCount: undefined };
+    }
+    const prefix = prefixFor(this.kind, namespace);
+    let revision = 0;
+    let startKey: string | undefined;
+    if (req.continue) {
+      const t = decodeContinue(req.continue);
+      revision = t.rv;
+      startKey = t.start;
+      if (!startKey.startsWith(prefix)) throw errors.badRequest("continue key is not valid: key is outside the list");
+    } else if (req.resourceVersion) {
+      revision = parseResourceVersion(req.resourceVersion);
+    }
+    const limit = req.limit > 0 ? req.limit : 0;
+    const items: KubeObject[] = [];
+    let lastKey = "";
+    let more = false;
+    let count = 0;
+    try {
+      for (;;) {
+        const pageSize = limit ? Math.max(limit - items.length, sel.everything ? 0 : 100) : 0;
+        const page = await this.opts.store.range(prefix, { startKey, limit: pageSize, revision });
+        if (!revision) revision = page.revision;
+        if (count === 0) count = page.count;
+        more = page.more;
+        let stoppedEarly = false;
+        for (const raw of page.kvs) {
+          const obj = decodeValue(this.kind, raw);
+          lastKey = raw.key;
+          if (sel.matches(obj)) items.push(obj);
+          if (limit && items.length >= limit) {
+            stoppedEarly = raw !== page.kvs[page.kvs.length - 1];
+            break;
+          }
+        }
+        more = more || stoppedEarly;
+        if (!more || (limit && items.length >= limit) || page.kvs.length === 0) break;
+        startKey = `${lastKey}\0`;
+      }
+    } catch (err) {
+      if (err instanceof CompactedError && req.continue) {
+        throw errors.resourceExpired(
+          "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+        );
+      }
+      if (err instanceof CompactedError) throw errors.resourceExpired(`too old resource version: ${revision}`);
+      throw err;
+    }
+    const continueToken = more && limit ? encodeContinue({ rv: revision, start: `${lastKey}\0` }) : "";
+    let remaining: number | undefined;
+    if (continueToken && sel.everything) {
+      // etcd counted the keys from this page's start to the end of the range.
+      remaining = Math.max(0, count - items.length);
+    }
+    return { items, resourceVersion: String(revision), continue: continueToken, remainingItemCount: remaining };
+  }
+
+  /**
+   * Read-modify-write against etcd with retries on write races (Kubernetes' GuaranteedUpdate).
+   * tryUpdate returns the new object, or undefined when nothing needs writing. A caller-supplied
+   * resourceVersion turns a race into a Conflict instead of a retry.
+   */
+  private async guaranteedUpdate(
+    namespace: string,
+    name: string,
+    expectedRv: string,
+    tryUpdate: (current: KubeObject, raw: RawValue) => KubeObject | undefined | Promise<KubeObject | undefined>,
+    opts: { dryRun?: boolean } = {},
+  ): Promise<{ object: KubeObject; deleted: boolean }> {
+    const key = this.key(namespace, name);
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+      const raw = await this.opts.store.get(key);
+      if (!raw) throw errors.notFound(this.gr, name);
+      if (expectedRv && String(raw.modRevision) !== expectedRv) {
+        throw errors.conflict(this.gr, name, "the object has been modified; please apply your changes to the latest version and try again");
+      }
+      const current = decodeValue(this.kind, raw);
+      const next = await tryUpdate(decodeValue(this.kind, raw), raw);
+      if (!next) return { object: current, deleted: false };
+      const value = encodeValue(this.kind, next);
+      this.checkSize(value);
+      if (value.equals(encodeValue(this.kind, current))) return { object: current, deleted: false };
+      if (opts.dryRun) return { object: next, deleted: false };
+      // An object being deleted whose last finalizer is gone (and whose grace period is over) leaves storage.
+      const m = next.metadata!;
+      if (m.deletionTimestamp && m.finalizers.length === 0 && !this.blockedByNamespaceFinalizers(next) && !m.deletionGracePeriodSeconds) {
+        const rev = await this.opts.store.delete(key, raw.modRevision);
+        if (rev === undefined) continue;
+        m.resourceVersion = String(rev);
+        return { object: next, deleted: true };
+      }
+      const rev = await this.opts.store.update(key, value, raw.modRevision);
+      if (rev !== undefined) {
+        m.resourceVersion = String(rev);
+        return { object: next, deleted: false };
+      }
+      if (expectedRv) {
+        throw errors.conflict(this.gr, name, "the object has been modified; please apply your changes to the latest version and try again");
+      }
+    }
+    throw errors.conflict(this.gr, name, "too many concurrent writes; please try again");
+  }
+
+  private blockedByNamespaceFinalizers(obj: KubeObject): boolean {
+    if (this.kind.kind !== "Namespace") return false;
+    const spec = specOf(obj) as { finalizers?: string[] } | undefined;
+    return (spec?.finalizers?.length ?? 0) > 0;
+  }
+
+  async update(input: KubeObject, opts: { namespace: string; dryRun?: boolean }): Promise<KubeObject> {
+    this.normalizeNamespace(input, opts.namespace);
+    const m = input.metadata!;
+    if (!m.name) throw errors.invalid(this.gr, "", [field.required("metadata.name", "name is required")]);
+    const result = await this.guaranteedUpdate(
+      m.namespace,
+      m.name,
+      m.resourceVersion,
+      (current) => {
+        const next = this.kind.messageType.decode(this.kind.messageType.encode(input as never).finish()) as KubeObject;
+        this.prepareForUpdate(next, current);
+        this.strategy.applyDefaults(next);
+        this.validationFailed(next, this.strategy.validateUpdate(next, current));
+        return next;
+      },
+      opts,
+    );
+    return result.object;
+  }
+
+  /** Keeps what a spec write may not change (Kubernetes' PrepareForUpdate + BeforeUpdate). */
+  private prepareForUpdate(next: KubeObject, current: KubeObject): void {
+    const nm = next.metadata!;
+    const cm = current.metadata!;
+    next.apiVersion = current.apiVersion;
+    next.kind = current.kind;
+    nm.uid = cm.uid;
+    nm.creationTimestamp = cm.creationTimestamp;
+    nm.deletionTimestamp = cm.deletionTimestamp;
+    nm.deletionGracePeriodSeconds = cm.deletionGracePeriodSeconds;
+    nm.generateName = cm.generateName;
+    nm.resourceVersion = cm.resourceVersion;
+    if (this.kind.hasStatus) {
+      (next as unknown as { status?: unknown }).status = (current as unknown as { status?: unknown }).status;
+    }
+    nm.generation = cm.generation;
+    if (this.kind.hasSpec && !sameSpec(this.kind, next, current)) nm.generation = cm.generation + 1;
+    // A terminating object may lose finalizers but gain none (Kubernetes forbids adding them).
+    if (cm.deletionTimestamp) nm.finalizers = nm.finalizers.filter((f) => cm.finalizers.includes(f));
+  }
+
+  async updateStatus(input: KubeObject, opts: { namespace: string }): Promise<KubeObject> {
+    if (!this.kind.hasStatus) throw errors.methodNotSupported(this.gr, "update status");
+    this.normalizeNamespace(input, opts.namespace);
+    const m = input.metadata!;
+    const result = await this.guaranteedUpdate(m.namespace, m.name, m.resourceVersion, (current) => {
+      const next = this.kind.messageType.decode(this.kind.messageType.encode(current as never).finish()) as KubeObject;
+      (next as unknown as { status?: unknown }).status = (input as unknown as { status?: unknown }).status;
+      this.validationFailed(next, this.strategy.validateStatusUpdate(next, current));
+      return next;
+    });
+    return result.object;
+  }
+
+  async patch(
+    namespace: string,
+    name: string,
+    kind: PatchKind,
+    patchText: string,
+    opts: { status?: boolean; dryRun?: boolean },
+  ): Promise<KubeObject> {
+    let patch: unknown;
+    try {
+      patch = JSON.parse(patchText);
+    } catch (err) {
+      throw errors.badRequest(`the patch is not valid JSON: ${(err as Error).message}`);
+    }
+    if (opts.status && !this.kind.hasStatus) throw errors.methodNotSupported(this.gr, "patch status");
+    const result = await this.guaranteedUpdate(
+      this.kind.namespaced ? namespace : "",
+      name,
+      "",
+      (current) => {
+        const json = encodeObject(current);
+        let patched: unknown;
+        if (kind === "json") patched = applyJsonPatch(json, patch);
+        else if (kind === "strategic") patched = applyStrategicMergePatch(json, patch);
+        else patched = applyMergePatch(json, patch);
+        const { object: next } = decodeObject(patched);
+        if (next.$type !== current.$type) throw errors.badRequest("a patch may not change the kind of an object");
+        const nm = next.metadata!;
+        const cm = current.metadata!;
+        // A resourceVersion in the patch is a precondition; otherwise patches apply to the latest.
+        if (nm.resourceVersion && nm.resourceVersion !== cm.resourceVersion) {
+          throw errors.conflict(this.gr, name, "the object has been modified; please apply your changes to the latest version and try again");
+        }
+        if (nm.name !== cm.name || (this.kind.namespaced && nm.namespace !== cm.namespace)) {
+          throw errors.badRequest("metadata.name and metadata.namespace may not be changed by a patch");
+        }
+        if (opts.status) {
+          const out = this.kind.messageType.decode(this.kind.messageType.encode(current as never).finish()) as KubeObject;
+          (out as unknown as { status?: unknown }).status = (next as unknown as { status?: unknown }).status;
+          this.validationFailed(out, this.strategy.validateStatusUpdate(out, current));
+          return out;
+        }
+        this.prepareForUpdate(next, current);
+        this.strategy.applyDefaults(next);
+        this.validationFailed(next, this.strategy.validateUpdate(next, current));
+        return next;
+      },
+      opts,
+    );
+    return result.object;
+  }
+
+  async delete(
+    namespace: string,
+    name: string,
+    options: DeleteRequestOptions,
+  ): Promise<{ object: KubeObject; deleted: boolean }> {
+    const pre = options.preconditions;
+    const key = this.key(namespace, name);
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+      const raw = await this.opts.store.get(key);
+      if (!raw) throw errors.notFound(this.gr, name);
+      const obj = decodeValue(this.kind, raw);
+      const m = obj.metadata!;
+      if (pre?.uid && pre.uid !== m.uid) {
+        throw errors.conflict(this.gr, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${m.uid}`);
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== m.resourceVersion) {
+        throw errors.conflict(
+          this.gr,
+          name,
+          `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${m.resourceVersion}`,
+        );
+      }
+      const grace = this.gracePeriod(obj, options.gracePeriodSeconds);
+      const finalizers = new Set(m.finalizers);
+      if (options.propagationPolicy === "Orphan") finalizers.add("orphan");
+      if (options.propagationPolicy === "Foreground") finalizers.add("foregroundDeletion");
+      const namespaceBlocked = this.blockedByNamespaceFinalizers(obj);
+      if (grace === 0 && finalizers.size === 0 && !namespaceBlocked) {
+        if (options.dryRun) return { object: obj, deleted: true };
+        const rev = await this.opts.store.delete(key, raw.modRevision);
+        if (rev === undefined) continue;
+        m.resourceVersion = String(rev);
+        return { object: obj, deleted: true };
+      }
+      // Graceful: mark the object; its kubelet, finalizers or the namespace controller finish it.
+      if (m.deletionTimestamp && (m.deletionGracePeriodSeconds ?? 0) <= grace && sameSet(finalizers, m.finalizers)) {
+        return { object: obj, deleted: false };
+      }
+      const now = this.now();
+      if (!m.deletionTimestamp || grace < (m.deletionGracePeriodSeconds ?? 0)) {
+        m.deletionTimestamp = rfc3339(new Date(now.getTime() + grace * 1000));
+        m.deletionGracePeriodSeconds = grace;
+      }
+      m.finalizers = [...finalizers];
+      if (this.kind.kind === "Namespace") {
+        const ns = obj as unknown as { status?: { phase?: string } };
+        ns.status = { ...(ns.status ?? {}), phase: "Terminating" } as never;
+      }
+      if (options.dryRun) return { object: obj, deleted: false };
+      const rev = await this.opts.store.update(key, encodeValue(this.kind, obj), raw.modRevision);
+      if (rev === undefined) continue;
+      m.resourceVersion = String(rev);
+      return { object: obj, deleted: false };
+    }
+    throw errors.conflict(this.gr, name, "too many concurrent writes; please try again");
+  }
+
+  /**
+   * Pods bound to a node get their grace period (the kubelet stops them, then deletes with 0); an
+   * unscheduled or finished pod, and every other kind, goes at once.
+   */
+  private gracePeriod(obj: KubeObject, requested: number | undefined): number {
+    if (this.kind.kind !== "Pod") return 0;
+    const pod = obj as unknown as {
+      spec?: { nodeName?: string; terminationGracePeriodSeconds?: number };
+      status?: { phase?: string };
+    };
+    if (!pod.spec?.nodeName) return 0;
+    const phase = pod.status?.phase;
+    if (phase === "Succeeded" || phase === "Failed") return 0;
+    const grace = requested ?? pod.spec.terminationGracePeriodSeconds ?? 30;
+    return Math.max(0, grace);
+  }
+
+  async deleteCollection(
+    req: ListRequest,
+    options: DeleteRequestOptions,
+  ): Promise<KubeObject[]> {
+    const { items } = await this.list({ ...req, limit: 0, continue: "", resourceVersion: "" });
+    const out: KubeObject[] = [];
+    for (const item of items) {
+      try {
+        const r = await this.delete(item.metadata!.namespace, item.metadata!.name, options);
+        out.push(r.object);
+      } catch (err) {
+        if ((err as { reason?: string }).reason !== "NotFound") throw err;
+      }
+    }
+    return out;
+  }
+}
+
+function randomSuffix(): string {
+  let s = "";
+  for (let i = 0; i < 5; i++) s += GENERATE_NAME_ALPHABET[Math.floor(Math.random() * GENERATE_NAME_ALPHABET.length)];
+  return s;
+}
+
+function sameSet(a: Set<string>, b: readonly string[]): boolean {
+  return a.size === b.length && b.every((x) => a.has(x));
+}
+
+function sameSpec(kind: KindInfo, a: KubeObject, b: KubeObject): boolean {
+  const sa = specOf(a);
+  const sb = specOf(b);
+  if (sa === undefined || sb === undefined) return sa === sb;
+  const probe = kind.messageType.fromPartial({});
+  (probe as unknown as { spec: unknown }).spec = sa;
+  const ea = Buffer.from(kind.messageType.encode(probe as never).finish());
+  (probe as unknown as { spec: unknown }).spec = sb;
+  const eb = Buffer.from(kind.messageType.encode(probe as never).finish());
+  return ea.equals(eb);
+}

@@ -1,0 +1,256 @@
+import { type KindInfo, type KubeObject, pack } from "@tskube/api";
+import type { Any } from "@tskube/api";
+import type { Logger } from "@tskube/log";
+import type { Etcd3, IKeyValue, Watcher } from "etcd3";
+import type { EtcdStore } from "./etcd-store.js";
+import { decodeValue, prefixFor } from "./keys.js";
+
+export type EventType = "ADDED" | "MODIFIED" | "DELETED";
+
+/** One change as the cache saw it, with the object packed once for every watcher. */
+export interface CacheEvent {
+  type: EventType;
+  key: string;
+  rv: number;
+  object: KubeObject;
+  /** The state before the change (undefined for ADDED). Watch filters need it. */
+  prev: KubeObject | undefined;
+  packed: Any;
+}
+
+export interface WatchFilter {
+  /** Namespace prefix filter; "" = all. */
+  namespace: string;
+  matches(obj: KubeObject): boolean;
+}
+
+/** What a watcher receives: events with their Kubernetes type after filtering. */
+export interface WatchSink {
+  send(type: EventType | "BOOKMARK", packed: Any, rv: number): void;
+  /** Ends the watch; err undefined means a normal close. */
+  close(err?: Error): void;
+}
+
+export class TooOldError extends Error {
+  constructor(
+    readonly requested: number,
+    readonly oldest: number,
+  ) {
+    super(`too old resource version: ${requested} (${oldest})`);
+  }
+}
+
+interface CacheWatcher {
+  filter: WatchFilter;
+  sink: WatchSink;
+  /** Events at or below this revision were already delivered (or predate the watch). */
+  minRv: number;
+}
+
+export interface CacherOptions {
+  /** Events kept for watchers resuming from an older revision. */
+  capacity: number;
+  log: Logger;
+  onWatchersChanged?: (resource: string, count: number) => void;
+}
+
+/**
+ * The watch cache of one resource (Kubernetes' Cacher): one etcd watch feeds an in-memory copy of
+ * every object plus a ring of recent events, and every client watch is served from it. A watch from
+ * revision R replays buffered events after R; a revision older than the ring answers "too old" so the
+ * client re-lists, unless etcd still has that history (then a dedicated etcd watch serves it, which
+ * is what lets a client resume across an apiserver restart without a gap).
+ */
+export class Cacher {
+  private readonly objects = new Map<string, { obj: KubeObject; rv: number }>();
+  private events: CacheEvent[] = [];
+  private readonly watchers = new Set<CacheWatcher>();
+  private etcdWatcher: Watcher | undefined;
+  private stopped = false;
+  /** Revision the cache reflects (highest event seen or the list revision). */
+  currentRv = 0;
+  /** Watches from revisions >= this are served from the ring. */
+  oldestRv = 0;
+  private readyPromise: Promise<void>;
+  private resolveReady!: () => void;
+  private isReady = false;
+
+  constructor(
+    readonly kind: KindInfo,
+    private readonly etcd: Etcd3,
+    private readonly store: EtcdStore,
+    private readonly opts: CacherOptions,
+  ) {
+    this.readyPromise = new Promise((r) => {
+      this.resolveReady = r;
+    });
+  }
+
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  waitReady(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  async start(): Promise<void> {
+    const log = this.opts.log;
+    while (!this.stopped) {
+      try {
+        await this.initialize();
+        return;
+      } catch (err) {
+        log.warn({ err, resource: this.kind.resource }, "watch cache initialization failed; retrying");
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async initialize(): Promise<void> {
+    const prefix = prefixFor(this.kind);
+    this.objects.clear();
+    let revision = 0;
+    let startKey: string | undefined;
+    for (;;) {
+      const page = await this.store.range(prefix, { startKey, limit: 1000, revision });
+      revision = page.revision;
+      for (const raw of page.kvs) this.objects.set(raw.key, { obj: decodeValue(this.kind, raw), rv: raw.modRevision });
+      if (!page.more || page.kvs.length === 0) break;
+      startKey = `${page.kvs[page.kvs.length - 1]!.key}\0`;
+    }
+    this.currentRv = revision;
+    this.oldestRv = revision;
+    this.events = [];
+    const watcher = await this.etcd
+      .watch()
+      .prefix(prefix)
+      .startRevision(String(revision + 1))
+      .withPreviousKV()
+      .create();
+    this.etcdWatcher = watcher;
+    watcher.on("put", (kv) => this.apply(kv, false));
+    watcher.on("delete", (kv, prev) => this.apply(kv, true, prev));
+    watcher.on("error", (err) => this.restart(err));
+    this.isReady = true;
+    this.resolveReady();
+    this.opts.log.debug({ resource: this.kind.resource, revision, objects: this.objects.size }, "watch cache ready");
+  }
+
+  /**
+   * The cache lost its etcd watch (compaction while disconnected): every watcher is told its
+   * history is gone, and the cache re-lists.
+   */
+  private restart(err: unknown): void {
+    if (this.stopped) return;
+    this.opts.log.warn({ err, resource: this.kind.resource }, "etcd watch failed; re-listing watch cache");
+    void this.etcdWatcher?.cancel().catch(() => {});
+    this.etcdWatcher = undefined;
+    for (const w of this.watchers) w.sink.close(new TooOldError(w.minRv, this.currentRv));
+    this.watchers.clear();
+    this.isReady = false;
+    void this.start();
+  }
+
+  private apply(kv: IKeyValue, deleted: boolean, prevKv?: IKeyValue): void {
+    const key = kv.key.toString();
+    const rv = Number(kv.mod_revision);
+    const prevEntry = this.objects.get(key);
+    let event: CacheEvent;
+    if (deleted) {
+      // The deletion's kv has no value; the last state comes from prev_kv (or the cache).
+      const last = prevKv
+        ? decodeValue(this.kind, { key, value: prevKv.value, modRevision: rv })
+        : prevEntry?.obj;
+      if (!last) return;
+      if (last.metadata) last.metadata.resourceVersion = String(rv);
+      this.objects.delete(key);
+      event = { type: "DELETED", key, rv, object: last, prev: prevEntry?.obj, packed: pack(last) };
+    } else {
+      const obj = decodeValue(this.kind, { key, value: kv.value, modRevision: rv });
+      this.objects.set(key, { obj, rv });
+      event = {
+        type: prevEntry ? "MODIFIED" : "ADDED",
+        key,
+        rv,
+        object: obj,
+        prev: prevEntry?.obj,
+        packed: pack(obj),
+      };
+    }
+    this.currentRv = Math.max(this.currentRv, rv);
+    this.events.push(event);
+    if (this.events.length > this.opts.capacity) {
+      const drop = this.events.length - this.opts.capacity;
+      this.oldestRv = this.events[drop - 1]!.rv;
+      this.events = this.events.slice(drop);
+    }
+    for (const w of this.watchers) this.deliver(w, event);
+  }
+
+  private deliver(w: CacheWatcher, e: CacheEvent): void {
+    if (e.rv <= w.minRv) return;
+    w.minRv = e.rv;
+    if (w.filter.namespace && !e.key.startsWith(prefixFor(this.kind, w.filter.namespace))) return;
+    const now = e.type === "DELETED" ? false : w.filter.matches(e.object);
+    const before = e.prev ? w.filter.matches(e.prev) : false;
+    // A change that moves an object in or out of the watcher's selection is an ADDED or DELETED
+    // for that watcher, as in Kubernetes.
+    if (e.type === "DELETED") {
+      if (before || (!e.prev && w.filter.matches(e.object))) w.sink.send("DELETED", e.packed, e.rv);
+    } else if (now && before) w.sink.send("MODIFIED", e.packed, e.rv);
+    else if (now) w.sink.send("ADDED", e.packed, e.rv);
+    else if (before) w.sink.send("DELETED", e.packed, e.rv);
+  }
+
+  /** Objects matching the filter at the cache's current revision (a list with resourceVersion=0). */
+  list(filter: WatchFilter): { items: KubeObject[]; rv: number } {
+    const prefix = prefixFor(this.kind, filter.namespace);
+    const items: KubeObject[] = [];
+    for (const [key, { obj }] of this.objects) if (key.startsWith(prefix) && filter.matches(obj)) items.push(obj);
+    items.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
+    return { items, rv: this.currentRv };
+  }
+
+  get(key: string): KubeObject | undefined {
+    return this.objects.get(key)?.obj;
+  }
+
+  /**
+   * Registers a watcher. fromRv 0 means "current state as ADDED events, then changes". Returns a
+   * function that removes the watcher. Throws TooOldError when fromRv predates the ring.
+   */
+  watch(fromRv: number, filter: WatchFilter, sink: WatchSink): () => void {
+    const w: CacheWatcher = { filter, sink, minRv: fromRv };
+    if (fromRv === 0) {
+      const { items, rv } = this.list(filter);
+      for (const obj of items) sink.send("ADDED", pack(obj), Number(obj.metadata?.resourceVersion ?? rv));
+      w.minRv = rv;
+    } else {
+      if (fromRv < this.oldestRv) throw new TooOldError(fromRv, this.oldestRv);
+      for (const e of this.events) if (e.rv > fromRv) this.deliver(w, e);
+    }
+    this.watchers.add(w);
+    this.opts.onWatchersChanged?.(this.kind.resource, this.watchers.size);
+    return () => {
+      this.watchers.delete(w);
+      this.opts.onWatchersChanged?.(this.kind.resource, this.watchers.size);
+    };
+  }
+
+  watcherCount(): number {
+    return this.watchers.size;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const w of this.watchers) w.sink.close();
+    this.watchers.clear();
+    await this.etcdWatcher?.cancel().catch(() => {});
+  }
+}
+
+function keyOf(o: KubeObject): string {
+  return `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
+}
+

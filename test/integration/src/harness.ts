@@ -1,0 +1,167 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const TSX = join(REPO_ROOT, "node_modules/.bin/tsx");
+
+/** A port nobody listens on right now (the kernel picks it). */
+export async function freePort(): Promise<number> {
+  return await new Promise((res, rej) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? res(addr.port) : rej(new Error("no port"))));
+    });
+  });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function exited(proc: ChildProcess): Promise<number | null> {
+  return proc.exitCode !== null || proc.signalCode !== null
+    ? Promise.resolve(proc.exitCode)
+    : new Promise((r) => proc.once("exit", (code) => r(code)));
+}
+
+export interface EtcdHandle {
+  endpoint: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** A real single-member etcd on loopback with its data in a temporary directory. */
+export async function startEtcd(): Promise<EtcdHandle> {
+  const dataDir = mkdtempSync(join(tmpdir(), "tskube-etcd-"));
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const proc = spawn(
+    "etcd",
+    [
+      "--data-dir",
+      dataDir,
+      "--listen-client-urls",
+      endpoint,
+      "--advertise-client-urls",
+      endpoint,
+      "--listen-peer-urls",
+      `http://127.0.0.1:${peerPort}`,
+      "--initial-advertise-peer-urls",
+      `http://127.0.0.1:${peerPort}`,
+      "--initial-cluster",
+      `default=http://127.0.0.1:${peerPort}`,
+      "--log-level",
+      "error",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  proc.stderr?.pipe(createWriteStream(join(dataDir, "..", `${dataDir.split("/").pop()}.log`)));
+  await waitFor("etcd", async () => (await fetch(`${endpoint}/health`)).ok);
+  return {
+    endpoint,
+    dataDir,
+    async stop() {
+      proc.kill("SIGTERM");
+      await exited(proc);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ApiserverHandle {
+  /** host:port of the gRPC API. */
+  address: string;
+  httpUrl: string;
+  proc: ChildProcess;
+  logFile: string;
+  /** SIGTERM and wait for a clean exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: a crash. */
+  kill(): Promise<void>;
+}
+
+export interface ApiserverOptions {
+  grpcPort?: number;
+  extraArgs?: string[];
+  env?: Record<string, string>;
+}
+
+/** The real apiserver process, started as users start it, ready when /readyz says ok. */
+export async function startApiserver(etcd: string, opts: ApiserverOptions = {}): Promise<ApiserverHandle> {
+  const grpcPort = opts.grpcPort ?? (await freePort());
+  const httpPort = await freePort();
+  const logDir = mkdtempSync(join(tmpdir(), "tskube-apiserver-"));
+  const logFile = join(logDir, "apiserver.log");
+  const proc = spawn(
+    TSX,
+    [
+      join(REPO_ROOT, "apps/apiserver/src/main.ts"),
+      "--etcd-servers",
+      etcd,
+      "--grpc-address",
+      `127.0.0.1:${grpcPort}`,
+      "--http-address",
+      `127.0.0.1:${httpPort}`,
+      ...(opts.extraArgs ?? []),
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOG_LEVEL: "info", ...opts.env } },
+  );
+  const log = createWriteStream(logFile);
+  proc.stdout?.pipe(log);
+  proc.stderr?.pipe(log);
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  await waitFor(`apiserver (log: ${logFile})`, async () => {
+    if (proc.exitCode !== null) throw new Error(`apiserver exited with ${proc.exitCode}; log: ${logFile}`);
+    return (await fetch(`${httpUrl}/readyz`)).ok;
+  });
+  return {
+    address: `127.0.0.1:${grpcPort}`,
+    httpUrl,
+    proc,
+    logFile,
+    async stop() {
+      proc.kill("SIGTERM");
+      return await exited(proc);
+    },
+    async kill() {
+      proc.kill("SIGKILL");
+      await exited(proc);
+    },
+  };
+}
+
+/** Runs ktl as a user would and captures its output. */
+export async function ktl(
+  server: string,
+  args: string[],
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(TSX, [join(REPO_ROOT, "apps/ktl/src/main.ts"), ...args], {
+    env: { ...process.env, TSKUBE_SERVER: server, HOME: mkdtempSync(join(tmpdir(), "tskube-home-")) },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  proc.stdout?.on("data", (d) => {
+    stdout += d;
+  });
+  proc.stderr?.on("data", (d) => {
+    stderr += d;
+  });
+  proc.stdin?.end(input ?? "");
+  const code = await exited(proc);
+  return { code, stdout, stderr };
+}
+
+export { waitFor };
