@@ -202,6 +202,7 @@ export class Registry {
 
   /** Kind-specific server-side fields on create (Kubernetes' PrepareForCreate). */
   private prepareForCreate(obj: KubeObject): void {
+    foldStringData(obj);
     if (this.kind.kind === "Namespace") {
       const ns = obj as unknown as { status?: { phase: string } };
       ns.status = { ...(ns.status ?? {}), phase: "Active" } as never;
@@ -367,6 +368,7 @@ export class Registry {
     nm.deletionGracePeriodSeconds = cm.deletionGracePeriodSeconds;
     nm.generateName = cm.generateName;
     nm.resourceVersion = cm.resourceVersion;
+    foldStringData(next);
     if (this.kind.hasStatus) {
       (next as unknown as { status?: unknown }).status = (current as unknown as { status?: unknown }).status;
     }
@@ -530,6 +532,14 @@ export class Registry {
     }
     return out;
   }
+}
+
+/** Secret.stringData is write-only: it is merged into data (Kubernetes' secret strategy). */
+function foldStringData(obj: KubeObject): void {
+  if (obj.$type !== "tskube.v1.Secret") return;
+  const secret = obj as unknown as { data: Record<string, Uint8Array>; stringData: Record<string, string> };
+  for (const [k, v] of Object.entries(secret.stringData ?? {})) secret.data[k] = Buffer.from(v);
+  secret.stringData = {};
 }
 
 function randomSuffix(): string {

@@ -1,0 +1,170 @@
+/**
+ * pnpm bench:api — apiserver throughput and latency against raw etcd, in one run on this machine.
+ *
+ * Prints: creates/s and p50/p99 create latency through the apiserver at 1 and 64 concurrent clients,
+ * the same for raw etcd create transactions (the ratio is the figure), watch delivery latency p50/p99
+ * with 100 watchers, and apiserver RSS after 20,000 objects. Every loop is bounded in count and time.
+ */
+import { performance } from "node:perf_hooks";
+import { ConfigMap, KINDS, Namespace, Pod } from "@tskube/api";
+import { createClient, type ResourceClient } from "@tskube/client";
+import { Etcd3 } from "etcd3";
+import { startApiserver, startEtcd } from "../test/integration/src/harness.js";
+
+const CREATES_PER_RUN = Number(process.env.BENCH_CREATES ?? 4000);
+const RUN_TIME_LIMIT_MS = Number(process.env.BENCH_TIME_LIMIT_MS ?? 30_000);
+const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 100);
+const WATCH_EVENTS = Number(process.env.BENCH_WATCH_EVENTS ?? 200);
+const RSS_OBJECTS = Number(process.env.BENCH_RSS_OBJECTS ?? 20_000);
+
+const kind = (k: string) => KINDS.find((x) => x.kind === k)!;
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+interface RunResult {
+  ops: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+/** Runs `op` from `concurrency` loops until `total` ops are done or the time limit passes. */
+async function run(concurrency: number, total: number, op: (i: number) => Promise<void>): Promise<RunResult> {
+  const latencies: number[] = [];
+  let next = 0;
+  const start = performance.now();
+  const deadline = start + RUN_TIME_LIMIT_MS;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < total && performance.now() < deadline; i = next++) {
+        const t0 = performance.now();
+        await op(i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { ops: latencies.length, perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+const fmt = (r: RunResult) =>
+  `${r.perSecond.toFixed(0).padStart(6)} creates/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(7)} ms   (${r.ops} ops)`;
+
+function benchPod(name: string, namespace: string): Pod {
+  return Pod.fromPartial({
+    metadata: { name, namespace, labels: { app: "bench", tier: "web" } },
+    spec: {
+      containers: [
+        {
+          name: "web",
+          image: "nginx:1.27",
+          ports: [{ containerPort: 80 }],
+          resources: { requests: { cpu: "100m", memory: "64Mi" } },
+        },
+      ],
+    },
+  });
+}
+
+async function main(): Promise<void> {
+  process.env.LOG_LEVEL ??= "warn";
+  const etcd = await startEtcd();
+  const api = await startApiserver(etcd.endpoint, { env: { LOG_LEVEL: "warn" } });
+  const raw = new Etcd3({ hosts: etcd.endpoint });
+  const client = createClient({ servers: [api.address], timeoutMs: 30_000 });
+  try {
+    const ns = client.resource(kind("Namespace"));
+    for (const n of ["bench1", "bench64", "watch", "rss"]) await ns.create(Namespace.fromPartial({ metadata: { name: n } }));
+    const pods = client.resource<Pod>(kind("Pod") as never);
+    // The raw baseline writes a value of the same size as an encoded bench pod.
+    const value = Buffer.from(kind("Pod").messageType.encode(benchPod("raw-000000", "bench") as never).finish());
+    const rawCreate = (prefix: string) => async (i: number) => {
+      const key = Buffer.from(`/bench/${prefix}/${i}`);
+      await raw.kv.txn({
+        compare: [{ key, target: "Mod", result: "Equal", mod_revision: 0 }],
+        success: [{ request_put: { key, value } }],
+        failure: [],
+      });
+    };
+    // Warm both paths so JIT and connections do not count.
+    await run(8, 200, rawCreate("warm"));
+    await run(8, 200, (i) => pods.create(benchPod(`warm-${i}`, "bench1")).then(() => undefined));
+    await client.resource(kind("Pod")).deleteCollection({ namespace: "bench1" });
+
+    console.log(`\ncreates (${CREATES_PER_RUN} per run, bounded to ${RUN_TIME_LIMIT_MS / 1000} s)`);
+    const results: Record<string, RunResult> = {};
+    for (const c of [1, 64]) {
+      results[`etcd${c}`] = await run(c, c === 1 ? CREATES_PER_RUN / 4 : CREATES_PER_RUN, rawCreate(`c${c}`));
+      results[`api${c}`] = await run(c, c === 1 ? CREATES_PER_RUN / 4 : CREATES_PER_RUN, (i) =>
+        pods.create(benchPod(`p-${i}`, `bench${c}`)).then(() => undefined),
+      );
+      console.log(`  raw etcd txn   ${String(c).padStart(2)} clients: ${fmt(results[`etcd${c}`]!)}`);
+      console.log(`  apiserver      ${String(c).padStart(2)} clients: ${fmt(results[`api${c}`]!)}`);
+      console.log(
+        `  ratio apiserver/etcd at ${c}: ${((100 * results[`api${c}`]!.perSecond) / results[`etcd${c}`]!.perSecond).toFixed(0)} %`,
+      );
+    }
+
+    console.log(`\nwatch delivery with ${WATCHERS} watchers (${WATCH_EVENTS} writes)`);
+    const cms = client.resource<ConfigMap>(kind("ConfigMap") as never);
+    const sentAt = new Map<string, number>();
+    const delivery: number[] = [];
+    const ac = new AbortController();
+    let ready = 0;
+    const watchClients = Array.from({ length: 4 }, () => createClient({ servers: [api.address] }));
+    const { resourceVersion } = await cms.list({ namespace: "watch" });
+    const watchers = Array.from({ length: WATCHERS }, async (_, w) => {
+      const wc = watchClients[w % watchClients.length]!.resource<ConfigMap>(kind("ConfigMap") as never);
+      ready++;
+      for await (const ev of wc.watch({ namespace: "watch", resourceVersion, signal: ac.signal })) {
+        const t = sentAt.get(ev.object.metadata!.name);
+        if (ev.type === "ADDED" && t !== undefined) delivery.push(performance.now() - t);
+      }
+    });
+    while (ready < WATCHERS) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 500));
+    for (let i = 0; i < WATCH_EVENTS; i++) {
+      const name = `w-${i}`;
+      sentAt.set(name, performance.now());
+      await cms.create(ConfigMap.fromPartial({ metadata: { name, namespace: "watch" }, data: { i: String(i) } }));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const deadline = Date.now() + 10_000;
+    while (delivery.length < WATCHERS * WATCH_EVENTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    ac.abort();
+    await Promise.allSettled(watchers);
+    for (const wc of watchClients) wc.close();
+    delivery.sort((a, b) => a - b);
+    console.log(
+      `  delivered ${delivery.length}/${WATCHERS * WATCH_EVENTS} events; write→delivery p50 ${percentile(delivery, 50).toFixed(2)} ms, p99 ${percentile(delivery, 99).toFixed(2)} ms`,
+    );
+
+    console.log(`\napiserver memory with ${RSS_OBJECTS} more objects`);
+    await run(64, RSS_OBJECTS, (i) => pods.create(benchPod(`rss-${i}`, "rss")).then(() => undefined));
+    const metrics = await (await fetch(`${api.httpUrl}/metrics`)).text();
+    const rss = Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN);
+    const total = (await pods.list({ resourceVersion: "0" })).items.length;
+    console.log(`  objects stored: ${total} pods; apiserver RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`);
+
+    console.log("\nsummary");
+    console.log(`  create throughput at 64 clients: ${((100 * results.api64!.perSecond) / results.etcd64!.perSecond).toFixed(0)} % of raw etcd (target >= 60 %)`);
+    console.log(`  watch p99 with ${WATCHERS} watchers: ${percentile(delivery, 99).toFixed(2)} ms (target <= 50 ms)`);
+  } finally {
+    client.close();
+    raw.close();
+    await api.stop();
+    await etcd.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
