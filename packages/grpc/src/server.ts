@@ -6,8 +6,12 @@ import { ReflectionService } from "@grpc/reflection";
 import type { Logger } from "@tskube/log";
 import { HealthImplementation, type ServingStatusMap } from "grpc-health-check";
 
-/** Where proto/ sits in the repository (and in the image, which copies the same layout). */
-export const PROTO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../../proto");
+/**
+ * Where proto/ sits: TSKUBE_PROTO_ROOT when set (the image bundles the code, so the source-relative
+ * path no longer exists there), else the repository's proto/ relative to this file.
+ */
+export const PROTO_ROOT =
+  process.env.TSKUBE_PROTO_ROOT || join(dirname(fileURLToPath(import.meta.url)), "../../../proto");
 
 export interface ServerOptions {
   /** "host:port"; port 0 picks a free port (read it back from `port`). */
