@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Builds the base images compose needs without any registry, from binaries already on this machine,
+# bundles tskube on the host, and writes .env so `docker-compose up --build` uses all of it:
+#   tskube/node-base:<hash>   host node + its shared libraries + busybox (stands in for node:20-bookworm-slim)
+#   tskube/etcd-base:<hash>   Debian's etcd/etcdctl + busybox       (stands in for quay.io/coreos/etcd)
+# The tag is a hash of the inputs, so a re-run with unchanged binaries only re-bundles (seconds).
+#
+# Needs: docker, node, etcd + etcdctl (apt-get install etcd-server etcd-client),
+#        busybox (apt-get install busybox-static).
+# Env:   NODE_BIN, ETCD_BIN, ETCDCTL_BIN, BUSYBOX_BIN override the binaries; ENV_FILE the .env path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NODE_BIN=${NODE_BIN:-$(command -v node || true)}
+ETCD_BIN=${ETCD_BIN:-$(command -v etcd || true)}
+ETCDCTL_BIN=${ETCDCTL_BIN:-$(command -v etcdctl || true)}
+BUSYBOX_BIN=${BUSYBOX_BIN:-$(command -v busybox || true)}
+ENV_FILE=${ENV_FILE:-.env}
+
+missing=()
+[ -x "$NODE_BIN" ] || missing+=("node (Node 20)")
+[ -x "$ETCD_BIN" ] || missing+=("etcd (apt-get install -y etcd-server)")
+[ -x "$ETCDCTL_BIN" ] || missing+=("etcdctl (apt-get install -y etcd-client)")
+[ -x "$BUSYBOX_BIN" ] || missing+=("busybox (apt-get install -y busybox-static)")
+command -v docker >/dev/null || missing+=("docker (apt-get install -y docker.io docker-compose)")
+if [ ${#missing[@]} -gt 0 ]; then
+  printf 'images-offline: missing %s\n' "${missing[@]}" >&2
+  exit 1
+fi
+docker info >/dev/null 2>&1 || { echo "images-offline: docker daemon not reachable (start dockerd)" >&2; exit 1; }
+
+log() { printf 'images-offline: %s\n' "$*"; }
+
+# Copies a dynamically linked binary and the libraries the loader resolves for it into a rootfs,
+# at the same paths, so it runs there exactly as on the host.
+copy_with_libs() {
+  local bin=$1 rootfs=$2 dest=$3
+  install -D -m 0755 "$(readlink -f "$bin")" "$rootfs$dest"
+  local lib
+  for lib in $(ldd "$bin" 2>/dev/null | grep -oE '/[^ ]+' || true); do
+    [ -e "$lib" ] || continue
+    mkdir -p "$rootfs$(dirname "$lib")"
+    cp -L "$lib" "$rootfs$lib"
+  done
+}
+
+# A minimal userland: busybox applets for debugging/`docker exec`, users, /tmp.
+base_rootfs() {
+  local rootfs=$1
+  mkdir -p "$rootfs"/{bin,etc,tmp,root,usr/local/bin} "$rootfs/home/node"
+  chmod 1777 "$rootfs/tmp"
+  install -m 0755 "$BUSYBOX_BIN" "$rootfs/bin/busybox"
+  local applet
+  for applet in $("$BUSYBOX_BIN" --list); do
+    [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000::/home/node:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$rootfs/etc/passwd"
+  printf 'root:x:0:\nnode:x:1000:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+  printf 'hosts: files dns\n' >"$rootfs/etc/nsswitch.conf"
+  chown 1000:1000 "$rootfs/home/node"
+}
+
+# Tag = hash of this script and every input binary: unchanged inputs mean the image is already there.
+input_hash() {
+  sha256sum "$0" "$@" | sha256sum | cut -c1-12
+}
+
+build_image() {
+  local repo=$1 tag=$2 fill=$3
+  shift 3
+  if docker image inspect "$repo:$tag" >/dev/null 2>&1; then
+    log "$repo:$tag is up to date"
+    return
+  fi
+  local rootfs
+  rootfs=$(mktemp -d)
+  base_rootfs "$rootfs"
+  "$fill" "$rootfs"
+  log "importing $repo:$tag"
+  tar -C "$rootfs" -c . | docker import "$@" - "$repo:$tag" >/dev/null
+  docker tag "$repo:$tag" "$repo:latest"
+  rm -rf "$rootfs"
+}
+
+fill_node() {
+  # Same place as in the official node image, so Dockerfiles and healthchecks work with either.
+  copy_with_libs "$NODE_BIN" "$1" /usr/local/bin/node
+}
+
+fill_etcd() {
+  copy_with_libs "$ETCD_BIN" "$1" /usr/local/bin/etcd
+  copy_with_libs "$ETCDCTL_BIN" "$1" /usr/local/bin/etcdctl
+  mkdir -p "$1/var/lib/etcd"
+}
+
+NODE_TAG=$(input_hash "$NODE_BIN" "$BUSYBOX_BIN")
+ETCD_TAG=$(input_hash "$ETCD_BIN" "$ETCDCTL_BIN" "$BUSYBOX_BIN")
+PATH_ENV="PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+build_image tskube/node-base "$NODE_TAG" fill_node \
+  --change "ENV $PATH_ENV" --change "ENV NODE_VERSION=$("$NODE_BIN" --version | tr -d v)" \
+  --change 'CMD ["node"]'
+build_image tskube/etcd-base "$ETCD_TAG" fill_etcd \
+  --change "ENV $PATH_ENV" --change 'EXPOSE 2379 2380' --change 'CMD ["/usr/local/bin/etcd"]'
+
+# The image copies host-built bundles (see docker/tskube.Dockerfile, TSKUBE_BUNDLE=host); rebuilding them
+# every run keeps the image in step with the source.
+if [ ! -d node_modules/.pnpm ]; then
+  log "installing workspace dependencies"
+  pnpm install --frozen-lockfile
+fi
+log "bundling components"
+node_modules/.bin/tsx scripts/bundle-image.ts
+
+# Rewrite only our keys, so anything else a user keeps in .env survives.
+declare -A values=(
+  [NODE_IMAGE]="tskube/node-base:$NODE_TAG"
+  [ETCD_IMAGE]="tskube/etcd-base:$ETCD_TAG"
+  [TSKUBE_BUNDLE]="host"
+)
+tmp=$(mktemp)
+if [ -f "$ENV_FILE" ]; then
+  grep -vE "^($(IFS='|'; echo "${!values[*]}"))=" "$ENV_FILE" >"$tmp" || true
+fi
+for key in NODE_IMAGE ETCD_IMAGE TSKUBE_BUNDLE; do
+  echo "$key=${values[$key]}" >>"$tmp"
+done
+mv "$tmp" "$ENV_FILE"
+log "wrote $ENV_FILE:"
+sed 's/^/  /' "$ENV_FILE"
