@@ -12,16 +12,19 @@ import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 
-const HealthClient = grpc.makeGenericClientConstructor(healthService, "grpc.health.v1.Health");
+const check = healthService.Check!;
 
 export async function probeGrpc(target: URL, timeoutMs: number): Promise<void> {
-  const client = new HealthClient(target.host, grpc.credentials.createInsecure());
+  const client = new grpc.Client(target.host, grpc.credentials.createInsecure());
   try {
     const status = await new Promise<string>((resolve, reject) => {
-      client.check(
+      client.makeUnaryRequest<{ service: string }, { status?: string }>(
+        check.path,
+        check.requestSerialize,
+        check.responseDeserialize,
         { service: decodeURIComponent(target.pathname.replace(/^\//, "")) },
         { deadline: Date.now() + timeoutMs },
-        (err: grpc.ServiceError | null, res: { status: string } | undefined) =>
+        (err, res) =>
           err ? reject(new Error(err.details || err.message)) : resolve(res?.status ?? "UNKNOWN"),
       );
     });

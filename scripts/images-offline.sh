@@ -103,15 +103,6 @@ build_image tskube/node-base "$NODE_TAG" fill_node \
 build_image tskube/etcd-base "$ETCD_TAG" fill_etcd \
   --change "ENV $PATH_ENV" --change 'EXPOSE 2379 2380' --change 'CMD ["/usr/local/bin/etcd"]'
 
-# The image copies host-built bundles (see docker/tskube.Dockerfile, TSKUBE_BUNDLE=host); rebuilding them
-# every run keeps the image in step with the source.
-if [ ! -d node_modules/.pnpm ]; then
-  log "installing workspace dependencies"
-  pnpm install --frozen-lockfile
-fi
-log "bundling components"
-node_modules/.bin/tsx scripts/bundle-image.ts
-
 # Rewrite only our keys, so anything else a user keeps in .env survives.
 declare -A values=(
   [NODE_IMAGE]="tskube/node-base:$NODE_TAG"
@@ -125,6 +116,16 @@ fi
 for key in NODE_IMAGE ETCD_IMAGE TSKUBE_BUNDLE; do
   echo "$key=${values[$key]}" >>"$tmp"
 done
+chmod 644 "$tmp"
 mv "$tmp" "$ENV_FILE"
 log "wrote $ENV_FILE:"
 sed 's/^/  /' "$ENV_FILE"
+
+# The image copies host-built bundles (see docker/tskube.Dockerfile, TSKUBE_BUNDLE=host); rebuilding them
+# every run keeps the image in step with the source.
+if [ ! -d node_modules/.pnpm ]; then
+  log "installing workspace dependencies"
+  pnpm install --frozen-lockfile
+fi
+log "bundling components"
+node_modules/.bin/tsx scripts/bundle-image.ts

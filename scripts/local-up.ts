@@ -1,0 +1,331 @@
+/**
+ * Runs a tskube control plane as local processes, without Docker: one etcd (the `etcd` binary on PATH)
+ * and the apiservers, started from source with tsx. Output is prefixed per process; Ctrl-C stops
+ * everything (SIGTERM, then SIGKILL after --stop-timeout) and exits 0.
+ *
+ *   pnpm local-up [flags]
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { parseDuration } from "@tskube/machinery";
+
+const FLAGS = {
+  "data-dir": { type: "string", default: ".local/etcd", help: "etcd data directory" },
+  wipe: { type: "boolean", default: false, help: "delete --data-dir before starting (a fresh cluster)" },
+  "etcd-client-port": { type: "string", default: "2379", help: "etcd client port on 127.0.0.1" },
+  "etcd-peer-port": { type: "string", default: "2380", help: "etcd peer port on 127.0.0.1" },
+  apiservers: { type: "string", default: "2", help: "number of apiservers" },
+  "grpc-port": { type: "string", default: "6443", help: "gRPC port of the first apiserver (next ones +1)" },
+  "http-port": { type: "string", default: "8080", help: "HTTP port of the first apiserver (next ones +1)" },
+  "ready-timeout": { type: "string", default: "60s", help: "how long to wait for readiness" },
+  "stop-timeout": { type: "string", default: "10s", help: "SIGTERM grace before SIGKILL" },
+  "etcd-log-level": { type: "string", default: "warn", help: "etcd --log-level (debug, info, warn, error)" },
+  "restart-delay": { type: "string", default: "1s", help: "wait before restarting a crashed process" },
+  help: { type: "boolean", default: false, help: "show this help" },
+} as const;
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const COLORS = [36, 33, 35, 32, 34, 91, 96];
+
+interface ProcessSpec {
+  name: string;
+  command: string;
+  args: string[];
+  /** Resolves when the process serves; rejects on timeout. */
+  ready: (signal: AbortSignal) => Promise<void>;
+}
+
+function usage(): string {
+  return `usage: pnpm local-up [flags]\n${Object.entries(FLAGS)
+    .map(
+      ([name, f]) =>
+        `  --${name.padEnd(18)} ${f.help}${f.type === "string" ? ` (default ${f.default})` : ""}`,
+    )
+    .join("\n")}`;
+}
+
+type Flags = { [K in keyof typeof FLAGS]: (typeof FLAGS)[K]["type"] extends "boolean" ? boolean : string };
+
+function readFlags(argv: string[]): Flags {
+  const options: ParseArgsConfig["options"] = {};
+  for (const [name, f] of Object.entries(FLAGS)) options[name] = { type: f.type, default: f.default };
+  return parseArgs({ args: argv, options, strict: true }).values as Flags;
+}
+
+function port(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535)
+    throw new Error(`--${name}: not a port: ${JSON.stringify(v)}`);
+  return n;
+}
+
+function etcdMissing(): boolean {
+  const r = spawnSync("etcd", ["--version"], { stdio: "ignore" });
+  return r.error !== undefined || r.status !== 0;
+}
+
+/** Polls an HTTP endpoint until it answers 2xx: a launcher waiting for a process has nothing to watch. */
+async function waitForHttp(url: string, signal: AbortSignal, accept: (body: string) => boolean = () => true) {
+  for (;;) {
+    signal.throwIfAborted();
+    try {
+      const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(2000)]) });
+      if (res.ok && accept(await res.text())) return;
+    } catch (err) {
+      if (signal.aborted) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+class Supervisor {
+  private readonly children = new Map<string, ChildProcess>();
+  private stopping = false;
+  private ready = false;
+  readonly done: Promise<number>;
+  private finish!: (code: number) => void;
+  private colorIndex = 0;
+  private readonly colors = new Map<string, number>();
+
+  constructor(
+    private readonly stopTimeoutMs: number,
+    private readonly restartDelayMs: number,
+    private readonly width: number,
+  ) {
+    this.done = new Promise((r) => {
+      this.finish = r;
+    });
+  }
+
+  private prefix(name: string): string {
+    if (!this.colors.has(name)) this.colors.set(name, COLORS[this.colorIndex++ % COLORS.length]!);
+    const label = `${name.padEnd(this.width)} |`;
+    return process.stdout.isTTY ? `\x1b[${this.colors.get(name)}m${label}\x1b[0m ` : `${label} `;
+  }
+
+  say(name: string, text: string): void {
+    for (const line of text.split("\n")) process.stdout.write(`${this.prefix(name)}${line}\n`);
+  }
+
+  start(spec: ProcessSpec): void {
+    // Own process group: a terminal Ctrl-C reaches only this script, which then stops the children in
+    // order (apiservers before etcd) instead of all at once.
+    const child = spawn(spec.command, spec.args, {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+      env: process.env,
+    });
+    this.children.set(spec.name, child);
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream! }).on("line", (line) => this.say(spec.name, line));
+    }
+    child.on("error", (err) => this.say(spec.name, `failed to start: ${err.message}`));
+    child.on("exit", (code, signal) => {
+      if (this.children.get(spec.name) === child) this.children.delete(spec.name);
+      if (this.stopping) return;
+      this.say(spec.name, `exited (${signal ?? `code ${code}`})`);
+      if (!this.ready) {
+        this.say("local-up", `${spec.name} exited before the cluster was ready; stopping`);
+        void this.stop(1);
+        return;
+      }
+      // As compose's `restart: unless-stopped`: a crash (or a kill -9 to try failover) comes back.
+      setTimeout(() => {
+        if (this.stopping) return;
+        this.say(spec.name, "restarting");
+        this.start(spec);
+      }, this.restartDelayMs);
+    });
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  markReady(): void {
+    this.ready = true;
+  }
+
+  private async stopOne(name: string, child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    child.kill("SIGTERM");
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(true), this.stopTimeoutMs);
+    });
+    if (await Promise.race([exited.then(() => false), timedOut])) {
+      this.say(name, `did not stop within ${this.stopTimeoutMs}ms; sending SIGKILL`);
+      child.kill("SIGKILL");
+      await exited;
+    }
+    clearTimeout(timer);
+  }
+
+  /** Stops in reverse start order, so the apiservers finish their requests while etcd still serves. */
+  async stop(code: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const [name, child] of [...this.children].reverse()) await this.stopOne(name, child);
+    this.finish(code);
+  }
+
+  /** Last resort when this script itself dies: the children are in their own process groups. */
+  killAll(): void {
+    for (const child of this.children.values()) child.kill("SIGKILL");
+  }
+}
+
+async function main(): Promise<number> {
+  let flags: Flags;
+  try {
+    flags = readFlags(process.argv.slice(2));
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}\n${usage()}`);
+    return 2;
+  }
+  if (flags.help) {
+    console.log(usage());
+    return 0;
+  }
+  let cfg: {
+    apiservers: number;
+    etcdClient: number;
+    etcdPeer: number;
+    grpc: number;
+    http: number;
+    readyMs: number;
+    stopMs: number;
+    restartMs: number;
+  };
+  try {
+    const apiservers = Number(flags.apiservers);
+    if (!Number.isInteger(apiservers) || apiservers < 1) throw new Error("--apiservers: must be at least 1");
+    cfg = {
+      apiservers,
+      etcdClient: port("etcd-client-port", flags["etcd-client-port"]),
+      etcdPeer: port("etcd-peer-port", flags["etcd-peer-port"]),
+      grpc: port("grpc-port", flags["grpc-port"]),
+      http: port("http-port", flags["http-port"]),
+      readyMs: parseDuration(flags["ready-timeout"]),
+      stopMs: parseDuration(flags["stop-timeout"]),
+      restartMs: parseDuration(flags["restart-delay"]),
+    };
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}\n${usage()}`);
+    return 2;
+  }
+
+  if (etcdMissing()) {
+    console.error(
+      [
+        "local-up: the `etcd` binary is not on PATH. Install it with one of:",
+        "  apt-get install -y etcd-server etcd-client          # Debian/Ubuntu",
+        "  brew install etcd                                     # macOS",
+        "  https://github.com/etcd-io/etcd/releases              # release tarball: put etcd on PATH",
+      ].join("\n"),
+    );
+    return 1;
+  }
+
+  const dataDir = resolve(REPO_ROOT, flags["data-dir"]);
+  if (flags.wipe) rmSync(dataDir, { recursive: true, force: true });
+  // etcd warns unless its data directory is private.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+
+  const etcdClientUrl = `http://127.0.0.1:${cfg.etcdClient}`;
+  const etcdPeerUrl = `http://127.0.0.1:${cfg.etcdPeer}`;
+  const specs: ProcessSpec[] = [
+    {
+      name: "etcd",
+      command: "etcd",
+      args: [
+        "--name=local",
+        "--logger=zap",
+        `--log-level=${flags["etcd-log-level"]}`,
+        `--data-dir=${dataDir}`,
+        `--listen-client-urls=${etcdClientUrl}`,
+        `--advertise-client-urls=${etcdClientUrl}`,
+        `--listen-peer-urls=${etcdPeerUrl}`,
+        `--initial-advertise-peer-urls=${etcdPeerUrl}`,
+        `--initial-cluster=local=${etcdPeerUrl}`,
+      ],
+      ready: (signal) => waitForHttp(`${etcdClientUrl}/health`, signal, (b) => b.includes('"true"')),
+    },
+  ];
+  const servers: string[] = [];
+  for (let i = 0; i < cfg.apiservers; i++) {
+    const grpcAddress = `127.0.0.1:${cfg.grpc + i}`;
+    const httpAddress = `127.0.0.1:${cfg.http + i}`;
+    servers.push(grpcAddress);
+    specs.push({
+      name: `apiserver-${i}`,
+      command: process.execPath,
+      args: [
+        "--import",
+        "tsx",
+        "apps/apiserver/src/main.ts",
+        "--etcd-servers",
+        etcdClientUrl,
+        "--grpc-address",
+        grpcAddress,
+        "--http-address",
+        httpAddress,
+      ],
+      ready: (signal) => waitForHttp(`http://${httpAddress}/readyz`, signal),
+    });
+  }
+
+  const sup = new Supervisor(cfg.stopMs, cfg.restartMs, Math.max(8, ...specs.map((s) => s.name.length)));
+  process.on("exit", () => sup.killAll());
+  let interrupted = false;
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(sig, () => {
+      if (interrupted) return;
+      interrupted = true;
+      sup.say("local-up", `${sig}: stopping`);
+      void sup.stop(0);
+    });
+  }
+
+  const abort = new AbortController();
+  void sup.done.then(() => abort.abort());
+  const deadline = AbortSignal.any([abort.signal, AbortSignal.timeout(cfg.readyMs)]);
+  try {
+    // etcd first: the apiservers need it to become ready; they themselves can start together.
+    sup.start(specs[0]!);
+    await specs[0]!.ready(deadline);
+    const apiservers = specs.slice(1);
+    for (const s of apiservers) sup.start(s);
+    await Promise.all(apiservers.map((s) => s.ready(deadline)));
+  } catch {
+    if (!sup.isStopping) {
+      sup.say("local-up", `not ready within ${flags["ready-timeout"]}; stopping`);
+      await sup.stop(1);
+    }
+    return sup.done;
+  }
+  sup.markReady();
+  sup.say(
+    "local-up",
+    [
+      "cluster is ready",
+      `  apiservers (gRPC): ${servers.join(", ")}`,
+      `  HTTP /healthz /readyz /metrics: ${servers.map((_, i) => `http://127.0.0.1:${cfg.http + i}`).join(", ")}`,
+      `  etcd: ${etcdClientUrl} (data in ${dataDir})`,
+      "use it with ktl:",
+      `  export TSKUBE_SERVER=${servers.join(",")}`,
+      "  pnpm ktl get namespaces",
+      "  pnpm ktl apply -f test/e2e/fixtures/nginx.yaml",
+      "Ctrl-C stops everything",
+    ].join("\n"),
+  );
+  return sup.done;
+}
+
+process.exitCode = await main();
