@@ -1,0 +1,90 @@
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { ComposeProject, ktl, REPO_ROOT, run } from "./compose.js";
+
+const FIXTURE = join(REPO_ROOT, "test/e2e/fixtures/nginx.yaml");
+const SERVICES = ["etcd-0", "etcd-1", "etcd-2", "apiserver-0", "apiserver-1"];
+
+// Building the image on 2 cores and a 3-member etcd electing a leader take minutes, not seconds.
+const BUILD_TIMEOUT_MS = 20 * 60_000;
+const HEALTHY_TIMEOUT_MS = 3 * 60_000;
+
+interface Manifest {
+  metadata: { name: string; uid: string; resourceVersion: string; namespace?: string };
+  spec: Record<string, unknown>;
+}
+
+describe("docker compose cluster", () => {
+  const project = new ComposeProject();
+  let failed = false;
+  const server = (i: 0 | 1) => `127.0.0.1:${project.ports[`TSKUBE_APISERVER_${i}_PORT`]}`;
+
+  beforeAll(async () => {
+    await project.allocatePorts();
+    // The image copies host-built bundles when TSKUBE_BUNDLE=host (pnpm images:offline); rebuilding
+    // them first means the cluster runs the code under test, never a stale bundle.
+    const bundled = await run(join(REPO_ROOT, "node_modules/.bin/tsx"), ["scripts/bundle-image.ts"]);
+    expect(bundled.code, bundled.stderr).toBe(0);
+    try {
+      await project.mustRun(["up", "-d", "--build"], BUILD_TIMEOUT_MS);
+      await project.waitHealthy(SERVICES, HEALTHY_TIMEOUT_MS);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  }, BUILD_TIMEOUT_MS + HEALTHY_TIMEOUT_MS);
+
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === "fail") failed = true;
+  });
+
+  afterAll(async () => {
+    if (failed) {
+      const logs = await project.run(["logs", "--no-color", "--tail=100"]);
+      console.error(`compose logs of ${project.name}:\n${logs.stdout}${logs.stderr}`);
+    }
+    const down = await project.run(["down", "-v", "--remove-orphans"], 180_000);
+    expect(down.code, down.stderr).toBe(0);
+  }, 200_000);
+
+  it("applies a Deployment and a Service through apiserver-0", async () => {
+    const r = await ktl(server(0), ["apply", "-f", FIXTURE]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n").sort()).toEqual([
+      "deployment.apps/nginx created",
+      "service/nginx created",
+    ]);
+  });
+
+  it("both apiservers serve the same objects from the shared etcd", async () => {
+    const seen: Record<string, Manifest[]> = { deployment: [], service: [] };
+    for (const i of [0, 1] as const) {
+      for (const kind of ["deployment", "service"]) {
+        const r = await ktl(server(i), ["get", kind, "nginx", "-o", "yaml"]);
+        expect(r.code, `${kind} via apiserver-${i}: ${r.stderr}`).toBe(0);
+        seen[kind]!.push(parse(r.stdout) as Manifest);
+      }
+    }
+    for (const [kind, [viaFirst, viaSecond]] of Object.entries(seen)) {
+      expect(viaFirst!.metadata.name, kind).toBe("nginx");
+      expect(viaFirst!.metadata.uid, kind).toMatch(/^[0-9a-f-]{36}$/);
+      expect(viaSecond!.metadata.uid, kind).toBe(viaFirst!.metadata.uid);
+      expect(viaSecond!.metadata.resourceVersion, kind).toBe(viaFirst!.metadata.resourceVersion);
+    }
+    expect(seen.deployment![0]!.spec.replicas).toBe(2);
+    expect(seen.service![0]!.spec.selector).toEqual({ app: "nginx" });
+
+    const table = await ktl(server(1), ["get", "deploy,svc"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^deployment\.apps\/nginx\s+0\/2\s/m);
+    expect(table.stdout).toMatch(/^service\/nginx\s+ClusterIP\s/m);
+  });
+
+  it("ktl fails over when its first apiserver is gone", async () => {
+    await project.mustRun(["stop", "apiserver-0"]);
+    const r = await ktl(`${server(0)},${server(1)}`, ["get", "deployment", "nginx"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^nginx\s+0\/2\s/m);
+  });
+});

@@ -1,0 +1,135 @@
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const TSX = join(REPO_ROOT, "node_modules/.bin/tsx");
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion, capturing its output; never throws for a non-zero exit. */
+export function run(
+  command: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(command, args, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: opts.timeoutMs ?? 60_000,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("error", (err) => {
+      stderr += `\n${err.message}`;
+    });
+    child.on("close", (code, signal) => {
+      resolvePromise({ code, stdout, stderr: signal ? `${stderr}\nkilled by ${signal}` : stderr });
+    });
+  });
+}
+
+/** The `docker compose` plugin when present, else docker-compose v1; TSKUBE_COMPOSE overrides. */
+export function composeCommand(): string[] {
+  if (process.env.TSKUBE_COMPOSE) return process.env.TSKUBE_COMPOSE.split(" ").filter(Boolean);
+  const plugin = spawnSync("docker", ["compose", "version"], { stdio: "ignore" });
+  return plugin.status === 0 ? ["docker", "compose"] : ["docker-compose"];
+}
+
+/** A port nobody listens on right now (the kernel picks it). */
+export async function freePort(): Promise<number> {
+  return await new Promise((res, rej) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? res(addr.port) : rej(new Error("no port"))));
+    });
+  });
+}
+
+/**
+ * One compose project of the repository's docker-compose.yml under a unique name, with the host ports
+ * chosen free so it can run beside a developer's own `docker compose up` or `pnpm local-up`.
+ */
+export class ComposeProject {
+  readonly name = `tskube-e2e-${process.pid}-${Date.now().toString(36)}`;
+  readonly ports: Record<string, string> = {};
+  private readonly compose = composeCommand();
+
+  async allocatePorts(): Promise<void> {
+    for (const key of [
+      "TSKUBE_APISERVER_0_PORT",
+      "TSKUBE_APISERVER_0_HTTP_PORT",
+      "TSKUBE_APISERVER_1_PORT",
+      "TSKUBE_APISERVER_1_HTTP_PORT",
+    ]) {
+      this.ports[key] = String(await freePort());
+    }
+  }
+
+  run(args: string[], timeoutMs = 120_000): Promise<RunResult> {
+    const [command, ...prefix] = this.compose;
+    return run(command!, [...prefix, "-p", this.name, ...args], { env: this.ports, timeoutMs });
+  }
+
+  async mustRun(args: string[], timeoutMs?: number): Promise<string> {
+    const r = await this.run(args, timeoutMs);
+    if (r.code !== 0)
+      throw new Error(`compose ${args.join(" ")} failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
+    return r.stdout;
+  }
+
+  async containerId(service: string): Promise<string> {
+    const id = (await this.mustRun(["ps", "-q", service])).trim();
+    if (!id) throw new Error(`no container for service ${service}`);
+    return id;
+  }
+
+  async health(service: string): Promise<string> {
+    const id = await this.containerId(service);
+    const r = await run("docker", [
+      "inspect",
+      "-f",
+      "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+      id,
+    ]);
+    return r.stdout.trim();
+  }
+
+  /** Waits until every service reports healthy; a compose health check has no watch to wait on. */
+  async waitHealthy(services: string[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: string[] = [];
+    while (Date.now() < deadline) {
+      last = await Promise.all(
+        services.map(async (s) => `${s}=${await this.health(s).catch(() => "missing")}`),
+      );
+      if (last.every((s) => s.endsWith("=healthy"))) return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    throw new Error(`not healthy within ${timeoutMs}ms: ${last.join(", ")}`);
+  }
+}
+
+/** Runs ktl from the host as a user would, against the given server list. */
+export function ktl(server: string, args: string[]): Promise<RunResult> {
+  return run(TSX, [join(REPO_ROOT, "apps/ktl/src/main.ts"), ...args], {
+    env: { TSKUBE_SERVER: server, HOME: mkdtempSync(join(tmpdir(), "tskube-home-")) },
+    timeoutMs: 60_000,
+  });
+}
