@@ -57,7 +57,8 @@ base_rootfs() {
   printf 'root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000::/home/node:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$rootfs/etc/passwd"
   printf 'root:x:0:\nnode:x:1000:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
   printf 'hosts: files dns\n' >"$rootfs/etc/nsswitch.conf"
-  chown 1000:1000 "$rootfs/home/node"
+  # As in the official image; a non-root run (docker group) leaves everything root-owned instead.
+  if [ "$(id -u)" = 0 ]; then chown 1000:1000 "$rootfs/home/node"; fi
 }
 
 # Tag = hash of this script and every input binary: unchanged inputs mean the image is already there.
@@ -72,14 +73,23 @@ build_image() {
     log "$repo:$tag is up to date"
     return
   fi
-  local rootfs
+  local rootfs owner=()
   rootfs=$(mktemp -d)
+  # shellcheck disable=SC2064 # expand now: the trap must remove this very directory
+  trap "rm -rf '$rootfs'" EXIT
   base_rootfs "$rootfs"
   "$fill" "$rootfs"
+  [ "$(id -u)" = 0 ] || owner=(--owner=0 --group=0)
   log "importing $repo:$tag"
-  tar -C "$rootfs" -c . | docker import "$@" - "$repo:$tag" >/dev/null
+  tar -C "$rootfs" --numeric-owner "${owner[@]}" -c . | docker import "$@" - "$repo:$tag" >/dev/null
   docker tag "$repo:$tag" "$repo:latest"
   rm -rf "$rootfs"
+  trap - EXIT
+  # Earlier builds are superseded; an image still used by a container stays (rmi refuses).
+  local old
+  for old in $(docker images "$repo" --format '{{.Tag}}'); do
+    [ "$old" = "$tag" ] || [ "$old" = latest ] || docker rmi "$repo:$old" >/dev/null 2>&1 || true
+  done
 }
 
 fill_node() {
