@@ -1,0 +1,309 @@
+import { type ChannelOptions, type ClientReadableStream, credentials, Metadata, status as GrpcStatus } from "@grpc/grpc-js";
+import {
+  type Any,
+  type APIResource,
+  CreateRequest,
+  DeleteCollectionRequest,
+  DeleteRequest,
+  DiscoveryRequest,
+  GetRequest,
+  type KindInfo,
+  type KubeObject,
+  kindForResource,
+  ListRequest,
+  pack,
+  PatchRequest,
+  ResourceServiceClient,
+  unpack,
+  UpdateRequest,
+  UpdateStatusRequest,
+  WatchRequest,
+  type WatchResponse,
+} from "@tskube/api";
+import { ApiError } from "@tskube/machinery";
+import { fromServiceError, isRetriable } from "./errors.js";
+import type {
+  ClientOptions,
+  DeleteOptions,
+  ListOptions,
+  ListResult,
+  PatchOptions,
+  ResourceClient,
+  WatchEvent,
+  WatchEventType,
+  WatchOptions,
+  WriteOptions,
+} from "./types.js";
+
+const CHANNEL_OPTIONS: ChannelOptions = {
+  // Pings notice a dead apiserver under an idle watch stream (a SIGKILLed peer on another host
+  // sends no RST).
+  "grpc.keepalive_time_ms": 10_000,
+  "grpc.keepalive_timeout_ms": 5_000,
+  "grpc.keepalive_permit_without_calls": 1,
+  "grpc.max_receive_message_length": 64 * 1024 * 1024,
+  "grpc.max_send_message_length": 16 * 1024 * 1024,
+  "grpc.initial_reconnect_backoff_ms": 200,
+  "grpc.max_reconnect_backoff_ms": 2_000,
+};
+
+export interface Client {
+  resource<T extends KubeObject = KubeObject>(kind: KindInfo<T> | string): ResourceClient<T>;
+  discovery(): Promise<APIResource[]>;
+  /** The address calls currently go to. */
+  currentServer(): string;
+  close(): void;
+}
+
+type Stub = ResourceServiceClient;
+
+/**
+ * The typed API client. It talks to one apiserver at a time and moves to the next address when a
+ * call finds the server unavailable, so any surviving apiserver keeps every component working.
+ */
+export function createClient(opts: ClientOptions): Client {
+  if (opts.servers.length === 0) throw new Error("createClient: at least one server address is required");
+  const stubs: Stub[] = opts.servers.map((s) => new ResourceServiceClient(s, credentials.createInsecure(), CHANNEL_OPTIONS));
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const retries = opts.retries ?? 5;
+  let current = 0;
+
+  const failover = (from: number) => {
+    if (current === from) current = (current + 1) % stubs.length;
+  };
+
+  async function unary<Req, Res>(
+    method: (stub: Stub, req: Req, deadline: Date, cb: (err: unknown, res: Res) => void) => void,
+    req: Req,
+  ): Promise<Res> {
+    let lastErr: unknown;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      const index = current;
+      try {
+        return await new Promise<Res>((resolve, reject) =>
+          method(stubs[index]!, req, new Date(Date.now() + timeoutMs), (err, res) => (err ? reject(err) : resolve(res))),
+        );
+      } catch (err) {
+        lastErr = err;
+        if (!isRetriable(err)) throw fromServiceError(err);
+        failover(index);
+        // Every address was tried once: back off before the next round.
+        if ((attempt + 1) % stubs.length === 0) await sleep(Math.min(100 * 2 ** (attempt / stubs.length), 2_000));
+      }
+    }
+    throw fromServiceError(lastErr);
+  }
+
+  function resourceClient<T extends KubeObject>(kind: KindInfo<T>): ResourceClient<T> {
+    const resource = kind.resource;
+    const ns = (namespace: string | undefined) => (kind.namespaced ? (namespace ?? "") : "");
+    const objNs = (obj: T) => (kind.namespaced ? obj.metadata?.namespace || "default" : "");
+    const withTypeTag = (obj: T): T => (obj.$type ? obj : ({ ...obj, $type: kind.messageType.$type } as T));
+    const one = (any: Any | undefined) => unpack<T>(any);
+
+    const list = async (o: ListOptions = {}): Promise<ListResult<T>> => {
+      const res = await unary<ListRequest, import("@tskube/api").ListResponse>(
+        (s, r, deadline, cb) => s.list(r, new Metadata(), { deadline }, cb),
+        ListRequest.fromPartial({
+          resource,
+          namespace: ns(o.namespace),
+          labelSelector: o.labelSelector ?? "",
+          fieldSelector: o.fieldSelector ?? "",
+          limit: o.limit ?? 0,
+          continue: o.continue ?? "",
+          resourceVersion: o.resourceVersion ?? "",
+        }),
+      );
+      const out: ListResult<T> = { items: res.items.map(one), resourceVersion: res.resourceVersion, continue: res.continue };
+      if (res.remainingItemCount !== undefined) out.remainingItemCount = res.remainingItemCount;
+      return out;
+    };
+
+    return {
+      kind,
+      async create(obj: T, w: WriteOptions = {}) {
+        const res = await unary<CreateRequest, import("@tskube/api").CreateResponse>(
+          (s, r, deadline, cb) => s.create(r, new Metadata(), { deadline }, cb),
+          CreateRequest.fromPartial({
+            resource,
+            namespace: objNs(obj),
+            object: pack(withTypeTag(obj)),
+            dryRun: w.dryRun ?? false,
+            fieldManager: w.fieldManager ?? opts.userAgent ?? "",
+          }),
+        );
+        return one(res.object);
+      },
+      async get(name, o = {}) {
+        const res = await unary<GetRequest, import("@tskube/api").GetResponse>(
+          (s, r, deadline, cb) => s.get(r, new Metadata(), { deadline }, cb),
+          GetRequest.fromPartial({ resource, namespace: ns(o.namespace), name }),
+        );
+        return one(res.object);
+      },
+      list,
+      async listAll(o: ListOptions = {}) {
+        const limit = o.limit ?? 500;
+        const first = await list({ ...o, limit });
+        const items = [...first.items];
+        let token = first.continue;
+        while (token) {
+          const page = await list({ ...o, limit, continue: token });
+          items.push(...page.items);
+          token = page.continue;
+        }
+        return { items, resourceVersion: first.resourceVersion, continue: "" };
+      },
+      async update(obj: T, w: WriteOptions = {}) {
+        const res = await unary<UpdateRequest, import("@tskube/api").UpdateResponse>(
+          (s, r, deadline, cb) => s.update(r, new Metadata(), { deadline }, cb),
+          UpdateRequest.fromPartial({
+            resource,
+            namespace: objNs(obj),
+            object: pack(withTypeTag(obj)),
+            dryRun: w.dryRun ?? false,
+            fieldManager: w.fieldManager ?? opts.userAgent ?? "",
+          }),
+        );
+        return one(res.object);
+      },
+      async updateStatus(obj: T) {
+        const res = await unary<UpdateStatusRequest, import("@tskube/api").UpdateStatusResponse>(
+          (s, r, deadline, cb) => s.updateStatus(r, new Metadata(), { deadline }, cb),
+          UpdateStatusRequest.fromPartial({ resource, namespace: objNs(obj), object: pack(withTypeTag(obj)) }),
+        );
+        return one(res.object);
+      },
+      async patch(name, patch, o: PatchOptions = {}) {
+        const type = o.type ?? "merge";
+        const res = await unary<PatchRequest, import("@tskube/api").PatchResponse>(
+          (s, r, deadline, cb) => s.patch(r, new Metadata(), { deadline }, cb),
+          PatchRequest.fromPartial({
+            resource,
+            namespace: ns(o.namespace ?? (kind.namespaced ? "default" : "")),
+            name,
+            patchType:
+              type === "json"
+                ? "application/json-patch+json"
+                : type === "strategic"
+                  ? "application/strategic-merge-patch+json"
+                  : "application/merge-patch+json",
+            patch: typeof patch === "string" ? patch : JSON.stringify(patch),
+            status: o.status ?? false,
+            dryRun: o.dryRun ?? false,
+            fieldManager: o.fieldManager ?? opts.userAgent ?? "",
+          }),
+        );
+        return one(res.object);
+      },
+      async delete(name, o: DeleteOptions = {}) {
+        const res = await unary<DeleteRequest, import("@tskube/api").DeleteResponse>(
+          (s, r, deadline, cb) => s.delete(r, new Metadata(), { deadline }, cb),
+          DeleteRequest.fromPartial({
+            resource,
+            namespace: ns(o.namespace ?? (kind.namespaced ? "default" : "")),
+            name,
+            options: deleteOptions(o),
+          }),
+        );
+        return { object: one(res.object), deleted: res.deleted };
+      },
+      async deleteCollection(o: ListOptions & DeleteOptions = {}) {
+        const res = await unary<DeleteCollectionRequest, import("@tskube/api").DeleteCollectionResponse>(
+          (s, r, deadline, cb) => s.deleteCollection(r, new Metadata(), { deadline }, cb),
+          DeleteCollectionRequest.fromPartial({
+            resource,
+            namespace: ns(o.namespace),
+            labelSelector: o.labelSelector ?? "",
+            fieldSelector: o.fieldSelector ?? "",
+            options: deleteOptions(o),
+          }),
+        );
+        return res.items.map(one);
+      },
+      watch(o: WatchOptions = {}) {
+        return watchStream<T>(
+          () => current,
+          (i) => stubs[i]!,
+          failover,
+          WatchRequest.fromPartial({
+            resource,
+            namespace: ns(o.namespace),
+            labelSelector: o.labelSelector ?? "",
+            fieldSelector: o.fieldSelector ?? "",
+            resourceVersion: o.resourceVersion ?? "",
+            allowWatchBookmarks: o.allowWatchBookmarks ?? false,
+          }),
+          o.signal,
+        );
+      },
+    };
+  }
+
+  return {
+    resource<T extends KubeObject>(kind: KindInfo<T> | string): ResourceClient<T> {
+      const k = typeof kind === "string" ? kindForResource(kind) : kind;
+      if (!k) throw new Error(`unknown resource ${JSON.stringify(kind)}`);
+      return resourceClient(k as KindInfo<T>);
+    },
+    async discovery() {
+      const res = await unary<DiscoveryRequest, import("@tskube/api").DiscoveryResponse>(
+        (s, r, deadline, cb) => s.discovery(r, new Metadata(), { deadline }, cb),
+        DiscoveryRequest.fromPartial({}),
+      );
+      return res.resources;
+    },
+    currentServer: () => opts.servers[current]!,
+    close() {
+      for (const s of stubs) s.close();
+    },
+  };
+}
+
+function deleteOptions(o: DeleteOptions) {
+  return {
+    gracePeriodSeconds: o.gracePeriodSeconds,
+    propagationPolicy: o.propagationPolicy ?? "",
+    preconditions: o.preconditions,
+    dryRun: o.dryRun ?? false,
+  };
+}
+
+/**
+ * One watch stream as an async iterable. Aborting the signal ends it normally; a broken stream
+ * throws the ApiError (after pointing the client at the next apiserver when this one is gone), and
+ * the caller resumes from the last resourceVersion it saw.
+ */
+async function* watchStream<T extends KubeObject>(
+  currentIndex: () => number,
+  stub: (i: number) => Stub,
+  failover: (from: number) => void,
+  req: WatchRequest,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<WatchEvent<T>> {
+  if (signal?.aborted) return;
+  const index = currentIndex();
+  const stream: ClientReadableStream<WatchResponse> = stub(index).watch(req);
+  const onAbort = () => stream.cancel();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for await (const msg of stream as AsyncIterable<WatchResponse>) {
+      yield { type: msg.type as WatchEventType, object: unpack<T>(msg.object) };
+    }
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    if (code === GrpcStatus.CANCELLED && signal?.aborted) return;
+    if (isRetriable(err)) failover(index);
+    throw fromServiceError(err);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    stream.cancel();
+  }
+  if (!signal?.aborted) {
+    // The server ended the stream (shutting down): the caller resumes, elsewhere if need be.
+    failover(index);
+    throw new ApiError(GrpcStatus.UNAVAILABLE, "ServiceUnavailable", "watch stream closed by the server");
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
