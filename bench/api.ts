@@ -7,7 +7,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { ConfigMap, KINDS, Namespace, Pod } from "@tskube/api";
-import { createClient, type ResourceClient } from "@tskube/client";
+import { createClient } from "@tskube/client";
 import { Etcd3 } from "etcd3";
 import { startApiserver, startEtcd } from "../test/integration/src/harness.js";
 
@@ -48,7 +48,12 @@ async function run(concurrency: number, total: number, op: (i: number) => Promis
   );
   const seconds = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
-  return { ops: latencies.length, perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return {
+    ops: latencies.length,
+    perSecond: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
 }
 
 const fmt = (r: RunResult) =>
@@ -78,10 +83,15 @@ async function main(): Promise<void> {
   const client = createClient({ servers: [api.address], timeoutMs: 30_000 });
   try {
     const ns = client.resource(kind("Namespace"));
-    for (const n of ["bench1", "bench64", "watch", "rss"]) await ns.create(Namespace.fromPartial({ metadata: { name: n } }));
+    for (const n of ["bench1", "bench64", "watch", "rss"])
+      await ns.create(Namespace.fromPartial({ metadata: { name: n } }));
     const pods = client.resource<Pod>(kind("Pod") as never);
     // The raw baseline writes a value of the same size as an encoded bench pod.
-    const value = Buffer.from(kind("Pod").messageType.encode(benchPod("raw-000000", "bench") as never).finish());
+    const value = Buffer.from(
+      kind("Pod")
+        .messageType.encode(benchPod("raw-000000", "bench") as never)
+        .finish(),
+    );
     const rawCreate = (prefix: string) => async (i: number) => {
       const key = Buffer.from(`/bench/${prefix}/${i}`);
       await raw.kv.txn({
@@ -130,11 +140,14 @@ async function main(): Promise<void> {
     for (let i = 0; i < WATCH_EVENTS; i++) {
       const name = `w-${i}`;
       sentAt.set(name, performance.now());
-      await cms.create(ConfigMap.fromPartial({ metadata: { name, namespace: "watch" }, data: { i: String(i) } }));
+      await cms.create(
+        ConfigMap.fromPartial({ metadata: { name, namespace: "watch" }, data: { i: String(i) } }),
+      );
       await new Promise((r) => setTimeout(r, 5));
     }
     const deadline = Date.now() + 10_000;
-    while (delivery.length < WATCHERS * WATCH_EVENTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (delivery.length < WATCHERS * WATCH_EVENTS && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     ac.abort();
     await Promise.allSettled(watchers);
     for (const wc of watchClients) wc.close();
@@ -151,8 +164,12 @@ async function main(): Promise<void> {
     console.log(`  objects stored: ${total} pods; apiserver RSS ${(rss / 1024 / 1024).toFixed(0)} MiB`);
 
     console.log("\nsummary");
-    console.log(`  create throughput at 64 clients: ${((100 * results.api64!.perSecond) / results.etcd64!.perSecond).toFixed(0)} % of raw etcd (target >= 60 %)`);
-    console.log(`  watch p99 with ${WATCHERS} watchers: ${percentile(delivery, 99).toFixed(2)} ms (target <= 50 ms)`);
+    console.log(
+      `  create throughput at 64 clients: ${((100 * results.api64!.perSecond) / results.etcd64!.perSecond).toFixed(0)} % of raw etcd (target >= 60 %)`,
+    );
+    console.log(
+      `  watch p99 with ${WATCHERS} watchers: ${percentile(delivery, 99).toFixed(2)} ms (target <= 50 ms)`,
+    );
   } finally {
     client.close();
     raw.close();

@@ -1,10 +1,9 @@
 import type { Server as HttpServer } from "node:http";
-import { KINDS, Namespace } from "@tskube/api";
+import { KINDS, Namespace, ResourceServiceService } from "@tskube/api";
 import { createServer, type TskubeServer } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
 import { isAlreadyExists } from "@tskube/machinery";
 import { Etcd3 } from "etcd3";
-import { ResourceServiceService } from "@tskube/api";
 import { startHttp } from "./http.js";
 import { createMetrics } from "./metrics.js";
 import { Registry } from "./registry.js";
@@ -44,7 +43,12 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
       capacity: cfg.watchCacheSize,
       log,
     });
-    const reg = new Registry(kind, { store, cacher, namespaces: () => nsRegistry!, maxObjectBytes: cfg.maxObjectBytes });
+    const reg = new Registry(kind, {
+      store,
+      cacher,
+      namespaces: () => nsRegistry!,
+      maxObjectBytes: cfg.maxObjectBytes,
+    });
     registries.set(kind.resource, reg);
     if (kind.kind === "Namespace") nsRegistry = reg;
   }

@@ -19,11 +19,12 @@ function splitAddress(address: string): { host: string; port: number } {
 /** /healthz, /livez, /readyz and /metrics, answered as Kubernetes answers them ("ok" or the failure). */
 export async function startHttp(opts: HttpOptions): Promise<Server> {
   const app = express();
-  const check = (fn: () => Promise<string | undefined>) => async (_req: express.Request, res: express.Response) => {
-    const problem = await fn().catch((err: Error) => err.message);
-    if (problem) res.status(503).type("text/plain").send(`[-]${problem}\nhealthz check failed\n`);
-    else res.type("text/plain").send("ok");
-  };
+  const check =
+    (fn: () => Promise<string | undefined>) => async (_req: express.Request, res: express.Response) => {
+      const problem = await fn().catch((err: Error) => err.message);
+      if (problem) res.status(503).type("text/plain").send(`[-]${problem}\nhealthz check failed\n`);
+      else res.type("text/plain").send("ok");
+    };
   app.get("/healthz", check(opts.checks.live));
   app.get("/livez", check(opts.checks.live));
   app.get("/readyz", check(opts.checks.ready));

@@ -38,14 +38,16 @@ function readFlags(argv: string[]): Record<Flag, string> {
   }
   const out = {} as Record<Flag, string>;
   for (const [name, f] of Object.entries(FLAGS) as [Flag, (typeof FLAGS)[Flag]][]) {
-    out[name] = ((values as Record<string, unknown>)[name] as string | undefined) ?? process.env[f.env] ?? f.default;
+    out[name] =
+      ((values as Record<string, unknown>)[name] as string | undefined) ?? process.env[f.env] ?? f.default;
   }
   return out;
 }
 
 function positiveInt(name: string, v: string): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name}: must be a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new Error(`--${name}: must be a positive integer, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -56,7 +58,10 @@ async function main(): Promise<void> {
   try {
     flags = readFlags(process.argv.slice(2));
     cfg = {
-      etcdServers: flags["etcd-servers"].split(",").map((s) => s.trim()).filter(Boolean),
+      etcdServers: flags["etcd-servers"]
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
       grpcAddress: flags["grpc-address"],
       httpAddress: flags["http-address"],
       watchCacheSize: positiveInt("watch-cache-size", flags["watch-cache-size"]),

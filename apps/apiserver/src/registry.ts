@@ -12,11 +12,11 @@ import {
   strategyFor,
 } from "@tskube/api";
 import { errors, field, type GroupResource } from "@tskube/machinery";
+import { buildSelection, type Selection } from "./selection.js";
 import type { Cacher } from "./storage/cacher.js";
 import type { EtcdStore, RawValue } from "./storage/etcd-store.js";
 import { CompactedError } from "./storage/etcd-store.js";
 import { decodeValue, encodeValue, keyFor, prefixFor } from "./storage/keys.js";
-import { buildSelection, type Selection } from "./selection.js";
 
 export interface RegistryOptions {
   store: EtcdStore;
@@ -120,7 +120,12 @@ export class Registry {
   }
 
   selection(labelSelector: string, fieldSelector: string): Selection {
-    return buildSelection(labelSelector, fieldSelector, (o) => this.strategy.selectableFields(o), this.supportedFields);
+    return buildSelection(
+      labelSelector,
+      fieldSelector,
+      (o) => this.strategy.selectableFields(o),
+      this.supportedFields,
+    );
   }
 
   private checkSize(value: Buffer): void {
@@ -158,13 +163,16 @@ export class Registry {
       return;
     }
     if (namespace && m.namespace && m.namespace !== namespace) {
-      throw errors.badRequest("the namespace of the provided object does not match the namespace sent on the request");
+      throw errors.badRequest(
+        "the namespace of the provided object does not match the namespace sent on the request",
+      );
     }
     m.namespace = m.namespace || namespace;
   }
 
   private validationFailed(obj: KubeObject, errs: ReturnType<Strategy<KubeObject>["validate"]>): void {
-    if (errs.length) throw errors.invalid(this.gr, obj.metadata?.name || obj.metadata?.generateName || "", errs);
+    if (errs.length)
+      throw errors.invalid(this.gr, obj.metadata?.name || obj.metadata?.generateName || "", errs);
   }
 
   async create(input: KubeObject, opts: { namespace: string; dryRun?: boolean }): Promise<KubeObject> {
@@ -236,11 +244,12 @@ export class Registry {
       const t = decodeContinue(req.continue);
       revision = t.rv;
       startKey = t.start;
-      if (!startKey.startsWith(prefix)) throw errors.badRequest("continue key is not valid: key is outside the list");
+      if (!startKey.startsWith(prefix))
+        throw errors.badRequest("continue key is not valid: key is outside the list");
     } else if (req.resourceVersion) {
       revision = parseResourceVersion(req.resourceVersion);
     }
-    const limit = req.limit > 0 ? req.limit : 0;
+    const limit = Math.max(req.limit, 0);
     const items: KubeObject[] = [];
     let lastKey = "";
     let more = false;
@@ -272,7 +281,8 @@ export class Registry {
           "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
         );
       }
-      if (err instanceof CompactedError) throw errors.resourceExpired(`too old resource version: ${revision}`);
+      if (err instanceof CompactedError)
+        throw errors.resourceExpired(`too old resource version: ${revision}`);
       throw err;
     }
     const continueToken = more && limit ? encodeContinue({ rv: revision, start: `${lastKey}\0` }) : "";
@@ -281,7 +291,12 @@ export class Registry {
       // etcd counted the keys from this page's start to the end of the range.
       remaining = Math.max(0, count - items.length);
     }
-    return { items, resourceVersion: String(revision), continue: continueToken, remainingItemCount: remaining };
+    return {
+      items,
+      resourceVersion: String(revision),
+      continue: continueToken,
+      remainingItemCount: remaining,
+    };
   }
 
   /**
@@ -293,7 +308,10 @@ export class Registry {
     namespace: string,
     name: string,
     expectedRv: string,
-    tryUpdate: (current: KubeObject, raw: RawValue) => KubeObject | undefined | Promise<KubeObject | undefined>,
+    tryUpdate: (
+      current: KubeObject,
+      raw: RawValue,
+    ) => KubeObject | undefined | Promise<KubeObject | undefined>,
     opts: { dryRun?: boolean } = {},
   ): Promise<{ object: KubeObject; deleted: boolean }> {
     const key = this.key(namespace, name);
@@ -301,7 +319,11 @@ export class Registry {
       const raw = await this.opts.store.get(key);
       if (!raw) throw errors.notFound(this.gr, name);
       if (expectedRv && String(raw.modRevision) !== expectedRv) {
-        throw errors.conflict(this.gr, name, "the object has been modified; please apply your changes to the latest version and try again");
+        throw errors.conflict(
+          this.gr,
+          name,
+          "the object has been modified; please apply your changes to the latest version and try again",
+        );
       }
       const current = decodeValue(this.kind, raw);
       const next = await tryUpdate(decodeValue(this.kind, raw), raw);
@@ -312,7 +334,12 @@ export class Registry {
       if (opts.dryRun) return { object: next, deleted: false };
       // An object being deleted whose last finalizer is gone (and whose grace period is over) leaves storage.
       const m = next.metadata!;
-      if (m.deletionTimestamp && m.finalizers.length === 0 && !this.blockedByNamespaceFinalizers(next) && !m.deletionGracePeriodSeconds) {
+      if (
+        m.deletionTimestamp &&
+        m.finalizers.length === 0 &&
+        !this.blockedByNamespaceFinalizers(next) &&
+        !m.deletionGracePeriodSeconds
+      ) {
         const rev = await this.opts.store.delete(key, raw.modRevision);
         if (rev === undefined) continue;
         m.resourceVersion = String(rev);
@@ -324,7 +351,11 @@ export class Registry {
         return { object: next, deleted: false };
       }
       if (expectedRv) {
-        throw errors.conflict(this.gr, name, "the object has been modified; please apply your changes to the latest version and try again");
+        throw errors.conflict(
+          this.gr,
+          name,
+          "the object has been modified; please apply your changes to the latest version and try again",
+        );
       }
     }
     throw errors.conflict(this.gr, name, "too many concurrent writes; please try again");
@@ -345,7 +376,9 @@ export class Registry {
       m.name,
       m.resourceVersion,
       (current) => {
-        const next = this.kind.messageType.decode(this.kind.messageType.encode(input as never).finish()) as KubeObject;
+        const next = this.kind.messageType.decode(
+          this.kind.messageType.encode(input as never).finish(),
+        ) as KubeObject;
         this.prepareForUpdate(next, current);
         this.strategy.applyDefaults(next);
         this.validationFailed(next, this.strategy.validateUpdate(next, current));
@@ -383,7 +416,9 @@ export class Registry {
     this.normalizeNamespace(input, opts.namespace);
     const m = input.metadata!;
     const result = await this.guaranteedUpdate(m.namespace, m.name, m.resourceVersion, (current) => {
-      const next = this.kind.messageType.decode(this.kind.messageType.encode(current as never).finish()) as KubeObject;
+      const next = this.kind.messageType.decode(
+        this.kind.messageType.encode(current as never).finish(),
+      ) as KubeObject;
       (next as unknown as { status?: unknown }).status = (input as unknown as { status?: unknown }).status;
       this.validationFailed(next, this.strategy.validateStatusUpdate(next, current));
       return next;
@@ -416,18 +451,25 @@ export class Registry {
         else if (kind === "strategic") patched = applyStrategicMergePatch(json, patch);
         else patched = applyMergePatch(json, patch);
         const { object: next } = decodeObject(patched);
-        if (next.$type !== current.$type) throw errors.badRequest("a patch may not change the kind of an object");
+        if (next.$type !== current.$type)
+          throw errors.badRequest("a patch may not change the kind of an object");
         const nm = next.metadata!;
         const cm = current.metadata!;
         // A resourceVersion in the patch is a precondition; otherwise patches apply to the latest.
         if (nm.resourceVersion && nm.resourceVersion !== cm.resourceVersion) {
-          throw errors.conflict(this.gr, name, "the object has been modified; please apply your changes to the latest version and try again");
+          throw errors.conflict(
+            this.gr,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+          );
         }
         if (nm.name !== cm.name || (this.kind.namespaced && nm.namespace !== cm.namespace)) {
           throw errors.badRequest("metadata.name and metadata.namespace may not be changed by a patch");
         }
         if (opts.status) {
-          const out = this.kind.messageType.decode(this.kind.messageType.encode(current as never).finish()) as KubeObject;
+          const out = this.kind.messageType.decode(
+            this.kind.messageType.encode(current as never).finish(),
+          ) as KubeObject;
           (out as unknown as { status?: unknown }).status = (next as unknown as { status?: unknown }).status;
           this.validationFailed(out, this.strategy.validateStatusUpdate(out, current));
           return out;
@@ -455,7 +497,11 @@ export class Registry {
       const obj = decodeValue(this.kind, raw);
       const m = obj.metadata!;
       if (pre?.uid && pre.uid !== m.uid) {
-        throw errors.conflict(this.gr, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${m.uid}`);
+        throw errors.conflict(
+          this.gr,
+          name,
+          `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${m.uid}`,
+        );
       }
       if (pre?.resourceVersion && pre.resourceVersion !== m.resourceVersion) {
         throw errors.conflict(
@@ -477,7 +523,11 @@ export class Registry {
         return { object: obj, deleted: true };
       }
       // Graceful: mark the object; its kubelet, finalizers or the namespace controller finish it.
-      if (m.deletionTimestamp && (m.deletionGracePeriodSeconds ?? 0) <= grace && sameSet(finalizers, m.finalizers)) {
+      if (
+        m.deletionTimestamp &&
+        (m.deletionGracePeriodSeconds ?? 0) <= grace &&
+        sameSet(finalizers, m.finalizers)
+      ) {
         return { object: obj, deleted: false };
       }
       const now = this.now();
@@ -516,10 +566,7 @@ export class Registry {
     return Math.max(0, grace);
   }
 
-  async deleteCollection(
-    req: ListRequest,
-    options: DeleteRequestOptions,
-  ): Promise<KubeObject[]> {
+  async deleteCollection(req: ListRequest, options: DeleteRequestOptions): Promise<KubeObject[]> {
     const { items } = await this.list({ ...req, limit: 0, continue: "", resourceVersion: "" });
     const out: KubeObject[] = [];
     for (const item of items) {
@@ -544,7 +591,8 @@ function foldStringData(obj: KubeObject): void {
 
 function randomSuffix(): string {
   let s = "";
-  for (let i = 0; i < 5; i++) s += GENERATE_NAME_ALPHABET[Math.floor(Math.random() * GENERATE_NAME_ALPHABET.length)];
+  for (let i = 0; i < 5; i++)
+    s += GENERATE_NAME_ALPHABET[Math.floor(Math.random() * GENERATE_NAME_ALPHABET.length)];
   return s;
 }
 

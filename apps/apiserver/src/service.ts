@@ -1,3 +1,4 @@
+import { status as GrpcStatus, Metadata, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
 import {
   type Any,
   APIResource,
@@ -10,26 +11,24 @@ import {
   KINDS,
   type KindInfo,
   type KubeObject,
-  kindForResource,
   ListResponse,
-  pack,
   PatchResponse,
+  pack,
   type ResourceServiceServer,
   Status,
   typeNameOf,
-  unpack,
   UpdateResponse,
   UpdateStatusResponse,
+  unpack,
   WatchResponse,
 } from "@tskube/api";
-import { ApiError, errors } from "@tskube/machinery";
 import type { Logger } from "@tskube/log";
-import { Metadata, type ServerWritableStream, type ServiceError, status as GrpcStatus } from "@grpc/grpc-js";
+import { ApiError, errors } from "@tskube/machinery";
+import type { Etcd3 } from "etcd3";
 import type { Metrics } from "./metrics.js";
 import type { PatchKind, Registry } from "./registry.js";
 import { TooOldError, type WatchSink } from "./storage/cacher.js";
 import { watchFromEtcd } from "./storage/direct-watch.js";
-import type { Etcd3 } from "etcd3";
 
 export interface ServiceDeps {
   registries: Map<string, Registry>;
@@ -91,7 +90,12 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
 
   function registryFor(resource: string): Registry {
     const r = registries.get(resource);
-    if (!r) throw new ApiError(GrpcStatus.NOT_FOUND, "NotFound", `the server doesn't have a resource type "${resource}"`);
+    if (!r)
+      throw new ApiError(
+        GrpcStatus.NOT_FOUND,
+        "NotFound",
+        `the server doesn't have a resource type "${resource}"`,
+      );
     return r;
   }
 
@@ -101,20 +105,21 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
       throw errors.tooLarge(`Request entity too large: limit is ${deps.maxObjectBytes} bytes`);
     }
     if (typeNameOf(any) !== kind.messageType.$type) {
-      throw errors.badRequest(`the object is a ${typeNameOf(any) || "nothing"}, resource ${kind.resource} needs ${kind.messageType.$type}`);
+      throw errors.badRequest(
+        `the object is a ${typeNameOf(any) || "nothing"}, resource ${kind.resource} needs ${kind.messageType.$type}`,
+      );
     }
     try {
       return unpack(any);
     } catch (err) {
-      throw errors.badRequest(`the object could not be decoded as ${kind.messageType.$type}: ${(err as Error).message}`);
+      throw errors.badRequest(
+        `the object could not be decoded as ${kind.messageType.$type}: ${(err as Error).message}`,
+      );
     }
   }
 
   /** Wraps a unary handler with metrics, logging and error mapping. */
-  function unary<Req extends object, Res>(
-    verb: string,
-    fn: (req: Req) => Promise<Res>,
-  ) {
+  function unary<Req extends object, Res>(verb: string, fn: (req: Req) => Promise<Res>) {
     return (call: { request: Req }, callback: (err: Partial<ServiceError> | null, res?: Res) => void) => {
       const resource = (call.request as { resource?: string }).resource ?? "";
       const end = metrics.latency.startTimer({ verb, resource });
@@ -127,7 +132,11 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
         (err: unknown) => {
           end();
           const e = toServiceError(err, log);
-          metrics.requests.inc({ verb, resource, code: GrpcStatus[e.code ?? GrpcStatus.UNKNOWN] ?? "UNKNOWN" });
+          metrics.requests.inc({
+            verb,
+            resource,
+            code: GrpcStatus[e.code ?? GrpcStatus.UNKNOWN] ?? "UNKNOWN",
+          });
           callback(e);
         },
       );
@@ -142,12 +151,17 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
     create: unary("create", async (req) => {
       const reg = registryFor(req.resource);
       const obj = objectFrom(reg.kind, req.object);
-      const created = await reg.create(obj, { namespace: namespaceFor(reg.kind, req.namespace), dryRun: req.dryRun });
+      const created = await reg.create(obj, {
+        namespace: namespaceFor(reg.kind, req.namespace),
+        dryRun: req.dryRun,
+      });
       return CreateResponse.fromPartial({ object: pack(created) });
     }),
     get: unary("get", async (req) => {
       const reg = registryFor(req.resource);
-      return GetResponse.fromPartial({ object: pack(await reg.get(namespaceFor(reg.kind, req.namespace), req.name)) });
+      return GetResponse.fromPartial({
+        object: pack(await reg.get(namespaceFor(reg.kind, req.namespace), req.name)),
+      });
     }),
     list: unary("list", async (req) => {
       const reg = registryFor(req.resource);
@@ -169,7 +183,10 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
     update: unary("update", async (req) => {
       const reg = registryFor(req.resource);
       const obj = objectFrom(reg.kind, req.object);
-      const updated = await reg.update(obj, { namespace: namespaceFor(reg.kind, req.namespace), dryRun: req.dryRun });
+      const updated = await reg.update(obj, {
+        namespace: namespaceFor(reg.kind, req.namespace),
+        dryRun: req.dryRun,
+      });
       return UpdateResponse.fromPartial({ object: pack(updated) });
     }),
     updateStatus: unary("update_status", async (req) => {
@@ -193,7 +210,9 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
       const o = req.options;
       const policy = o?.propagationPolicy ?? "";
       if (policy && !["Orphan", "Background", "Foreground"].includes(policy)) {
-        throw errors.badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Orphan", "Background", "Foreground"`);
+        throw errors.badRequest(
+          `propagationPolicy: Unsupported value: "${policy}": supported values: "Orphan", "Background", "Foreground"`,
+        );
       }
       if (o?.gracePeriodSeconds !== undefined && o.gracePeriodSeconds < 0) {
         throw errors.badRequest("gracePeriodSeconds: Invalid value: must be greater than or equal to 0");
@@ -218,14 +237,22 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
           continue: "",
           resourceVersion: "",
         },
-        { gracePeriodSeconds: o?.gracePeriodSeconds, propagationPolicy: o?.propagationPolicy ?? "", dryRun: o?.dryRun ?? false },
+        {
+          gracePeriodSeconds: o?.gracePeriodSeconds,
+          propagationPolicy: o?.propagationPolicy ?? "",
+          dryRun: o?.dryRun ?? false,
+        },
       );
       return DeleteCollectionResponse.fromPartial({ items: items.map(pack) });
     }),
     watch: (call: ServerWritableStream<import("@tskube/api").WatchRequest, WatchResponse>) => {
       void serveWatch(call).catch((err) => {
         const e = toServiceError(err, log);
-        metrics.requests.inc({ verb: "watch", resource: call.request.resource, code: GrpcStatus[e.code ?? 2] ?? "UNKNOWN" });
+        metrics.requests.inc({
+          verb: "watch",
+          resource: call.request.resource,
+          code: GrpcStatus[e.code ?? 2] ?? "UNKNOWN",
+        });
         call.destroy(Object.assign(new Error(e.details), e));
       });
     },
@@ -248,7 +275,9 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
     ),
   };
 
-  async function serveWatch(call: ServerWritableStream<import("@tskube/api").WatchRequest, WatchResponse>): Promise<void> {
+  async function serveWatch(
+    call: ServerWritableStream<import("@tskube/api").WatchRequest, WatchResponse>,
+  ): Promise<void> {
     const req = call.request;
     const reg = registryFor(req.resource);
     const namespace = namespaceFor(reg.kind, req.namespace);
@@ -311,5 +340,11 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
 }
 
 function bookmarkAny(kind: KindInfo, rv: number): Any {
-  return pack(kind.messageType.fromPartial({ apiVersion: apiVersionOf(kind), kind: kind.kind, metadata: { resourceVersion: String(rv) } }));
+  return pack(
+    kind.messageType.fromPartial({
+      apiVersion: apiVersionOf(kind),
+      kind: kind.kind,
+      metadata: { resourceVersion: String(rv) },
+    }),
+  );
 }

@@ -1,2 +1,3 @@
 export * from "./gen/index.js";
 export * from "./kinds.js";
+export * from "./codec/index.js";

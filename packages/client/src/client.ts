@@ -1,4 +1,10 @@
-import { type ChannelOptions, type ClientReadableStream, credentials, Metadata, status as GrpcStatus } from "@grpc/grpc-js";
+import {
+  type ChannelOptions,
+  type ClientReadableStream,
+  credentials,
+  status as GrpcStatus,
+  Metadata,
+} from "@grpc/grpc-js";
 import {
   type Any,
   type APIResource,
@@ -11,12 +17,12 @@ import {
   type KubeObject,
   kindForResource,
   ListRequest,
-  pack,
   PatchRequest,
+  pack,
   ResourceServiceClient,
-  unpack,
   UpdateRequest,
   UpdateStatusRequest,
+  unpack,
   WatchRequest,
   type WatchResponse,
 } from "@tskube/api";
@@ -63,7 +69,9 @@ type Stub = ResourceServiceClient;
  */
 export function createClient(opts: ClientOptions): Client {
   if (opts.servers.length === 0) throw new Error("createClient: at least one server address is required");
-  const stubs: Stub[] = opts.servers.map((s) => new ResourceServiceClient(s, credentials.createInsecure(), CHANNEL_OPTIONS));
+  const stubs: Stub[] = opts.servers.map(
+    (s) => new ResourceServiceClient(s, credentials.createInsecure(), CHANNEL_OPTIONS),
+  );
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const retries = opts.retries ?? 5;
   let current = 0;
@@ -81,14 +89,17 @@ export function createClient(opts: ClientOptions): Client {
       const index = current;
       try {
         return await new Promise<Res>((resolve, reject) =>
-          method(stubs[index]!, req, new Date(Date.now() + timeoutMs), (err, res) => (err ? reject(err) : resolve(res))),
+          method(stubs[index]!, req, new Date(Date.now() + timeoutMs), (err, res) =>
+            err ? reject(err) : resolve(res),
+          ),
         );
       } catch (err) {
         lastErr = err;
         if (!isRetriable(err)) throw fromServiceError(err);
         failover(index);
         // Every address was tried once: back off before the next round.
-        if ((attempt + 1) % stubs.length === 0) await sleep(Math.min(100 * 2 ** (attempt / stubs.length), 2_000));
+        if ((attempt + 1) % stubs.length === 0)
+          await sleep(Math.min(100 * 2 ** (attempt / stubs.length), 2_000));
       }
     }
     throw fromServiceError(lastErr);
@@ -114,7 +125,11 @@ export function createClient(opts: ClientOptions): Client {
           resourceVersion: o.resourceVersion ?? "",
         }),
       );
-      const out: ListResult<T> = { items: res.items.map(one), resourceVersion: res.resourceVersion, continue: res.continue };
+      const out: ListResult<T> = {
+        items: res.items.map(one),
+        resourceVersion: res.resourceVersion,
+        continue: res.continue,
+      };
       if (res.remainingItemCount !== undefined) out.remainingItemCount = res.remainingItemCount;
       return out;
     };
@@ -170,7 +185,11 @@ export function createClient(opts: ClientOptions): Client {
       async updateStatus(obj: T) {
         const res = await unary<UpdateStatusRequest, import("@tskube/api").UpdateStatusResponse>(
           (s, r, deadline, cb) => s.updateStatus(r, new Metadata(), { deadline }, cb),
-          UpdateStatusRequest.fromPartial({ resource, namespace: objNs(obj), object: pack(withTypeTag(obj)) }),
+          UpdateStatusRequest.fromPartial({
+            resource,
+            namespace: objNs(obj),
+            object: pack(withTypeTag(obj)),
+          }),
         );
         return one(res.object);
       },

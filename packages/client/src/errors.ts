@@ -1,4 +1,4 @@
-import { type Metadata, type ServiceError, status as GrpcStatus } from "@grpc/grpc-js";
+import { status as GrpcStatus, type Metadata, type ServiceError } from "@grpc/grpc-js";
 import { Status } from "@tskube/api";
 import { ApiError, type StatusReason } from "@tskube/machinery";
 

@@ -30,8 +30,7 @@ export function parseFieldSelector(text: string | undefined): FieldSelector {
     requirements: reqs,
     empty: () => reqs.length === 0,
     fieldNames: () => [...new Set(reqs.map((r) => r.field))],
-    matches: (fields) =>
-      reqs.every((r) => ((fields[r.field] ?? "") === r.value) === (r.operator === "=")),
+    matches: (fields) => reqs.every((r) => ((fields[r.field] ?? "") === r.value) === (r.operator === "=")),
     toString: () => reqs.map((r) => `${r.field}${r.operator}${r.value}`).join(","),
   };
 }

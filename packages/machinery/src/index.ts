@@ -1,4 +1,4 @@
-export * from "./errors.js";
 export * from "./duration.js";
+export * from "./errors.js";
 export * from "./fields.js";
 export * from "./labels.js";

@@ -79,7 +79,9 @@ export function selectorFromRequirements(requirements: Requirement[]): Selector 
 
 /** matchLabels-style equality selector. */
 export function selectorFromSet(set: Readonly<Record<string, string>> | undefined): Selector {
-  return selectorFromRequirements(Object.entries(set ?? {}).map(([key, v]) => ({ key, operator: "=", values: [v] })));
+  return selectorFromRequirements(
+    Object.entries(set ?? {}).map(([key, v]) => ({ key, operator: "=", values: [v] })),
+  );
 }
 
 const KEY_CHARS = /[A-Za-z0-9._\-/]/;
@@ -134,7 +136,8 @@ export function parseSelector(text: string | undefined): Selector {
         reqs.push({ key, operator: rest[0] === ">" ? "gt" : "lt", values: [value] });
       } else {
         const op = word(/[a-z]/);
-        if (op !== "in" && op !== "notin") fail(`found '${op || s[i]}', expected: '=', '!=', '==', 'in', notin'`);
+        if (op !== "in" && op !== "notin")
+          fail(`found '${op || s[i]}', expected: '=', '!=', '==', 'in', notin'`);
         ws();
         if (s[i] !== "(") fail(`found '${s[i] ?? ""}', expected: '('`);
         i++;
@@ -153,7 +156,7 @@ export function parseSelector(text: string | undefined): Selector {
           }
           fail(`found '${s[i] ?? "end of string"}', expected: ',' or ')'`);
         }
-        reqs.push({ key, operator: op, values });
+        reqs.push({ key, operator: op as "in" | "notin", values });
       }
     }
     ws();
@@ -175,7 +178,11 @@ interface LabelSelectorLike {
  */
 export function selectorFromLabelSelector(ls: LabelSelectorLike | undefined): Selector {
   if (!ls) return NOTHING;
-  const reqs: Requirement[] = Object.entries(ls.matchLabels ?? {}).map(([key, v]) => ({ key, operator: "=", values: [v] }));
+  const reqs: Requirement[] = Object.entries(ls.matchLabels ?? {}).map(([key, v]) => ({
+    key,
+    operator: "=",
+    values: [v],
+  }));
   for (const e of ls.matchExpressions ?? []) {
     const operator: Operator | undefined =
       e.operator === "In"
@@ -187,7 +194,8 @@ export function selectorFromLabelSelector(ls: LabelSelectorLike | undefined): Se
             : e.operator === "DoesNotExist"
               ? "!"
               : undefined;
-    if (!operator) throw errors.badRequest(`${JSON.stringify(e.operator)} is not a valid label selector operator`);
+    if (!operator)
+      throw errors.badRequest(`${JSON.stringify(e.operator)} is not a valid label selector operator`);
     reqs.push({ key: e.key, operator, values: [...e.values] });
   }
   return selectorFromRequirements(reqs);

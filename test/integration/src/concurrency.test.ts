@@ -16,7 +16,9 @@ describe("optimistic concurrency", () => {
       ConfigMap.fromPartial({ metadata: { name: "stale", namespace: "occ" }, data: { v: "1" } }),
     );
     const first = await cms.update({ ...created, data: { v: "2" } });
-    expect(Number(first.metadata!.resourceVersion)).toBeGreaterThan(Number(created.metadata!.resourceVersion));
+    expect(Number(first.metadata!.resourceVersion)).toBeGreaterThan(
+      Number(created.metadata!.resourceVersion),
+    );
     const err = await cms.update({ ...created, data: { v: "3" } }).catch((e: unknown) => e);
     expect(isConflict(err)).toBe(true);
     expect(String((err as Error).message)).toBe(
@@ -28,7 +30,9 @@ describe("optimistic concurrency", () => {
 
   it("loses no increment with 10 concurrent read-modify-write clients", async () => {
     const cms = c.client.resource<ConfigMap>(cmKind as never);
-    await cms.create(ConfigMap.fromPartial({ metadata: { name: "counter", namespace: "occ" }, data: { n: "0" } }));
+    await cms.create(
+      ConfigMap.fromPartial({ metadata: { name: "counter", namespace: "occ" }, data: { n: "0" } }),
+    );
     const perClient = 20;
     let conflicts = 0;
     const worker = async () => {

@@ -18,18 +18,25 @@ describe("two apiservers on one etcd", () => {
       const seen: string[] = [];
       const { resourceVersion } = await b!.resource(cmKind).list({ namespace: "both" });
       const watching = (async () => {
-        for await (const ev of b!.resource<ConfigMap>(cmKind as never).watch({ namespace: "both", resourceVersion, signal: ac.signal })) {
+        for await (const ev of b!
+          .resource<ConfigMap>(cmKind as never)
+          .watch({ namespace: "both", resourceVersion, signal: ac.signal })) {
           seen.push(`${ev.type} ${ev.object.metadata!.name}`);
         }
       })();
-      const made = await a!.resource<ConfigMap>(cmKind as never).create(
-        ConfigMap.fromPartial({ metadata: { name: "shared", namespace: "both" }, data: { from: "a" } }),
-      );
+      const made = await a!
+        .resource<ConfigMap>(cmKind as never)
+        .create(
+          ConfigMap.fromPartial({ metadata: { name: "shared", namespace: "both" }, data: { from: "a" } }),
+        );
       const read = await b!.resource<ConfigMap>(cmKind as never).get("shared", { namespace: "both" });
       expect(read.metadata!.uid).toBe(made.metadata!.uid);
       expect(read.metadata!.resourceVersion).toBe(made.metadata!.resourceVersion);
       await waitFor("watch through b", async () => seen.includes("ADDED shared"), 10_000);
-      const dup = await b!.resource<ConfigMap>(cmKind as never).create(made).catch((e: Error) => e);
+      const dup = await b!
+        .resource<ConfigMap>(cmKind as never)
+        .create(made)
+        .catch((e: Error) => e);
       expect(String(dup)).toContain('configmaps "shared" already exists');
       ac.abort();
       await watching;
@@ -52,12 +59,16 @@ describe("two apiservers on one etcd", () => {
     const watching = (async () => {
       while (!ac.signal.aborted) {
         try {
-          for await (const ev of reader
-            .resource<ConfigMap>(cmKind as never)
-            .watch({ namespace: "fo", resourceVersion: lastRv, allowWatchBookmarks: true, signal: ac.signal })) {
+          for await (const ev of reader.resource<ConfigMap>(cmKind as never).watch({
+            namespace: "fo",
+            resourceVersion: lastRv,
+            allowWatchBookmarks: true,
+            signal: ac.signal,
+          })) {
             const e = ev as WatchEvent<ConfigMap>;
             lastRv = e.object.metadata!.resourceVersion;
-            if (e.type === "ADDED") seen.set(e.object.metadata!.name, (seen.get(e.object.metadata!.name) ?? 0) + 1);
+            if (e.type === "ADDED")
+              seen.set(e.object.metadata!.name, (seen.get(e.object.metadata!.name) ?? 0) + 1);
           }
         } catch {
           resumes++;

@@ -2,7 +2,16 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
-import { Any, ConfigMap, CreateRequest, Deployment, KINDS, Namespace, Pod, ResourceServiceClient } from "@tskube/api";
+import {
+  Any,
+  ConfigMap,
+  CreateRequest,
+  Deployment,
+  KINDS,
+  Namespace,
+  Pod,
+  ResourceServiceClient,
+} from "@tskube/api";
 import { ApiError, isInvalid } from "@tskube/machinery";
 import { describe, expect, it } from "vitest";
 import { useCluster } from "./cluster.js";
@@ -10,7 +19,12 @@ import { ktl } from "./harness.js";
 
 const kind = (k: string) => KINDS.find((x) => x.kind === k)!;
 
-function deployment(name: string, replicas: number, selector: Record<string, string>, labels: Record<string, string>) {
+function deployment(
+  name: string,
+  replicas: number,
+  selector: Record<string, string>,
+  labels: Record<string, string>,
+) {
   return Deployment.fromPartial({
     metadata: { name, namespace: "bad" },
     spec: {
@@ -51,7 +65,9 @@ describe("invalid input", () => {
       'metadata.name: Invalid value: "Web_Server": a lowercase RFC 1123 subdomain',
     );
     await expectInvalid(
-      pods.create(Pod.fromPartial({ metadata: { name: "p", namespace: "bad" }, spec: { containers: [{ name: "c" }] } })),
+      pods.create(
+        Pod.fromPartial({ metadata: { name: "p", namespace: "bad" }, spec: { containers: [{ name: "c" }] } }),
+      ),
       "spec.containers[0].image: Required value",
     );
     await expectInvalid(
@@ -87,7 +103,10 @@ describe("invalid input", () => {
       CreateRequest.fromPartial({
         resource: "pods",
         namespace: "bad",
-        object: Any.fromPartial({ typeUrl: "type.googleapis.com/tskube.v1.Pod", value: Buffer.from([0xff, 0xff, 0xff, 0x01]) }),
+        object: Any.fromPartial({
+          typeUrl: "type.googleapis.com/tskube.v1.Pod",
+          value: Buffer.from([0xff, 0xff, 0xff, 0x01]),
+        }),
       }),
     );
     expect(garbage.code).toBe(3);
@@ -109,8 +128,16 @@ describe("invalid input", () => {
   it("ktl reports manifest errors with the field path and applies nothing", async () => {
     const dir = tmpdir();
     const cases: [string, string, RegExp][] = [
-      ["malformed.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [oops\n", /error parsing .*malformed\.yaml/],
-      ["unknown.yaml", "apiVersion: v1\nkind: Widget\nmetadata:\n  name: w\n", /no matches for kind "Widget" in version "v1"/],
+      [
+        "malformed.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [oops\n",
+        /error parsing .*malformed\.yaml/,
+      ],
+      [
+        "unknown.yaml",
+        "apiVersion: v1\nkind: Widget\nmetadata:\n  name: w\n",
+        /no matches for kind "Widget" in version "v1"/,
+      ],
       [
         "types.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: t\nspec:\n  replicas: three\n  selector: {matchLabels: {app: t}}\n  template:\n    metadata: {labels: {app: t}}\n    spec: {containers: [{name: c, image: nginx}]}\n",

@@ -14,10 +14,11 @@ function expectSubset(got: unknown, want: unknown, path = ""): void {
     if (Array.isArray(want)) {
       expect(Array.isArray(got), path).toBe(true);
       expect((got as unknown[]).length, path).toBe(want.length);
-      want.forEach((w, i) => expectSubset((got as unknown[])[i], w, `${path}[${i}]`));
+      for (const [i, w] of want.entries()) expectSubset((got as unknown[])[i], w, `${path}[${i}]`);
       return;
     }
-    for (const [k, v] of Object.entries(want)) expectSubset((got as Record<string, unknown>)[k], v, `${path}.${k}`);
+    for (const [k, v] of Object.entries(want))
+      expectSubset((got as Record<string, unknown>)[k], v, `${path}.${k}`);
     return;
   }
   expect(got, path).toEqual(want);
@@ -25,7 +26,9 @@ function expectSubset(got: unknown, want: unknown, path = ""): void {
 
 const docs = readdirSync(FIXTURES)
   .filter((f) => f.endsWith(".yaml"))
-  .flatMap((f) => parseAllDocuments(readFileSync(join(FIXTURES, f), "utf8")).map((d) => d.toJS() as Record<string, any>));
+  .flatMap((f) =>
+    parseAllDocuments(readFileSync(join(FIXTURES, f), "utf8")).map((d) => d.toJS() as Record<string, any>),
+  );
 
 describe("tutorial manifests", () => {
   const c = useCluster();
@@ -48,7 +51,12 @@ describe("tutorial manifests", () => {
     );
     const again = await ktl(server(), ["apply", "-f", FIXTURES]);
     expect(again.code).toBe(0);
-    expect(again.stdout.trim().split("\n").every((l) => l.endsWith(" unchanged"))).toBe(true);
+    expect(
+      again.stdout
+        .trim()
+        .split("\n")
+        .every((l) => l.endsWith(" unchanged")),
+    ).toBe(true);
   });
 
   it("get prints kubectl's tables", async () => {
@@ -86,7 +94,8 @@ describe("tutorial manifests", () => {
       const want = structuredClone(doc);
       if (doc.kind === "Secret") {
         // stringData is write-only: the apiserver folds it into data (base64), as Kubernetes does.
-        for (const [k, v] of Object.entries(want.stringData ?? {})) want.data[k] = Buffer.from(String(v)).toString("base64");
+        for (const [k, v] of Object.entries(want.stringData ?? {}))
+          want.data[k] = Buffer.from(String(v)).toString("base64");
         delete want.stringData;
       }
       expectSubset(got, want, `${doc.kind}/${doc.metadata.name}`);

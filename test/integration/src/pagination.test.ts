@@ -17,7 +17,11 @@ describe("pagination", () => {
       for (let i = next++; i < total; i = next++) {
         await cms.create(
           ConfigMap.fromPartial({
-            metadata: { name: `cm-${String(i).padStart(5, "0")}`, namespace: "many", labels: { parity: i % 2 ? "odd" : "even" } },
+            metadata: {
+              name: `cm-${String(i).padStart(5, "0")}`,
+              namespace: "many",
+              labels: { parity: i % 2 ? "odd" : "even" },
+            },
             data: { i: String(i) },
           }),
         );

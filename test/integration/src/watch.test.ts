@@ -1,10 +1,10 @@
 import { ConfigMap, KINDS, Namespace } from "@tskube/api";
 import type { ResourceClient, WatchEvent } from "@tskube/client";
+import { createClient } from "@tskube/client";
 import { isResourceExpired } from "@tskube/machinery";
 import { Etcd3 } from "etcd3";
 import { describe, expect, it } from "vitest";
 import { type ApiserverHandle, type EtcdHandle, startApiserver, startEtcd, waitFor } from "./harness.js";
-import { createClient } from "@tskube/client";
 
 const cmKind = KINDS.find((k) => k.kind === "ConfigMap")!;
 const nsKind = KINDS.find((k) => k.kind === "Namespace")!;
@@ -27,10 +27,16 @@ function follow(cms: ResourceClient<ConfigMap>, namespace: string, fromRv: strin
   const done = (async () => {
     while (!ac.signal.aborted) {
       try {
-        for await (const ev of cms.watch({ namespace, resourceVersion: lastRv, allowWatchBookmarks: true, signal: ac.signal })) {
+        for await (const ev of cms.watch({
+          namespace,
+          resourceVersion: lastRv,
+          allowWatchBookmarks: true,
+          signal: ac.signal,
+        })) {
           const e = ev as WatchEvent<ConfigMap>;
           lastRv = e.object.metadata!.resourceVersion;
-          if (e.type !== "BOOKMARK") seen.push({ type: e.type, name: e.object.metadata!.name, rv: Number(lastRv) });
+          if (e.type !== "BOOKMARK")
+            seen.push({ type: e.type, name: e.object.metadata!.name, rv: Number(lastRv) });
         }
       } catch (err) {
         if (isResourceExpired(err)) throw err;
@@ -42,13 +48,20 @@ function follow(cms: ResourceClient<ConfigMap>, namespace: string, fromRv: strin
   return { seen, stop: () => ac.abort(), done, resumes: () => resumes };
 }
 
-async function churn(cms: ResourceClient<ConfigMap>, namespace: string, prefix: string, n: number): Promise<Seen[]> {
+async function churn(
+  cms: ResourceClient<ConfigMap>,
+  namespace: string,
+  prefix: string,
+  n: number,
+): Promise<Seen[]> {
   const expected: Seen[] = [];
   for (let i = 0; i < n; i++) {
     const name = `${prefix}-${i % 5}`;
     const existing = await cms.get(name, { namespace }).catch(() => undefined);
     if (!existing) {
-      const o = await cms.create(ConfigMap.fromPartial({ metadata: { name, namespace }, data: { i: String(i) } }));
+      const o = await cms.create(
+        ConfigMap.fromPartial({ metadata: { name, namespace }, data: { i: String(i) } }),
+      );
       expected.push({ type: "ADDED", name, rv: Number(o.metadata!.resourceVersion) });
     } else if (i % 3 === 0) {
       const { object } = await cms.delete(name, { namespace });
@@ -104,7 +117,10 @@ describe("watch", () => {
       const { resourceVersion } = await cms.list({ namespace: "c" });
       await raw.kv.compact({ revision: Number(resourceVersion) });
       const err = await (async () => {
-        for await (const _ of cms.watch({ namespace: "c", resourceVersion: first.metadata!.resourceVersion })) {
+        for await (const _ of cms.watch({
+          namespace: "c",
+          resourceVersion: first.metadata!.resourceVersion,
+        })) {
           // a too-old watch must fail before yielding anything
         }
       })().catch((e: unknown) => e);

@@ -1,5 +1,5 @@
-import { type KindInfo, type KubeObject, pack } from "@tskube/api";
 import type { Any } from "@tskube/api";
+import { type KindInfo, type KubeObject, pack } from "@tskube/api";
 import type { Logger } from "@tskube/log";
 import type { Etcd3, IKeyValue, Watcher } from "etcd3";
 import type { EtcdStore } from "./etcd-store.js";
@@ -115,7 +115,8 @@ export class Cacher {
     for (;;) {
       const page = await this.store.range(prefix, { startKey, limit: 1000, revision });
       revision = page.revision;
-      for (const raw of page.kvs) this.objects.set(raw.key, { obj: decodeValue(this.kind, raw), rv: raw.modRevision });
+      for (const raw of page.kvs)
+        this.objects.set(raw.key, { obj: decodeValue(this.kind, raw), rv: raw.modRevision });
       if (!page.more || page.kvs.length === 0) break;
       startKey = `${page.kvs[page.kvs.length - 1]!.key}\0`;
     }
@@ -134,7 +135,10 @@ export class Cacher {
     watcher.on("error", (err) => this.restart(err));
     this.isReady = true;
     this.resolveReady();
-    this.opts.log.debug({ resource: this.kind.resource, revision, objects: this.objects.size }, "watch cache ready");
+    this.opts.log.debug(
+      { resource: this.kind.resource, revision, objects: this.objects.size },
+      "watch cache ready",
+    );
   }
 
   /**
@@ -207,7 +211,8 @@ export class Cacher {
   list(filter: WatchFilter): { items: KubeObject[]; rv: number } {
     const prefix = prefixFor(this.kind, filter.namespace);
     const items: KubeObject[] = [];
-    for (const [key, { obj }] of this.objects) if (key.startsWith(prefix) && filter.matches(obj)) items.push(obj);
+    for (const [key, { obj }] of this.objects)
+      if (key.startsWith(prefix) && filter.matches(obj)) items.push(obj);
     items.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
     return { items, rv: this.currentRv };
   }
@@ -253,4 +258,3 @@ export class Cacher {
 function keyOf(o: KubeObject): string {
   return `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
 }
-

@@ -113,7 +113,10 @@ export class EtcdStore {
    * One page of keys under prefix, starting at startKey (inclusive), at a fixed revision (0 = now),
    * so every page of a paginated list sees the same snapshot.
    */
-  async range(prefix: string, opts: { startKey?: string; limit?: number; revision?: number }): Promise<RangeResult> {
+  async range(
+    prefix: string,
+    opts: { startKey?: string; limit?: number; revision?: number },
+  ): Promise<RangeResult> {
     try {
       const res = await this.timed("list", () =>
         this.etcd.kv.range({

@@ -14,7 +14,10 @@ describe("storage keys", () => {
   });
 
   it("stores objects without resourceVersion and restores it from the revision", () => {
-    const cm = ConfigMap.fromPartial({ metadata: { name: "a", namespace: "x", resourceVersion: "41" }, data: { k: "v" } });
+    const cm = ConfigMap.fromPartial({
+      metadata: { name: "a", namespace: "x", resourceVersion: "41" },
+      data: { k: "v" },
+    });
     const value = encodeValue(kind("ConfigMap"), cm);
     expect(cm.metadata!.resourceVersion).toBe("41");
     const back = decodeValue<ConfigMap>(kind("ConfigMap"), { key: "k", value, modRevision: 97 });
