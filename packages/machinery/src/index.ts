@@ -2,3 +2,5 @@ export * from "./duration.js";
 export * from "./errors.js";
 export * from "./fields.js";
 export * from "./labels.js";
+export * from "./quantity.js";
+export * from "./validation.js";
