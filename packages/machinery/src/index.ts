@@ -4,3 +4,4 @@ export * from "./fields.js";
 export * from "./labels.js";
 export * from "./quantity.js";
 export * from "./validation.js";
+export * from "./intstr.js";
