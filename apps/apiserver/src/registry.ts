@@ -7,6 +7,7 @@ import {
   encodeObject,
   type KindInfo,
   type KubeObject,
+  NamespaceStatus,
   ObjectMeta,
   type Strategy,
   strategyFor,
@@ -212,8 +213,8 @@ export class Registry {
   private prepareForCreate(obj: KubeObject): void {
     foldStringData(obj);
     if (this.kind.kind === "Namespace") {
-      const ns = obj as unknown as { status?: { phase: string } };
-      ns.status = { ...(ns.status ?? {}), phase: "Active" } as never;
+      const ns = obj as unknown as { status?: NamespaceStatus };
+      ns.status = NamespaceStatus.fromPartial({ ...(ns.status ?? {}), phase: "Active" });
     }
     if (this.kind.hasStatus && this.kind.kind !== "Namespace" && this.kind.kind !== "Node") {
       // Status is written through UpdateStatus only; what a client sends on create is dropped,
@@ -537,8 +538,8 @@ export class Registry {
       }
       m.finalizers = [...finalizers];
       if (this.kind.kind === "Namespace") {
-        const ns = obj as unknown as { status?: { phase?: string } };
-        ns.status = { ...(ns.status ?? {}), phase: "Terminating" } as never;
+        const ns = obj as unknown as { status?: NamespaceStatus };
+        ns.status = NamespaceStatus.fromPartial({ ...(ns.status ?? {}), phase: "Terminating" });
       }
       if (options.dryRun) return { object: obj, deleted: false };
       const rev = await this.opts.store.update(key, encodeValue(this.kind, obj), raw.modRevision);

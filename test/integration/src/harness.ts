@@ -19,10 +19,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Polls check until it returns true; an Error whose message says "exited" ends the wait at once. */
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
+    const ok = await check().catch((err: Error) => {
+      if (/exited/.test(err.message)) throw err;
+      return false;
+    });
+    if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}`);
@@ -121,8 +126,12 @@ export async function startApiserver(etcd: string, opts: ApiserverOptions = {}):
   proc.stdout?.pipe(log);
   proc.stderr?.pipe(log);
   const httpUrl = `http://127.0.0.1:${httpPort}`;
+  let exitedEarly = false;
+  proc.once("exit", () => {
+    exitedEarly = true;
+  });
   await waitFor(`apiserver (log: ${logFile})`, async () => {
-    if (proc.exitCode !== null) throw new Error(`apiserver exited with ${proc.exitCode}; log: ${logFile}`);
+    if (exitedEarly) throw new Error(`apiserver exited with ${proc.exitCode}; log: ${logFile}`);
     return (await fetch(`${httpUrl}/readyz`)).ok;
   });
   return {
