@@ -74,6 +74,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
   const service = createResourceService({
     registries,
     etcd,
+    store,
     log,
     metrics,
     bookmarkIntervalMs: cfg.bookmarkIntervalMs,

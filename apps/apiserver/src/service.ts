@@ -29,10 +29,12 @@ import type { Metrics } from "./metrics.js";
 import type { PatchKind, Registry } from "./registry.js";
 import { TooOldError, type WatchSink } from "./storage/cacher.js";
 import { watchFromEtcd } from "./storage/direct-watch.js";
+import type { EtcdStore } from "./storage/etcd-store.js";
 
 export interface ServiceDeps {
   registries: Map<string, Registry>;
   etcd: Etcd3;
+  store: EtcdStore;
   log: Logger;
   metrics: Metrics;
   bookmarkIntervalMs: number;
@@ -253,7 +255,7 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
           resource: call.request.resource,
           code: GrpcStatus[e.code ?? 2] ?? "UNKNOWN",
         });
-        call.destroy(Object.assign(new Error(e.details), e));
+        call.emit("error", Object.assign(new Error(e.details), e));
       });
     },
     discovery: unary("discovery", async () =>
@@ -298,7 +300,7 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
       metrics.watchers.dec({ resource: reg.kind.resource });
       if (err) {
         const e = toServiceError(err, log);
-        call.destroy(Object.assign(new Error(e.details), e));
+        call.emit("error", Object.assign(new Error(e.details), e));
       } else call.end();
     };
     let lastRv = fromRv;
@@ -321,7 +323,7 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
       if (!(err instanceof TooOldError)) throw err;
       // Older than the cache's ring: etcd may still hold the history (e.g. after a restart).
       direct = true;
-      stop = await watchFromEtcd(deps.etcd, reg.kind, fromRv, filter, sink);
+      stop = await watchFromEtcd(deps.etcd, deps.store, reg.kind, fromRv, filter, sink);
     }
     if (closed) {
       stop();

@@ -6,7 +6,11 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const TSX = join(REPO_ROOT, "node_modules/.bin/tsx");
+/**
+ * Components run as `node --import tsx <main.ts>`: one process, so SIGKILL in a test hits the
+ * component itself (the tsx CLI would put a wrapper process in between).
+ */
+const NODE_TSX = [process.execPath, "--import", "tsx"] as const;
 
 /** A port nobody listens on right now (the kernel picks it). */
 export async function freePort(): Promise<number> {
@@ -109,8 +113,9 @@ export async function startApiserver(etcd: string, opts: ApiserverOptions = {}):
   const logDir = mkdtempSync(join(tmpdir(), "tskube-apiserver-"));
   const logFile = join(logDir, "apiserver.log");
   const proc = spawn(
-    TSX,
+    NODE_TSX[0],
     [
+      ...NODE_TSX.slice(1),
       join(REPO_ROOT, "apps/apiserver/src/main.ts"),
       "--etcd-servers",
       etcd,
@@ -120,7 +125,11 @@ export async function startApiserver(etcd: string, opts: ApiserverOptions = {}):
       `127.0.0.1:${httpPort}`,
       ...(opts.extraArgs ?? []),
     ],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOG_LEVEL: "info", ...opts.env } },
+    {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, LOG_LEVEL: "info", ...opts.env },
+    },
   );
   const log = createWriteStream(logFile);
   proc.stdout?.pipe(log);
@@ -156,7 +165,8 @@ export async function ktl(
   args: string[],
   input?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = spawn(TSX, [join(REPO_ROOT, "apps/ktl/src/main.ts"), ...args], {
+  const proc = spawn(NODE_TSX[0], [...NODE_TSX.slice(1), join(REPO_ROOT, "apps/ktl/src/main.ts"), ...args], {
+    cwd: REPO_ROOT,
     env: { ...process.env, TSKUBE_SERVER: server, HOME: mkdtempSync(join(tmpdir(), "tskube-home-")) },
     stdio: ["pipe", "pipe", "pipe"],
   });

@@ -124,7 +124,7 @@ describe("watch", () => {
           // a too-old watch must fail before yielding anything
         }
       })().catch((e: unknown) => e);
-      expect(isResourceExpired(err)).toBe(true);
+      expect(isResourceExpired(err), String(err)).toBe(true);
       expect(String((err as Error).message)).toMatch(/too old resource version/);
     } finally {
       raw.close();

@@ -1,7 +1,11 @@
 import { type KindInfo, pack } from "@tskube/api";
 import type { Etcd3 } from "etcd3";
 import { TooOldError, type WatchFilter, type WatchSink } from "./cacher.js";
+import { CompactedError, type EtcdStore } from "./etcd-store.js";
 import { decodeValue, prefixFor } from "./keys.js";
+
+/** etcd cancels a watch whose start revision was compacted (its reason is often empty). */
+const isCompaction = (err: Error) => /compact|Watcher canceled/i.test(err.message);
 
 /**
  * Serves a watch whose revision is older than the watch cache's ring straight from etcd history.
@@ -10,11 +14,20 @@ import { decodeValue, prefixFor } from "./keys.js";
  */
 export async function watchFromEtcd(
   etcd: Etcd3,
+  store: EtcdStore,
   kind: KindInfo,
   fromRv: number,
   filter: WatchFilter,
   sink: WatchSink,
 ): Promise<() => void> {
+  // Ask for the history first: a compacted revision is "too old" before any stream is opened.
+  try {
+    await store.range(prefixFor(kind, filter.namespace), { limit: 1, revision: fromRv + 1 });
+  } catch (err) {
+    if (err instanceof CompactedError) throw new TooOldError(fromRv, fromRv + 1);
+    // A revision in the future is not an error for a watch: it waits for it.
+    if (!/future revision/.test(String((err as Error).message))) throw err;
+  }
   const watcher = etcd
     .watch()
     .prefix(prefixFor(kind, filter.namespace))
@@ -40,7 +53,7 @@ export async function watchFromEtcd(
   const compacted = await new Promise<boolean>((resolve, reject) => {
     watcher.once("connected", () => resolve(false));
     watcher.once("error", (err: Error) => {
-      if (/compact/i.test(err.message)) resolve(true);
+      if (isCompaction(err)) resolve(true);
       else reject(err);
     });
   });
@@ -49,7 +62,7 @@ export async function watchFromEtcd(
     throw new TooOldError(fromRv, fromRv + 1);
   }
   watcher.on("error", (err: Error) =>
-    sink.close(/compact/i.test(err.message) ? new TooOldError(fromRv, fromRv + 1) : err),
+    sink.close(isCompaction(err) ? new TooOldError(fromRv, fromRv + 1) : err),
   );
   return () => void watcher.cancel().catch(() => {});
 }
