@@ -15,7 +15,16 @@ export interface CacheEvent {
   object: KubeObject;
   /** The state before the change (undefined for ADDED). Watch filters need it. */
   prev: KubeObject | undefined;
-  packed: Any;
+  /** The object packed for the wire, once, on first delivery (no watcher, no encoding). */
+  packed(): Any;
+}
+
+function lazyPack(obj: KubeObject): () => Any {
+  let any: Any | undefined;
+  return () => {
+    any ??= pack(obj);
+    return any;
+  };
 }
 
 export interface WatchFilter {
@@ -169,7 +178,7 @@ export class Cacher {
       if (!last) return;
       if (last.metadata) last.metadata.resourceVersion = String(rv);
       this.objects.delete(key);
-      event = { type: "DELETED", key, rv, object: last, prev: prevEntry?.obj, packed: pack(last) };
+      event = { type: "DELETED", key, rv, object: last, prev: prevEntry?.obj, packed: lazyPack(last) };
     } else {
       const obj = decodeValue(this.kind, { key, value: kv.value, modRevision: rv });
       this.objects.set(key, { obj, rv });
@@ -179,7 +188,7 @@ export class Cacher {
         rv,
         object: obj,
         prev: prevEntry?.obj,
-        packed: pack(obj),
+        packed: lazyPack(obj),
       };
     }
     this.currentRv = Math.max(this.currentRv, rv);
@@ -201,10 +210,10 @@ export class Cacher {
     // A change that moves an object in or out of the watcher's selection is an ADDED or DELETED
     // for that watcher, as in Kubernetes.
     if (e.type === "DELETED") {
-      if (before || (!e.prev && w.filter.matches(e.object))) w.sink.send("DELETED", e.packed, e.rv);
-    } else if (now && before) w.sink.send("MODIFIED", e.packed, e.rv);
-    else if (now) w.sink.send("ADDED", e.packed, e.rv);
-    else if (before) w.sink.send("DELETED", e.packed, e.rv);
+      if (before || (!e.prev && w.filter.matches(e.object))) w.sink.send("DELETED", e.packed(), e.rv);
+    } else if (now && before) w.sink.send("MODIFIED", e.packed(), e.rv);
+    else if (now) w.sink.send("ADDED", e.packed(), e.rv);
+    else if (before) w.sink.send("DELETED", e.packed(), e.rv);
   }
 
   /** Objects matching the filter at the cache's current revision (a list with resourceVersion=0). */
