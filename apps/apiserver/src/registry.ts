@@ -380,8 +380,9 @@ export class Registry {
         const next = this.kind.messageType.decode(
           this.kind.messageType.encode(input as never).finish(),
         ) as KubeObject;
-        this.prepareForUpdate(next, current);
+        // Defaults first, so a spec that only lacks defaulted fields is not a change.
         this.strategy.applyDefaults(next);
+        this.prepareForUpdate(next, current);
         this.validationFailed(next, this.strategy.validateUpdate(next, current));
         return next;
       },
@@ -475,8 +476,9 @@ export class Registry {
           this.validationFailed(out, this.strategy.validateStatusUpdate(out, current));
           return out;
         }
-        this.prepareForUpdate(next, current);
+        // Defaults first, so a spec that only lacks defaulted fields is not a change.
         this.strategy.applyDefaults(next);
+        this.prepareForUpdate(next, current);
         this.validationFailed(next, this.strategy.validateUpdate(next, current));
         return next;
       },

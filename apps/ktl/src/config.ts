@@ -20,7 +20,11 @@ export function configPath(): string {
 function readFile(): { servers?: string[]; namespace?: string } {
   const path = configPath();
   if (!existsSync(path)) return {};
-  const doc = parse(readFileSync(path, "utf8")) as { server?: unknown; servers?: unknown; namespace?: unknown } | null;
+  const doc = parse(readFileSync(path, "utf8")) as {
+    server?: unknown;
+    servers?: unknown;
+    namespace?: unknown;
+  } | null;
   if (!doc || typeof doc !== "object") return {};
   const servers = Array.isArray(doc.servers)
     ? doc.servers.map(String)
@@ -40,7 +44,10 @@ const split = (s: string) =>
     .filter(Boolean);
 
 /** Server from --server, then TSKUBE_SERVER, then the config file, then 127.0.0.1:6443. */
-export function loadConfig(flags: { server?: string | undefined; namespace?: string | undefined }): KtlConfig {
+export function loadConfig(flags: {
+  server?: string | undefined;
+  namespace?: string | undefined;
+}): KtlConfig {
   const file = readFile();
   let servers: string[];
   let source: string;

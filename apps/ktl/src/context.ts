@@ -1,4 +1,4 @@
-import { type KindInfo, KINDS, kindForAlias } from "@tskube/api";
+import { KINDS, type KindInfo, kindForAlias } from "@tskube/api";
 import { type Client, createClient } from "@tskube/client";
 import { type KtlConfig, loadConfig } from "./config.js";
 import { UsageError } from "./errors.js";

@@ -16,7 +16,10 @@ program
   .name("ktl")
   .description("ktl controls the tskube cluster manager (kubectl's verbs over gRPC).")
   .version(KTL_VERSION, "--client-version")
-  .option("-s, --server <address>", "apiserver address(es), comma-separated (default: $TSKUBE_SERVER, ~/.tskube/config, 127.0.0.1:6443)")
+  .option(
+    "-s, --server <address>",
+    "apiserver address(es), comma-separated (default: $TSKUBE_SERVER, ~/.tskube/config, 127.0.0.1:6443)",
+  )
   .option("-n, --namespace <namespace>", "namespace scope for this request")
   .showHelpAfterError()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -40,7 +43,9 @@ program
   .description("Apply a configuration to a resource by file name or stdin")
   .requiredOption("-f, --filename <file>", "file, directory or - (stdin); repeatable", collect, [])
   .option("-R, --recursive", "process the directory used in -f recursively", false)
-  .action((o: { filename: string[]; recursive: boolean }) => run((ctx) => apply(ctx, o.filename, { recursive: o.recursive })));
+  .action((o: { filename: string[]; recursive: boolean }) =>
+    run((ctx) => apply(ctx, o.filename, { recursive: o.recursive })),
+  );
 
 program
   .command("create")
@@ -62,7 +67,7 @@ program
   .option("--show-labels", "show all labels as the last column", false)
   .option("-w, --watch", "after listing, watch for changes", false)
   .option("--no-headers", "don't print headers")
-  .option("--ignore-not-found", "treat \"resource not found\" as a successful retrieval", false)
+  .option("--ignore-not-found", 'treat "resource not found" as a successful retrieval', false)
   .action((args: string[], o: Omit<GetFlags, "noHeaders"> & { headers: boolean }) =>
     run((ctx) => get(ctx, args, { ...o, noHeaders: !o.headers })),
   );
@@ -73,22 +78,29 @@ program
   .argument("<resources...>", "TYPE [NAME...] or TYPE/NAME")
   .option("-A, --all-namespaces", "describe across all namespaces", false)
   .option("-l, --selector <selector>", "label selector")
-  .action((args: string[], o: { selector?: string; allNamespaces: boolean }) => run((ctx) => describe(ctx, args, o)));
+  .action((args: string[], o: { selector?: string; allNamespaces: boolean }) =>
+    run((ctx) => describe(ctx, args, o)),
+  );
 
 program
   .command("delete")
-  .description("Delete resources by file names, stdin, resources and names, or by resources and label selector")
+  .description(
+    "Delete resources by file names, stdin, resources and names, or by resources and label selector",
+  )
   .argument("[resources...]", "TYPE[,TYPE...] NAME... or TYPE/NAME...")
   .option("-f, --filename <file>", "file, directory or - (stdin); repeatable", collect, [])
   .option("-R, --recursive", "process the directory used in -f recursively", false)
   .option("-l, --selector <selector>", "label selector")
   .option("--all", "delete all resources of the given types in the namespace", false)
   .option("-A, --all-namespaces", "with --all or -l, across all namespaces", false)
-  .option("--grace-period <seconds>", "seconds given to the resource to terminate gracefully (-1: its default)")
+  .option(
+    "--grace-period <seconds>",
+    "seconds given to the resource to terminate gracefully (-1: its default)",
+  )
   .addOption(new Option("--cascade <mode>", "background, foreground or orphan").default("background"))
   .option("--wait [bool]", "wait for resources to be gone before returning", "true")
   .option("--timeout <duration>", "how long to wait (0s: forever)", "0s")
-  .option("--ignore-not-found", "treat \"resource not found\" as a successful delete", false)
+  .option("--ignore-not-found", 'treat "resource not found" as a successful delete', false)
   .action((args: string[], o: Record<string, unknown>) =>
     run((ctx) =>
       del(ctx, args, {
@@ -106,8 +118,14 @@ program
     ),
   );
 
-program.command("version").description("Print the client and server version information").action(() => run(version));
-program.command("api-resources").description("Print the supported API resources on the server").action(() => run(apiResources));
+program
+  .command("version")
+  .description("Print the client and server version information")
+  .action(() => run(version));
+program
+  .command("api-resources")
+  .description("Print the supported API resources on the server")
+  .action(() => run(apiResources));
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`${describeError(err)}\n`);

@@ -1,9 +1,4 @@
-import {
-  applyStrategicMergePatch,
-  decodeObject,
-  encodeObject,
-  type KubeObject,
-} from "@tskube/api";
+import { applyStrategicMergePatch, decodeObject, encodeObject, type KubeObject } from "@tskube/api";
 import { isConflict, isNotFound } from "@tskube/machinery";
 import type { Context } from "../context.js";
 import { describeError } from "../errors.js";
@@ -35,7 +30,11 @@ function sameObject(a: KubeObject, b: KubeObject): boolean {
  * live object (so fields set by the server and by controllers survive) and removing fields an earlier
  * apply set but the manifest dropped, via the last-applied-configuration annotation as kubectl does.
  */
-export async function apply(ctx: Context, files: string[], opts: { recursive: boolean; create?: boolean }): Promise<void> {
+export async function apply(
+  ctx: Context,
+  files: string[],
+  opts: { recursive: boolean; create?: boolean },
+): Promise<void> {
   const docs = readManifests(files, opts.recursive, (m) => ctx.err(m));
   for (const doc of docs) {
     const { kind, object, source } = doc;

@@ -30,12 +30,20 @@ const CASCADE: Record<string, PropagationPolicy> = {
 /** `ktl delete`: names, -f, -l or --all; waits for the objects to be gone unless --wait=false. */
 export async function del(ctx: Context, args: string[], flags: DeleteFlags): Promise<void> {
   const propagationPolicy = CASCADE[flags.cascade];
-  if (!propagationPolicy) throw new UsageError(`invalid cascade value (${flags.cascade}). Must be "background", "foreground", or "orphan".`);
-  const gracePeriodSeconds = flags.gracePeriod !== undefined && Number(flags.gracePeriod) >= 0 ? Number(flags.gracePeriod) : undefined;
+  if (!propagationPolicy)
+    throw new UsageError(
+      `invalid cascade value (${flags.cascade}). Must be "background", "foreground", or "orphan".`,
+    );
+  const gracePeriodSeconds =
+    flags.gracePeriod !== undefined && Number(flags.gracePeriod) >= 0 ? Number(flags.gracePeriod) : undefined;
   const targets: { kind: KindInfo; namespace: string; name: string }[] = [];
   if (flags.filename.length) {
     for (const d of readManifests(flags.filename, flags.recursive, (m) => ctx.err(m))) {
-      targets.push({ kind: d.kind, namespace: d.object.metadata?.namespace || ctx.namespace, name: d.object.metadata!.name });
+      targets.push({
+        kind: d.kind,
+        namespace: d.object.metadata?.namespace || ctx.namespace,
+        name: d.object.metadata!.name,
+      });
     }
   } else {
     if (args.length === 0) {
@@ -61,11 +69,15 @@ export async function del(ctx: Context, args: string[], flags: DeleteFlags): Pro
           for (const name of names) targets.push({ kind, namespace: ctx.namespace, name });
           continue;
         }
-        const list = await ctx.client().resource(kind).listAll({
-          namespace: flags.allNamespaces ? "" : ctx.namespace,
-          labelSelector: flags.selector ?? "",
-        });
-        for (const o of list.items) targets.push({ kind, namespace: o.metadata!.namespace, name: o.metadata!.name });
+        const list = await ctx
+          .client()
+          .resource(kind)
+          .listAll({
+            namespace: flags.allNamespaces ? "" : ctx.namespace,
+            labelSelector: flags.selector ?? "",
+          });
+        for (const o of list.items)
+          targets.push({ kind, namespace: o.metadata!.namespace, name: o.metadata!.name });
         if (list.items.length === 0) process.stderr.write(`No resources found\n`);
       }
     }
@@ -74,7 +86,10 @@ export async function del(ctx: Context, args: string[], flags: DeleteFlags): Pro
   for (const t of targets) {
     const ns = t.kind.namespaced ? t.namespace : "";
     try {
-      const res = await ctx.client().resource(t.kind).delete(t.name, { namespace: ns, propagationPolicy, gracePeriodSeconds });
+      const res = await ctx
+        .client()
+        .resource(t.kind)
+        .delete(t.name, { namespace: ns, propagationPolicy, gracePeriodSeconds });
       ctx.out(`${kindLabel(t.kind)} "${t.name}" deleted\n`);
       if (!res.deleted) waiting.push({ ...t, namespace: ns, uid: res.object.metadata?.uid ?? "" });
     } catch (err) {
@@ -83,7 +98,8 @@ export async function del(ctx: Context, args: string[], flags: DeleteFlags): Pro
     }
   }
   if (!flags.wait || waiting.length === 0) return;
-  const deadline = flags.timeout === "0s" ? Number.POSITIVE_INFINITY : Date.now() + parseTimeout(flags.timeout);
+  const deadline =
+    flags.timeout === "0s" ? Number.POSITIVE_INFINITY : Date.now() + parseTimeout(flags.timeout);
   for (const w of waiting) {
     for (;;) {
       let obj: KubeObject | undefined;

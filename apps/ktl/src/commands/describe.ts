@@ -2,8 +2,8 @@ import {
   type Container,
   type Deployment,
   type Event,
-  type KindInfo,
   KINDS,
+  type KindInfo,
   type KubeObject,
   type Namespace,
   type Node,
@@ -32,7 +32,10 @@ class Writer {
     if (!entries.length) return this.line(indent, key, "<none>");
     entries.forEach(([k, v], i) => {
       if (i === 0) this.line(indent, key, `${k}=${v}`);
-      else this.lines.push(`${"  ".repeat(indent)}${"".padEnd(Math.max(key.length + 2, 18 - indent * 2))}${k}=${v}`);
+      else
+        this.lines.push(
+          `${"  ".repeat(indent)}${"".padEnd(Math.max(key.length + 2, 18 - indent * 2))}${k}=${v}`,
+        );
     });
   }
   raw(text: string): void {
@@ -128,18 +131,32 @@ function describePod(w: Writer, pod: Pod): void {
   const conds = pod.status?.conditions ?? [];
   if (conds.length) {
     w.line(0, "Conditions:");
-    w.raw(formatTable(["  Type", "Status"], conds.map((c) => [`  ${c.type}`, c.status])).trimEnd());
+    w.raw(
+      formatTable(
+        ["  Type", "Status"],
+        conds.map((c) => [`  ${c.type}`, c.status]),
+      ).trimEnd(),
+    );
   }
   w.line(0, "Volumes", pod.spec?.volumes.length ? "" : "<none>");
   for (const v of pod.spec?.volumes ?? []) {
     w.line(1, `${v.name}:`);
-    const type = v.emptyDir ? "EmptyDir (a temporary directory that shares a pod's lifetime)" : v.hostPath ? `HostPath (bare host directory volume)` : v.configMap ? "ConfigMap (a volume populated by a ConfigMap)" : v.secret ? "Secret (a volume populated by a Secret)" : "Other";
+    const type = v.emptyDir
+      ? "EmptyDir (a temporary directory that shares a pod's lifetime)"
+      : v.hostPath
+        ? `HostPath (bare host directory volume)`
+        : v.configMap
+          ? "ConfigMap (a volume populated by a ConfigMap)"
+          : v.secret
+            ? "Secret (a volume populated by a Secret)"
+            : "Other";
     w.line(2, "Type", type);
   }
   w.line(0, "QoS Class", orNone(pod.status?.qosClass));
   w.map(0, "Node-Selectors", pod.spec?.nodeSelector);
   const tol = (pod.spec?.tolerations ?? []).map(
-    (t) => `${t.key}${t.operator === "Exists" ? "" : `=${t.value}`}${t.effect ? `:${t.effect}` : ""}${t.tolerationSeconds !== undefined ? ` for ${t.tolerationSeconds}s` : ""}`,
+    (t) =>
+      `${t.key}${t.operator === "Exists" ? "" : `=${t.value}`}${t.effect ? `:${t.effect}` : ""}${t.tolerationSeconds !== undefined ? ` for ${t.tolerationSeconds}s` : ""}`,
   );
   w.line(0, "Tolerations", tol.length ? tol.join("\n                   ") : "<none>");
 }
@@ -167,7 +184,12 @@ function describeDeployment(w: Writer, d: Deployment): void {
   const conds = s?.conditions ?? [];
   if (conds.length) {
     w.line(0, "Conditions:");
-    w.raw(formatTable(["  Type", "Status", "Reason"], conds.map((c) => [`  ${c.type}`, c.status, c.reason])).trimEnd());
+    w.raw(
+      formatTable(
+        ["  Type", "Status", "Reason"],
+        conds.map((c) => [`  ${c.type}`, c.status, c.reason]),
+      ).trimEnd(),
+    );
   }
 }
 
@@ -205,7 +227,12 @@ function describeNode(w: Writer, n: Node): void {
   const conds = n.status?.conditions ?? [];
   if (conds.length) {
     w.line(0, "Conditions:");
-    w.raw(formatTable(["  Type", "Status", "Reason", "Message"], conds.map((c) => [`  ${c.type}`, c.status, c.reason, c.message])).trimEnd());
+    w.raw(
+      formatTable(
+        ["  Type", "Status", "Reason", "Message"],
+        conds.map((c) => [`  ${c.type}`, c.status, c.reason, c.message]),
+      ).trimEnd(),
+    );
   }
   w.line(0, "Addresses:");
   for (const a of n.status?.addresses ?? []) w.line(1, a.type, a.address);
@@ -230,14 +257,32 @@ function events(w: Writer, list: readonly Event[], now: number): void {
     const seen = age(e.lastTimestamp || e.eventTime || e.metadata?.creationTimestamp, now);
     const first = age(e.firstTimestamp || e.eventTime || e.metadata?.creationTimestamp, now);
     const ageCol = e.count > 1 ? `${seen} (x${e.count} over ${first})` : seen;
-    return ["  " + e.type, e.reason, ageCol, e.source?.component || e.reportingComponent || "", e.message.trim()];
+    return [
+      "  " + e.type,
+      e.reason,
+      ageCol,
+      e.source?.component || e.reportingComponent || "",
+      e.message.trim(),
+    ];
   });
-  w.raw(formatTable(["  Type", "Reason", "Age", "From", "Message"], [["  ----", "------", "----", "----", "-------"], ...rows]).trimEnd());
+  w.raw(
+    formatTable(
+      ["  Type", "Reason", "Age", "From", "Message"],
+      [["  ----", "------", "----", "----", "-------"], ...rows],
+    ).trimEnd(),
+  );
 }
 
 /** `ktl describe KIND [NAME...]`: kubectl's layout plus the object's events. */
-export async function describe(ctx: Context, args: string[], flags: { selector?: string; allNamespaces: boolean }): Promise<void> {
-  if (!args.length) throw new Error("You must specify the type of resource to describe. Use \"ktl api-resources\" for a complete list of supported resources.");
+export async function describe(
+  ctx: Context,
+  args: string[],
+  flags: { selector?: string; allNamespaces: boolean },
+): Promise<void> {
+  if (!args.length)
+    throw new Error(
+      'You must specify the type of resource to describe. Use "ktl api-resources" for a complete list of supported resources.',
+    );
   const [first, ...rest] = args;
   const [kindName, maybeName] = first!.split("/");
   const kind = resolveKind(kindName!);
@@ -287,15 +332,23 @@ export async function describe(ctx: Context, args: string[], flags: { selector?:
     let evs: Event[] = [];
     try {
       evs = (
-        await ctx.client().resource<Event>(eventsKind as never).listAll({
-          namespace: kind.namespaced ? obj.metadata!.namespace : "",
-          fieldSelector: `involvedObject.uid=${obj.metadata!.uid}`,
-        })
+        await ctx
+          .client()
+          .resource<Event>(eventsKind as never)
+          .listAll({
+            namespace: kind.namespaced ? obj.metadata!.namespace : "",
+            fieldSelector: `involvedObject.uid=${obj.metadata!.uid}`,
+          })
       ).items;
     } catch {
       evs = [];
     }
-    evs.sort((a, b) => ((a.lastTimestamp || a.metadata?.creationTimestamp || "") < (b.lastTimestamp || b.metadata?.creationTimestamp || "") ? -1 : 1));
+    evs.sort((a, b) =>
+      (a.lastTimestamp || a.metadata?.creationTimestamp || "") <
+      (b.lastTimestamp || b.metadata?.creationTimestamp || "")
+        ? -1
+        : 1,
+    );
     events(w, evs, now);
     out.push(w.toString());
   }

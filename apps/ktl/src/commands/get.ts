@@ -5,10 +5,10 @@ import { describeError, UsageError } from "../errors.js";
 import {
   kindLabel,
   type OutputFormat,
+  type PrintOptions,
   printNames,
   printStructured,
   printTable,
-  type PrintOptions,
   tableRows,
 } from "../printers/print.js";
 import { formatTable } from "../printers/table.js";
@@ -30,12 +30,14 @@ const FORMATS: OutputFormat[] = ["", "wide", "yaml", "json", "name"];
 export async function get(ctx: Context, args: string[], flags: GetFlags): Promise<void> {
   if (args.length === 0) {
     throw new UsageError(
-      "you must specify the type of resource to get. Use \"ktl api-resources\" for a complete list of supported resources.",
+      'you must specify the type of resource to get. Use "ktl api-resources" for a complete list of supported resources.',
     );
   }
   const output = flags.output as OutputFormat;
   if (!FORMATS.includes(output)) {
-    throw new UsageError(`unable to match a printer suitable for the output format "${flags.output}", allowed formats are: json,name,wide,yaml`);
+    throw new UsageError(
+      `unable to match a printer suitable for the output format "${flags.output}", allowed formats are: json,name,wide,yaml`,
+    );
   }
   // "deploy,svc" or "pod/web" forms.
   let kinds: KindInfo[];
@@ -43,13 +45,21 @@ export async function get(ctx: Context, args: string[], flags: GetFlags): Promis
   if (args[0]!.includes("/")) {
     const pairs = args.map((a) => {
       const [k, n] = a.split("/");
-      if (!k || !n) throw new UsageError(`there is no need to specify a resource type as a separate argument when passing arguments in resource/name form`);
+      if (!k || !n)
+        throw new UsageError(
+          `there is no need to specify a resource type as a separate argument when passing arguments in resource/name form`,
+        );
       return [resolveKind(k), n] as const;
     });
     kinds = [...new Set(pairs.map(([k]) => k))];
     names = pairs.map(([, n]) => n);
   } else {
-    kinds = args[0]!.split(",").filter(Boolean).map(resolveKind);
+    // "all" is kubectl's category of the workload kinds users look at together.
+    kinds = args[0]!
+      .split(",")
+      .filter(Boolean)
+      .flatMap((k) => (k === "all" ? ["pods", "services", "deployments", "replicasets"] : [k]))
+      .map(resolveKind);
     names = args.slice(1);
   }
   const now = Date.now();
@@ -71,7 +81,8 @@ export async function get(ctx: Context, args: string[], flags: GetFlags): Promis
         try {
           items.push(await resource.get(name, { namespace }));
         } catch (err) {
-          if (!(flags.ignoreNotFound && (err as { reason?: string }).reason === "NotFound")) ctx.err(describeError(err));
+          if (!(flags.ignoreNotFound && (err as { reason?: string }).reason === "NotFound"))
+            ctx.err(describeError(err));
         }
       }
     } else {
@@ -86,7 +97,8 @@ export async function get(ctx: Context, args: string[], flags: GetFlags): Promis
   }
   const all = results.flatMap((r) => r.items);
   if (output === "yaml" || output === "json") {
-    if (all.length || !names.length) ctx.out(printStructured(all, output, names.length === 1 && kinds.length === 1));
+    if (all.length || !names.length)
+      ctx.out(printStructured(all, output, names.length === 1 && kinds.length === 1));
   } else if (output === "name") {
     for (const r of results) ctx.out(printNames(r.kind, r.items));
   } else {
@@ -125,19 +137,23 @@ async function watch(
   rv = list.resourceVersion;
   while (!ac.signal.aborted) {
     try {
-      for await (const ev of ctx.client().resource(kind).watch({
-        namespace,
-        labelSelector: flags.selector ?? "",
-        fieldSelector: flags.fieldSelector ?? "",
-        resourceVersion: rv,
-        signal: ac.signal,
-      })) {
+      for await (const ev of ctx
+        .client()
+        .resource(kind)
+        .watch({
+          namespace,
+          labelSelector: flags.selector ?? "",
+          fieldSelector: flags.fieldSelector ?? "",
+          resourceVersion: rv,
+          signal: ac.signal,
+        })) {
         rv = ev.object.metadata?.resourceVersion ?? rv;
         if (ev.type === "BOOKMARK") continue;
         if (names.length && !names.includes(ev.object.metadata?.name ?? "")) continue;
         const now = { ...opts, now: Date.now() };
         if (opts.output === "name") ctx.out(printNames(kind, [ev.object]));
-        else if (opts.output === "yaml" || opts.output === "json") ctx.out(printStructured([ev.object], opts.output, true));
+        else if (opts.output === "yaml" || opts.output === "json")
+          ctx.out(printStructured([ev.object], opts.output, true));
         else ctx.out(formatTable(undefined, tableRows(kind, [ev.object], now)));
       }
     } catch (err) {

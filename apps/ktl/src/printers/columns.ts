@@ -1,19 +1,19 @@
-import {
-  type ConfigMap,
-  type Deployment,
-  type Endpoints,
-  type Event,
-  type KindInfo,
-  type KubeObject,
-  type LabelSelector,
-  type Lease,
-  type Namespace,
-  type Node,
-  type Pod,
-  type PodSpec,
-  type ReplicaSet,
-  type Secret,
-  type Service,
+import type {
+  ConfigMap,
+  Deployment,
+  Endpoints,
+  Event,
+  KindInfo,
+  KubeObject,
+  LabelSelector,
+  Lease,
+  Namespace,
+  Node,
+  Pod,
+  PodSpec,
+  ReplicaSet,
+  Secret,
+  Service,
 } from "@tskube/api";
 import { selectorFromLabelSelector } from "@tskube/machinery";
 import { age, humanDuration } from "./age.js";
@@ -42,7 +42,12 @@ function selectorString(sel: LabelSelector | undefined): string {
 const pod: Columns<Pod> = {
   headers: ["READY", "STATUS", "RESTARTS", "AGE"],
   wide: ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"],
-  row: (p, now) => [podReady(p), podStatus(p), podRestarts(p, now, humanDuration), age(p.metadata?.creationTimestamp, now)],
+  row: (p, now) => [
+    podReady(p),
+    podStatus(p),
+    podRestarts(p, now, humanDuration),
+    age(p.metadata?.creationTimestamp, now),
+  ],
   wideRow: (p) => [
     none(p.status?.podIp),
     none(p.spec?.nodeName),
@@ -96,7 +101,9 @@ function externalIp(s: Service): string {
 export function servicePorts(s: Service): string {
   const ports = s.spec?.ports ?? [];
   if (!ports.length) return "<none>";
-  return ports.map((p) => (p.nodePort ? `${p.port}:${p.nodePort}/${p.protocol}` : `${p.port}/${p.protocol}`)).join(",");
+  return ports
+    .map((p) => (p.nodePort ? `${p.port}:${p.nodePort}/${p.protocol}` : `${p.port}/${p.protocol}`))
+    .join(",");
 }
 
 const service: Columns<Service> = {
@@ -133,11 +140,22 @@ function nodeRoles(n: Node): string {
 const node: Columns<Node> = {
   headers: ["STATUS", "ROLES", "AGE", "VERSION"],
   wide: ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"],
-  row: (n, now) => [nodeStatus(n), nodeRoles(n), age(n.metadata?.creationTimestamp, now), n.status?.nodeInfo?.kubeletVersion ?? ""],
+  row: (n, now) => [
+    nodeStatus(n),
+    nodeRoles(n),
+    age(n.metadata?.creationTimestamp, now),
+    n.status?.nodeInfo?.kubeletVersion ?? "",
+  ],
   wideRow: (n) => {
     const addr = (t: string) => none(n.status?.addresses.find((a) => a.type === t)?.address);
     const info = n.status?.nodeInfo;
-    return [addr("InternalIP"), addr("ExternalIP"), none(info?.osImage), none(info?.kernelVersion), none(info?.containerRuntimeVersion)];
+    return [
+      addr("InternalIP"),
+      addr("ExternalIP"),
+      none(info?.osImage),
+      none(info?.kernelVersion),
+      none(info?.containerRuntimeVersion),
+    ];
   },
 };
 
@@ -168,7 +186,10 @@ const event: Columns<Event> = {
 const configMap: Columns<ConfigMap> = {
   headers: ["DATA", "AGE"],
   wide: [],
-  row: (c, now) => [String(Object.keys(c.data).length + Object.keys(c.binaryData).length), age(c.metadata?.creationTimestamp, now)],
+  row: (c, now) => [
+    String(Object.keys(c.data).length + Object.keys(c.binaryData).length),
+    age(c.metadata?.creationTimestamp, now),
+  ],
   wideRow: () => [],
 };
 

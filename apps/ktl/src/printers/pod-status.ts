@@ -12,7 +12,11 @@ export function podStatus(pod: Pod): string {
     const w = c.state?.waiting;
     if (t && t.exitCode === 0) continue;
     if (t) {
-      reason = t.reason ? `Init:${t.reason}` : t.signal ? `Init:Signal:${t.signal}` : `Init:ExitCode:${t.exitCode}`;
+      reason = t.reason
+        ? `Init:${t.reason}`
+        : t.signal
+          ? `Init:Signal:${t.signal}`
+          : `Init:ExitCode:${t.exitCode}`;
     } else if (w?.reason && w.reason !== "PodInitializing") {
       reason = `Init:${w.reason}`;
     } else {

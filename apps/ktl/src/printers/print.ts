@@ -31,7 +31,8 @@ export function tableRows(kind: KindInfo, objects: readonly KubeObject[], o: Pri
   return objects.map((obj) => {
     const row: string[] = [];
     if (o.allNamespaces && kind.namespaced) row.push(obj.metadata?.namespace ?? "");
-    if (!isEvent) row.push(o.showKind ? `${kindLabel(kind)}/${obj.metadata?.name}` : (obj.metadata?.name ?? ""));
+    if (!isEvent)
+      row.push(o.showKind ? `${kindLabel(kind)}/${obj.metadata?.name}` : (obj.metadata?.name ?? ""));
     row.push(...cols.row(obj, o.now));
     if (o.output === "wide") row.push(...cols.wideRow(obj, o.now));
     if (o.showLabels) row.push(labelsString(obj.metadata?.labels));
@@ -55,9 +56,16 @@ export function printTable(kind: KindInfo, objects: readonly KubeObject[], o: Pr
 }
 
 /** -o yaml|json: one object as itself, several as a v1 List, as kubectl prints them. */
-export function printStructured(objects: readonly KubeObject[], format: "yaml" | "json", single: boolean): string {
+export function printStructured(
+  objects: readonly KubeObject[],
+  format: "yaml" | "json",
+  single: boolean,
+): string {
   const docs = objects.map((o) => encodeObject(o));
-  const value = single && docs.length === 1 ? docs[0] : { apiVersion: "v1", items: docs, kind: "List", metadata: { resourceVersion: "" } };
+  const value =
+    single && docs.length === 1
+      ? docs[0]
+      : { apiVersion: "v1", items: docs, kind: "List", metadata: { resourceVersion: "" } };
   return format === "yaml" ? toYaml(value) : toJson(value);
 }
 

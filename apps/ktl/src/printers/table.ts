@@ -2,7 +2,10 @@
  * kubectl's table output: tabwriter columns padded to the widest cell plus three spaces, the last
  * column unpadded.
  */
-export function formatTable(headers: readonly string[] | undefined, rows: readonly (readonly string[])[]): string {
+export function formatTable(
+  headers: readonly string[] | undefined,
+  rows: readonly (readonly string[])[],
+): string {
   const all = headers ? [headers, ...rows] : [...rows];
   if (all.length === 0) return "";
   const widths: number[] = [];
