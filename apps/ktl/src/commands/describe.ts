@@ -29,7 +29,10 @@ class Writer {
   }
   map(indent: number, key: string, m: Record<string, string> | undefined): void {
     const entries = Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
-    if (!entries.length) return this.line(indent, key, "<none>");
+    if (!entries.length) {
+      this.line(indent, key, "<none>");
+      return;
+    }
     entries.forEach(([k, v], i) => {
       if (i === 0) this.line(indent, key, `${k}=${v}`);
       else
