@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { parseQuantity } from "./quantity.js";
-import { isDNS1123Label, isDNS1123Subdomain, isQualifiedName, isValidLabelValue, isValidPortName } from "./validation.js";
+import {
+  isDNS1123Label,
+  isDNS1123Subdomain,
+  isQualifiedName,
+  isValidLabelValue,
+  isValidPortName,
+} from "./validation.js";
 
 describe("quantities", () => {
   it("parses Kubernetes' suffixes exactly", () => {

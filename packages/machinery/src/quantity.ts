@@ -11,7 +11,18 @@ const BINARY: Record<string, bigint> = {
   Pi: 1024n ** 5n,
   Ei: 1024n ** 6n,
 };
-const DECIMAL_EXP: Record<string, number> = { n: -9, u: -6, m: -3, "": 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const DECIMAL_EXP: Record<string, number> = {
+  n: -9,
+  u: -6,
+  m: -3,
+  "": 0,
+  k: 3,
+  M: 6,
+  G: 9,
+  T: 12,
+  P: 15,
+  E: 18,
+};
 
 const QUANTITY_RE = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:(Ki|Mi|Gi|Ti|Pi|Ei)|([eE][+-]?\d+)|([numkMGTPE]))?$/;
 
@@ -24,7 +35,10 @@ export class Quantity {
 
   static parse(text: string): Quantity {
     const m = QUANTITY_RE.exec(text.trim());
-    if (!m) throw new Error("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+    if (!m)
+      throw new Error(
+        "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+      );
     const [, sign, number, binary, exponent, decimal] = m;
     const [intPart, fracPart = ""] = number!.split(".");
     // Value = digits × 10^(exp - fracLen) × multiplier, computed as milli-units with ceil.

@@ -76,14 +76,17 @@ export function isValidLabelValue(value: string): string[] {
 }
 
 export function isValidPortNum(port: number): string[] {
-  return Number.isInteger(port) && port >= 1 && port <= 65535 ? [] : ["must be between 1 and 65535, inclusive"];
+  return Number.isInteger(port) && port >= 1 && port <= 65535
+    ? []
+    : ["must be between 1 and 65535, inclusive"];
 }
 
 /** IANA_SVC_NAME: what container and service port names must be. */
 export function isValidPortName(name: string): string[] {
   const errs: string[] = [];
   if (name.length > 15) errs.push(maxLen(15));
-  if (!/^[-a-z0-9]+$/.test(name)) errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
+  if (!/^[-a-z0-9]+$/.test(name))
+    errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
   if (name.includes("--")) errs.push("must not contain consecutive hyphens");
   if (!/[a-z]/.test(name)) errs.push("must contain at least one letter (a-z)");
   if (name.startsWith("-") || name.endsWith("-")) errs.push("must not begin or end with a hyphen");
@@ -102,7 +105,9 @@ export function isConfigMapKey(value: string): string[] {
   const errs: string[] = [];
   if (value.length > 253) errs.push(maxLen(253));
   if (!/^[-._a-zA-Z0-9]+$/.test(value)) {
-    errs.push("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')");
+    errs.push(
+      "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+    );
   }
   if (value === "." || value === "..") errs.push(`must not be '${value}'`);
   return errs;
@@ -112,5 +117,7 @@ export function isConfigMapKey(value: string): string[] {
 export function isEnvVarName(value: string): string[] {
   return /^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(value)
     ? []
-    : ["a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')"];
+    : [
+        "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')",
+      ];
 }

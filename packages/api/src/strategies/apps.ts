@@ -1,4 +1,10 @@
-import { type FieldError, field, getScaledValueFromIntOrPercent, isIntOrPercent, selectorFromLabelSelector } from "@tskube/machinery";
+import {
+  type FieldError,
+  field,
+  getScaledValueFromIntOrPercent,
+  isIntOrPercent,
+  selectorFromLabelSelector,
+} from "@tskube/machinery";
 import type { Deployment, PodTemplateSpec, ReplicaSet } from "../gen/tskube/v1/apps.js";
 import type { LabelSelector } from "../gen/tskube/v1/meta.js";
 import { validateLabels, validateObjectMeta, validateObjectMetaUpdate } from "./meta.js";
@@ -28,7 +34,8 @@ export function validateSelectorAndTemplate(
     errs.push(...validateLabels(selector.matchLabels, "spec.selector.matchLabels"));
     selector.matchExpressions.forEach((e, i) => {
       const ops = ["In", "NotIn", "Exists", "DoesNotExist"];
-      if (!ops.includes(e.operator)) errs.push(field.notSupported(`spec.selector.matchExpressions[${i}].operator`, e.operator, ops));
+      if (!ops.includes(e.operator))
+        errs.push(field.notSupported(`spec.selector.matchExpressions[${i}].operator`, e.operator, ops));
     });
   }
   if (!template) {
@@ -45,20 +52,37 @@ export function validateSelectorAndTemplate(
       matches = false;
     }
     if (!matches) {
-      errs.push(field.invalid("spec.template.metadata.labels", formatLabels(labels), "`selector` does not match template `labels`"));
+      errs.push(
+        field.invalid(
+          "spec.template.metadata.labels",
+          formatLabels(labels),
+          "`selector` does not match template `labels`",
+        ),
+      );
     }
   }
   errs.push(...validatePodSpec(template.spec, "spec.template.spec"));
   if (template.spec && template.spec.restartPolicy && template.spec.restartPolicy !== "Always") {
-    errs.push(field.notSupported("spec.template.spec.restartPolicy", template.spec.restartPolicy, ["Always"]));
+    errs.push(
+      field.notSupported("spec.template.spec.restartPolicy", template.spec.restartPolicy, ["Always"]),
+    );
   }
   return errs;
 }
 
-function selectorImmutable(selector: LabelSelector | undefined, old: LabelSelector | undefined): FieldError[] {
+function selectorImmutable(
+  selector: LabelSelector | undefined,
+  old: LabelSelector | undefined,
+): FieldError[] {
   return JSON.stringify(selector) === JSON.stringify(old)
     ? []
-    : [field.invalid("spec.selector", selector ? JSON.stringify(selector.matchLabels) : "null", "field is immutable")];
+    : [
+        field.invalid(
+          "spec.selector",
+          selector ? JSON.stringify(selector.matchLabels) : "null",
+          "field is immutable",
+        ),
+      ];
 }
 
 function nonNegative(path: string, v: number | undefined): FieldError[] {
@@ -116,7 +140,11 @@ export const deploymentStrategy: Strategy<Deployment> = {
     spec.strategy ??= { $type: "tskube.v1.DeploymentStrategy", type: "", rollingUpdate: undefined };
     spec.strategy.type ||= "RollingUpdate";
     if (spec.strategy.type === "RollingUpdate") {
-      spec.strategy.rollingUpdate ??= { $type: "tskube.v1.RollingUpdateDeployment", maxSurge: "", maxUnavailable: "" };
+      spec.strategy.rollingUpdate ??= {
+        $type: "tskube.v1.RollingUpdateDeployment",
+        maxSurge: "",
+        maxUnavailable: "",
+      };
       spec.strategy.rollingUpdate.maxSurge ||= "25%";
       spec.strategy.rollingUpdate.maxUnavailable ||= "25%";
     }
@@ -130,9 +158,16 @@ export const deploymentStrategy: Strategy<Deployment> = {
     errs.push(...nonNegative("spec.minReadySeconds", spec.minReadySeconds));
     errs.push(...nonNegative("spec.revisionHistoryLimit", spec.revisionHistoryLimit));
     const type = spec.strategy?.type ?? "";
-    if (type && !STRATEGY_TYPES.includes(type)) errs.push(field.notSupported("spec.strategy.type", type, STRATEGY_TYPES));
+    if (type && !STRATEGY_TYPES.includes(type))
+      errs.push(field.notSupported("spec.strategy.type", type, STRATEGY_TYPES));
     const ru = spec.strategy?.rollingUpdate;
-    if (type === "Recreate" && ru) errs.push(field.forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"));
+    if (type === "Recreate" && ru)
+      errs.push(
+        field.forbidden(
+          "spec.strategy.rollingUpdate",
+          "may not be specified when strategy `type` is 'Recreate'",
+        ),
+      );
     if (ru) {
       for (const [name, v] of [
         ["maxSurge", ru.maxSurge],
@@ -140,7 +175,14 @@ export const deploymentStrategy: Strategy<Deployment> = {
       ] as const) {
         const p = `spec.strategy.rollingUpdate.${name}`;
         if (!v) continue;
-        if (!isIntOrPercent(v)) errs.push(field.invalid(p, v, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"));
+        if (!isIntOrPercent(v))
+          errs.push(
+            field.invalid(
+              p,
+              v,
+              "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')",
+            ),
+          );
         else if (v.endsWith("%") && Number(v.slice(0, -1)) > 100 && name === "maxUnavailable") {
           errs.push(field.invalid(p, v, "must not be greater than 100%"));
         }
@@ -149,12 +191,24 @@ export const deploymentStrategy: Strategy<Deployment> = {
         const surge = getScaledValueFromIntOrPercent(ru.maxSurge || "0", 100, true);
         const unavailable = getScaledValueFromIntOrPercent(ru.maxUnavailable || "0", 100, false);
         if (surge === 0 && unavailable === 0) {
-          errs.push(field.invalid("spec.strategy.rollingUpdate.maxUnavailable", ru.maxUnavailable, "may not be 0 when `maxSurge` is 0"));
+          errs.push(
+            field.invalid(
+              "spec.strategy.rollingUpdate.maxUnavailable",
+              ru.maxUnavailable,
+              "may not be 0 when `maxSurge` is 0",
+            ),
+          );
         }
       }
     }
     if (spec.progressDeadlineSeconds !== undefined && spec.progressDeadlineSeconds <= spec.minReadySeconds) {
-      errs.push(field.invalid("spec.progressDeadlineSeconds", spec.progressDeadlineSeconds, "must be greater than minReadySeconds"));
+      errs.push(
+        field.invalid(
+          "spec.progressDeadlineSeconds",
+          spec.progressDeadlineSeconds,
+          "must be greater than minReadySeconds",
+        ),
+      );
     }
     return errs;
   },

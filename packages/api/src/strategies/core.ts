@@ -1,4 +1,11 @@
-import { type FieldError, field, isConfigMapKey, isValidIP, isValidPortName, isValidPortNum } from "@tskube/machinery";
+import {
+  type FieldError,
+  field,
+  isConfigMapKey,
+  isValidIP,
+  isValidPortName,
+  isValidPortNum,
+} from "@tskube/machinery";
 import type { Lease } from "../gen/tskube/v1/coordination.js";
 import type { ConfigMap, Endpoints, Event, Namespace, Node, Secret, Service } from "../gen/tskube/v1/core.js";
 import type { KubeObject } from "../kinds.js";
@@ -15,7 +22,9 @@ function simple<T extends KubeObject>(
   return {
     applyDefaults: s.applyDefaults ?? (() => {}),
     validate: s.validate,
-    validateUpdate: s.validateUpdate ?? ((obj, old) => [...s.validate(obj), ...validateObjectMetaUpdate(obj.metadata, old.metadata)]),
+    validateUpdate:
+      s.validateUpdate ??
+      ((obj, old) => [...s.validate(obj), ...validateObjectMetaUpdate(obj.metadata, old.metadata)]),
     validateStatusUpdate: s.validateStatusUpdate ?? noErrors,
     selectableFields: s.selectableFields ?? (() => ({})),
   };
@@ -45,7 +54,8 @@ export const nodeStrategy = simple<Node>({
     for (const [i, t] of (node.spec?.taints ?? []).entries()) {
       const effects = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
       if (!t.key) errs.push(field.required(`spec.taints[${i}].key`, ""));
-      if (!effects.includes(t.effect)) errs.push(field.notSupported(`spec.taints[${i}].effect`, t.effect, effects));
+      if (!effects.includes(t.effect))
+        errs.push(field.notSupported(`spec.taints[${i}].effect`, t.effect, effects));
     }
     return errs;
   },
@@ -72,8 +82,10 @@ export const serviceStrategy: Strategy<Service> = simple<Service>({
     const errs = validateObjectMeta(svc.metadata, true, dns1123Label);
     const spec = svc.spec;
     if (!spec) return [...errs, field.required("spec", "")];
-    if (!SERVICE_TYPES.includes(spec.type)) errs.push(field.notSupported("spec.type", spec.type, SERVICE_TYPES));
-    if (!AFFINITIES.includes(spec.sessionAffinity)) errs.push(field.notSupported("spec.sessionAffinity", spec.sessionAffinity, AFFINITIES));
+    if (!SERVICE_TYPES.includes(spec.type))
+      errs.push(field.notSupported("spec.type", spec.type, SERVICE_TYPES));
+    if (!AFFINITIES.includes(spec.sessionAffinity))
+      errs.push(field.notSupported("spec.sessionAffinity", spec.sessionAffinity, AFFINITIES));
     if (spec.type === "ExternalName") {
       if (!spec.externalName) errs.push(field.required("spec.externalName", ""));
     } else if (spec.ports.length === 0 && spec.clusterIp !== "None") {
@@ -89,18 +101,22 @@ export const serviceStrategy: Strategy<Service> = simple<Service>({
         names.add(p.name);
       }
       for (const e of isValidPortNum(p.port)) errs.push(field.invalid(`${path}.port`, p.port, e));
-      if (!["TCP", "UDP", "SCTP"].includes(p.protocol)) errs.push(field.notSupported(`${path}.protocol`, p.protocol, ["TCP", "UDP", "SCTP"]));
+      if (!["TCP", "UDP", "SCTP"].includes(p.protocol))
+        errs.push(field.notSupported(`${path}.protocol`, p.protocol, ["TCP", "UDP", "SCTP"]));
       if (/^\d+$/.test(p.targetPort)) {
-        for (const e of isValidPortNum(Number(p.targetPort))) errs.push(field.invalid(`${path}.targetPort`, Number(p.targetPort), e));
+        for (const e of isValidPortNum(Number(p.targetPort)))
+          errs.push(field.invalid(`${path}.targetPort`, Number(p.targetPort), e));
       } else if (p.targetPort) {
-        for (const e of isValidPortName(p.targetPort)) errs.push(field.invalid(`${path}.targetPort`, p.targetPort, e));
+        for (const e of isValidPortName(p.targetPort))
+          errs.push(field.invalid(`${path}.targetPort`, p.targetPort, e));
       }
       if (p.nodePort && (spec.type === "ClusterIP" || spec.type === "ExternalName")) {
         errs.push(field.forbidden(`${path}.nodePort`, "may not be used when `type` is 'ClusterIP'"));
       }
     });
     if (spec.clusterIp && spec.clusterIp !== "None") {
-      for (const e of isValidIP(spec.clusterIp)) errs.push(field.invalid("spec.clusterIP", spec.clusterIp, e));
+      for (const e of isValidIP(spec.clusterIp))
+        errs.push(field.invalid("spec.clusterIP", spec.clusterIp, e));
     }
     return errs;
   },
@@ -118,10 +134,12 @@ export const endpointsStrategy = simple<Endpoints>({
     const errs = validateObjectMeta(ep.metadata, true);
     ep.subsets.forEach((s, i) => {
       [...s.addresses, ...s.notReadyAddresses].forEach((a, j) => {
-        for (const e of isValidIP(a.ip)) errs.push(field.invalid(`subsets[${i}].addresses[${j}].ip`, a.ip, e));
+        for (const e of isValidIP(a.ip))
+          errs.push(field.invalid(`subsets[${i}].addresses[${j}].ip`, a.ip, e));
       });
       s.ports.forEach((p, j) => {
-        for (const e of isValidPortNum(p.port)) errs.push(field.invalid(`subsets[${i}].ports[${j}].port`, p.port, e));
+        for (const e of isValidPortNum(p.port))
+          errs.push(field.invalid(`subsets[${i}].ports[${j}].port`, p.port, e));
       });
     });
     return errs;
@@ -135,7 +153,8 @@ export const eventStrategy = simple<Event>({
   },
   validate(ev) {
     const errs = validateObjectMeta(ev.metadata, true);
-    if (!["Normal", "Warning"].includes(ev.type)) errs.push(field.notSupported("type", ev.type, ["Normal", "Warning"]));
+    if (!["Normal", "Warning"].includes(ev.type))
+      errs.push(field.notSupported("type", ev.type, ["Normal", "Warning"]));
     if (!ev.involvedObject) errs.push(field.required("involvedObject", ""));
     return errs;
   },
@@ -161,10 +180,16 @@ function validateDataKeys(keys: readonly string[], path: string, size: number): 
   return errs;
 }
 
-function immutableData(obj: { immutable?: boolean | undefined }, old: { immutable?: boolean | undefined }, same: boolean): FieldError[] {
+function immutableData(
+  obj: { immutable?: boolean | undefined },
+  old: { immutable?: boolean | undefined },
+  same: boolean,
+): FieldError[] {
   const errs: FieldError[] = [];
-  if (old.immutable && !same) errs.push(field.forbidden("data", "field is immutable when `immutable` is set"));
-  if (old.immutable && !obj.immutable) errs.push(field.forbidden("immutable", "field is immutable when `immutable` is set"));
+  if (old.immutable && !same)
+    errs.push(field.forbidden("data", "field is immutable when `immutable` is set"));
+  if (old.immutable && !obj.immutable)
+    errs.push(field.forbidden("immutable", "field is immutable when `immutable` is set"));
   return errs;
 }
 
@@ -181,8 +206,14 @@ export const configMapStrategy: Strategy<ConfigMap> = simple<ConfigMap>({
     return errs;
   },
   validateUpdate(cm, old) {
-    const same = JSON.stringify(cm.data) === JSON.stringify(old.data) && JSON.stringify(cm.binaryData) === JSON.stringify(old.binaryData);
-    return [...configMapStrategy.validate(cm), ...validateObjectMetaUpdate(cm.metadata, old.metadata), ...immutableData(cm, old, same)];
+    const same =
+      JSON.stringify(cm.data) === JSON.stringify(old.data) &&
+      JSON.stringify(cm.binaryData) === JSON.stringify(old.binaryData);
+    return [
+      ...configMapStrategy.validate(cm),
+      ...validateObjectMetaUpdate(cm.metadata, old.metadata),
+      ...immutableData(cm, old, same),
+    ];
   },
 });
 
@@ -201,8 +232,12 @@ export const secretStrategy: Strategy<Secret> = simple<Secret>({
   validateUpdate(s, old) {
     const errs = [...secretStrategy.validate(s), ...validateObjectMetaUpdate(s.metadata, old.metadata)];
     if (s.type !== old.type) errs.push(field.invalid("type", s.type, "field is immutable"));
-    const same = Buffer.from(JSON.stringify(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]))).equals(
-      Buffer.from(JSON.stringify(Object.entries(old.data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]))),
+    const same = Buffer.from(
+      JSON.stringify(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])),
+    ).equals(
+      Buffer.from(
+        JSON.stringify(Object.entries(old.data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])),
+      ),
     );
     return [...errs, ...immutableData(s, old, same)];
   },
@@ -213,9 +248,11 @@ export const leaseStrategy = simple<Lease>({
   validate(lease) {
     const errs = validateObjectMeta(lease.metadata, true);
     const d = lease.spec?.leaseDurationSeconds;
-    if (d !== undefined && d <= 0) errs.push(field.invalid("spec.leaseDurationSeconds", d, "must be greater than 0"));
+    if (d !== undefined && d <= 0)
+      errs.push(field.invalid("spec.leaseDurationSeconds", d, "must be greater than 0"));
     const t = lease.spec?.leaseTransitions;
-    if (t !== undefined && t < 0) errs.push(field.invalid("spec.leaseTransitions", t, "must be greater than or equal to 0"));
+    if (t !== undefined && t < 0)
+      errs.push(field.invalid("spec.leaseTransitions", t, "must be greater than or equal to 0"));
     return errs;
   },
 });

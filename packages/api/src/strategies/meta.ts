@@ -23,7 +23,10 @@ export function validateLabels(labels: Record<string, string> | undefined, path:
   return errs;
 }
 
-export function validateAnnotations(annotations: Record<string, string> | undefined, path: string): FieldError[] {
+export function validateAnnotations(
+  annotations: Record<string, string> | undefined,
+  path: string,
+): FieldError[] {
   const errs: FieldError[] = [];
   let size = 0;
   for (const [k, v] of Object.entries(annotations ?? {})) {
@@ -46,7 +49,9 @@ function validateOwnerReferences(refs: readonly OwnerReference[], path: string):
     if (r.controller) controllers++;
   });
   if (controllers > 1) {
-    errs.push(field.invalid(path, `${controllers} controllers`, "Only one reference can have Controller set to true"));
+    errs.push(
+      field.invalid(path, `${controllers} controllers`, "Only one reference can have Controller set to true"),
+    );
   }
   return errs;
 }
@@ -66,7 +71,9 @@ export function validateObjectMeta(
   }
   if (namespaced) {
     if (!meta.namespace) errs.push(field.required("metadata.namespace", ""));
-    else for (const e of dns1123Label(meta.namespace)) errs.push(field.invalid("metadata.namespace", meta.namespace, e));
+    else
+      for (const e of dns1123Label(meta.namespace))
+        errs.push(field.invalid("metadata.namespace", meta.namespace, e));
   } else if (meta.namespace) {
     errs.push(field.forbidden("metadata.namespace", "not allowed on this type"));
   }
@@ -77,10 +84,14 @@ export function validateObjectMeta(
 }
 
 /** Fields no update may change (ValidateObjectMetaUpdate). */
-export function validateObjectMetaUpdate(meta: ObjectMeta | undefined, old: ObjectMeta | undefined): FieldError[] {
+export function validateObjectMetaUpdate(
+  meta: ObjectMeta | undefined,
+  old: ObjectMeta | undefined,
+): FieldError[] {
   const errs: FieldError[] = [];
   if (!meta || !old) return errs;
   if (meta.name !== old.name) errs.push(field.invalid("metadata.name", meta.name, "field is immutable"));
-  if (meta.namespace !== old.namespace) errs.push(field.invalid("metadata.namespace", meta.namespace, "field is immutable"));
+  if (meta.namespace !== old.namespace)
+    errs.push(field.invalid("metadata.namespace", meta.namespace, "field is immutable"));
   return errs;
 }

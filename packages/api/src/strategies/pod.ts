@@ -1,4 +1,11 @@
-import { type FieldError, field, isEnvVarName, isValidPortName, isValidPortNum, parseQuantity } from "@tskube/machinery";
+import {
+  type FieldError,
+  field,
+  isEnvVarName,
+  isValidPortName,
+  isValidPortNum,
+  parseQuantity,
+} from "@tskube/machinery";
 import type { Container, Pod, PodSpec, Probe, Volume } from "../gen/tskube/v1/core.js";
 import { dns1123Label, dns1123Subdomain, validateObjectMeta, validateObjectMetaUpdate } from "./meta.js";
 import type { Strategy } from "./types.js";
@@ -89,7 +96,8 @@ function validateProbe(p: Probe | undefined, path: string, ports: Set<string>): 
       for (const e of isValidPortNum(Number(port))) errs.push(field.invalid(portPath, Number(port), e));
     } else if (!ports.has(port)) {
       for (const e of isValidPortName(port)) errs.push(field.invalid(portPath, port, e));
-      if (!isValidPortName(port).length) errs.push(field.invalid(portPath, port, "must be a named port of the container"));
+      if (!isValidPortName(port).length)
+        errs.push(field.invalid(portPath, port, "must be a named port of the container"));
     }
   }
   return errs;
@@ -97,7 +105,10 @@ function validateProbe(p: Probe | undefined, path: string, ports: Set<string>): 
 
 function validateResources(c: Container, path: string): FieldError[] {
   const errs: FieldError[] = [];
-  const parsed: Record<string, Record<string, ReturnType<typeof parseQuantity>>> = { limits: {}, requests: {} };
+  const parsed: Record<string, Record<string, ReturnType<typeof parseQuantity>>> = {
+    limits: {},
+    requests: {},
+  };
   for (const kind of ["limits", "requests"] as const) {
     for (const [name, value] of Object.entries(c.resources?.[kind] ?? {})) {
       const p = `${path}.resources.${kind}[${name}]`;
@@ -113,13 +124,24 @@ function validateResources(c: Container, path: string): FieldError[] {
   for (const [name, req] of Object.entries(parsed.requests!)) {
     const lim = parsed.limits![name];
     if (lim && req.cmp(lim) > 0) {
-      errs.push(field.invalid(`${path}.resources.requests`, req.toString(), `must be less than or equal to ${name} limit of ${lim.toString()}`));
+      errs.push(
+        field.invalid(
+          `${path}.resources.requests`,
+          req.toString(),
+          `must be less than or equal to ${name} limit of ${lim.toString()}`,
+        ),
+      );
     }
   }
   return errs;
 }
 
-function validateContainers(containers: readonly Container[], path: string, volumes: Set<string>, names: Set<string>): FieldError[] {
+function validateContainers(
+  containers: readonly Container[],
+  path: string,
+  volumes: Set<string>,
+  names: Set<string>,
+): FieldError[] {
   const errs: FieldError[] = [];
   containers.forEach((c, i) => {
     const p = `${path}[${i}]`;
@@ -136,9 +158,13 @@ function validateContainers(containers: readonly Container[], path: string, volu
     const portNames = new Set<string>();
     c.ports.forEach((port, j) => {
       const pp = `${p}.ports[${j}]`;
-      for (const e of isValidPortNum(port.containerPort)) errs.push(field.invalid(`${pp}.containerPort`, port.containerPort, e));
-      if (port.hostPort) for (const e of isValidPortNum(port.hostPort)) errs.push(field.invalid(`${pp}.hostPort`, port.hostPort, e));
-      if (port.protocol && !PROTOCOLS.includes(port.protocol)) errs.push(field.notSupported(`${pp}.protocol`, port.protocol, PROTOCOLS));
+      for (const e of isValidPortNum(port.containerPort))
+        errs.push(field.invalid(`${pp}.containerPort`, port.containerPort, e));
+      if (port.hostPort)
+        for (const e of isValidPortNum(port.hostPort))
+          errs.push(field.invalid(`${pp}.hostPort`, port.hostPort, e));
+      if (port.protocol && !PROTOCOLS.includes(port.protocol))
+        errs.push(field.notSupported(`${pp}.protocol`, port.protocol, PROTOCOLS));
       if (port.name) {
         for (const e of isValidPortName(port.name)) errs.push(field.invalid(`${pp}.name`, port.name, e));
         if (portNames.has(port.name)) errs.push(field.duplicate(`${pp}.name`, port.name));
@@ -150,9 +176,22 @@ function validateContainers(containers: readonly Container[], path: string, volu
       if (!e.name) errs.push(field.required(`${ep}.name`, ""));
       else for (const msg of isEnvVarName(e.name)) errs.push(field.invalid(`${ep}.name`, e.name, msg));
       if (e.valueFrom) {
-        const sources = [e.valueFrom.fieldRef, e.valueFrom.resourceFieldRef, e.valueFrom.configMapKeyRef, e.valueFrom.secretKeyRef].filter(Boolean);
-        if (e.value) errs.push(field.invalid(`${ep}.valueFrom`, "", "may not be specified when `value` is not empty"));
-        if (sources.length !== 1) errs.push(field.invalid(`${ep}.valueFrom`, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"));
+        const sources = [
+          e.valueFrom.fieldRef,
+          e.valueFrom.resourceFieldRef,
+          e.valueFrom.configMapKeyRef,
+          e.valueFrom.secretKeyRef,
+        ].filter(Boolean);
+        if (e.value)
+          errs.push(field.invalid(`${ep}.valueFrom`, "", "may not be specified when `value` is not empty"));
+        if (sources.length !== 1)
+          errs.push(
+            field.invalid(
+              `${ep}.valueFrom`,
+              "",
+              "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
+            ),
+          );
       }
     });
     errs.push(...validateResources(c, p));
@@ -162,7 +201,8 @@ function validateContainers(containers: readonly Container[], path: string, volu
       if (!m.name) errs.push(field.required(`${mp}.name`, ""));
       else if (!volumes.has(m.name)) errs.push(field.notFound(`${mp}.name`, m.name));
       if (!m.mountPath) errs.push(field.required(`${mp}.mountPath`, ""));
-      else if (mountPaths.has(m.mountPath)) errs.push(field.invalid(`${mp}.mountPath`, m.mountPath, "must be unique"));
+      else if (mountPaths.has(m.mountPath))
+        errs.push(field.invalid(`${mp}.mountPath`, m.mountPath, "must be unique"));
       mountPaths.add(m.mountPath);
     });
     errs.push(...validateProbe(c.livenessProbe, `${p}.livenessProbe`, portNames));
@@ -172,7 +212,10 @@ function validateContainers(containers: readonly Container[], path: string, volu
   return errs;
 }
 
-function validateVolumes(volumes: readonly Volume[], path: string): { errs: FieldError[]; names: Set<string> } {
+function validateVolumes(
+  volumes: readonly Volume[],
+  path: string,
+): { errs: FieldError[]; names: Set<string> } {
   const errs: FieldError[] = [];
   const names = new Set<string>();
   volumes.forEach((v, i) => {
@@ -183,7 +226,14 @@ function validateVolumes(volumes: readonly Volume[], path: string): { errs: Fiel
       if (names.has(v.name)) errs.push(field.duplicate(`${p}.name`, v.name));
       names.add(v.name);
     }
-    const sources = [v.emptyDir, v.hostPath, v.configMap, v.secret, v.persistentVolumeClaim, v.downwardApi].filter(Boolean).length;
+    const sources = [
+      v.emptyDir,
+      v.hostPath,
+      v.configMap,
+      v.secret,
+      v.persistentVolumeClaim,
+      v.downwardApi,
+    ].filter(Boolean).length;
     if (sources === 0) errs.push(field.required(p, "must specify a volume type"));
     if (sources > 1) errs.push(field.forbidden(p, "may not specify more than 1 volume type"));
     if (v.hostPath && !v.hostPath.path) errs.push(field.required(`${p}.hostPath.path`, ""));
@@ -199,7 +249,9 @@ export function validatePodSpec(spec: PodSpec | undefined, path: string): FieldE
   const { errs, names: volumeNames } = validateVolumes(spec.volumes, `${path}.volumes`);
   const containerNames = new Set<string>();
   if (spec.containers.length === 0) errs.push(field.required(`${path}.containers`, ""));
-  errs.push(...validateContainers(spec.initContainers, `${path}.initContainers`, volumeNames, containerNames));
+  errs.push(
+    ...validateContainers(spec.initContainers, `${path}.initContainers`, volumeNames, containerNames),
+  );
   errs.push(...validateContainers(spec.containers, `${path}.containers`, volumeNames, containerNames));
   if (spec.restartPolicy && !RESTART_POLICIES.includes(spec.restartPolicy)) {
     errs.push(field.notSupported(`${path}.restartPolicy`, spec.restartPolicy, RESTART_POLICIES));
@@ -208,27 +260,57 @@ export function validatePodSpec(spec: PodSpec | undefined, path: string): FieldE
     errs.push(field.notSupported(`${path}.dnsPolicy`, spec.dnsPolicy, DNS_POLICIES));
   }
   if (spec.terminationGracePeriodSeconds !== undefined && spec.terminationGracePeriodSeconds < 0) {
-    errs.push(field.invalid(`${path}.terminationGracePeriodSeconds`, spec.terminationGracePeriodSeconds, "must be greater than or equal to 0"));
+    errs.push(
+      field.invalid(
+        `${path}.terminationGracePeriodSeconds`,
+        spec.terminationGracePeriodSeconds,
+        "must be greater than or equal to 0",
+      ),
+    );
   }
   if (spec.activeDeadlineSeconds !== undefined && spec.activeDeadlineSeconds <= 0) {
-    errs.push(field.invalid(`${path}.activeDeadlineSeconds`, spec.activeDeadlineSeconds, "must be between 1 and 2147483647, inclusive"));
+    errs.push(
+      field.invalid(
+        `${path}.activeDeadlineSeconds`,
+        spec.activeDeadlineSeconds,
+        "must be between 1 and 2147483647, inclusive",
+      ),
+    );
   }
-  if (spec.nodeName) for (const e of dns1123Subdomain(spec.nodeName)) errs.push(field.invalid(`${path}.nodeName`, spec.nodeName, e));
+  if (spec.nodeName)
+    for (const e of dns1123Subdomain(spec.nodeName))
+      errs.push(field.invalid(`${path}.nodeName`, spec.nodeName, e));
   spec.tolerations.forEach((t, i) => {
     const p = `${path}.tolerations[${i}]`;
-    if (t.operator && !TOLERATION_OPERATORS.includes(t.operator)) errs.push(field.notSupported(`${p}.operator`, t.operator, TOLERATION_OPERATORS));
-    if (t.operator === "Exists" && t.value) errs.push(field.invalid(`${p}.operator`, t.operator, "value must be empty when `operator` is 'Exists'"));
-    if (!t.key && t.operator !== "Exists") errs.push(field.invalid(`${p}.operator`, t.operator, "operator must be Exists when `key` is empty, which means \"match all values and all keys\""));
-    if (t.effect && !TAINT_EFFECTS.includes(t.effect)) errs.push(field.notSupported(`${p}.effect`, t.effect, TAINT_EFFECTS));
+    if (t.operator && !TOLERATION_OPERATORS.includes(t.operator))
+      errs.push(field.notSupported(`${p}.operator`, t.operator, TOLERATION_OPERATORS));
+    if (t.operator === "Exists" && t.value)
+      errs.push(
+        field.invalid(`${p}.operator`, t.operator, "value must be empty when `operator` is 'Exists'"),
+      );
+    if (!t.key && t.operator !== "Exists")
+      errs.push(
+        field.invalid(
+          `${p}.operator`,
+          t.operator,
+          'operator must be Exists when `key` is empty, which means "match all values and all keys"',
+        ),
+      );
+    if (t.effect && !TAINT_EFFECTS.includes(t.effect))
+      errs.push(field.notSupported(`${p}.effect`, t.effect, TAINT_EFFECTS));
     if (t.tolerationSeconds !== undefined && t.effect !== "NoExecute") {
-      errs.push(field.invalid(`${p}.effect`, t.effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"));
+      errs.push(
+        field.invalid(`${p}.effect`, t.effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"),
+      );
     }
   });
-  const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  const terms =
+    spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
   terms.forEach((term, i) => {
     term.matchExpressions.forEach((e, j) => {
       const p = `${path}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[${i}].matchExpressions[${j}]`;
-      if (!NODE_SELECTOR_OPERATORS.includes(e.operator)) errs.push(field.notSupported(`${p}.operator`, e.operator, NODE_SELECTOR_OPERATORS));
+      if (!NODE_SELECTOR_OPERATORS.includes(e.operator))
+        errs.push(field.notSupported(`${p}.operator`, e.operator, NODE_SELECTOR_OPERATORS));
       if ((e.operator === "In" || e.operator === "NotIn") && e.values.length === 0) {
         errs.push(field.required(`${p}.values`, "must be specified when `operator` is 'In' or 'NotIn'"));
       }
@@ -258,7 +340,10 @@ export const podStrategy: Strategy<Pod> = {
     return [...validateObjectMeta(pod.metadata, true), ...validatePodSpec(pod.spec, "spec")];
   },
   validateUpdate(pod, old) {
-    const errs = [...validateObjectMeta(pod.metadata, true), ...validateObjectMetaUpdate(pod.metadata, old.metadata)];
+    const errs = [
+      ...validateObjectMeta(pod.metadata, true),
+      ...validateObjectMetaUpdate(pod.metadata, old.metadata),
+    ];
     errs.push(...validatePodSpec(pod.spec, "spec"));
     if (JSON.stringify(mutableView(pod.spec)) !== JSON.stringify(mutableView(old.spec))) {
       errs.push(
@@ -269,7 +354,9 @@ export const podStrategy: Strategy<Pod> = {
       );
     }
     if (old.spec?.nodeName && pod.spec?.nodeName !== old.spec.nodeName) {
-      errs.push(field.invalid("spec.nodeName", pod.spec?.nodeName ?? "", "field is immutable once the pod is bound"));
+      errs.push(
+        field.invalid("spec.nodeName", pod.spec?.nodeName ?? "", "field is immutable once the pod is bound"),
+      );
     }
     return errs;
   },
