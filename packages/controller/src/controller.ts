@@ -1,0 +1,81 @@
+import { type Logger, silentLogger } from "@tskube/log";
+import { type Clock, realClock } from "./clock.js";
+import { WorkQueue } from "./workqueue.js";
+
+export interface ReconcileContext {
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/**
+ * A level-based reconcile of one key (controller-runtime's Reconciler): read current state from
+ * informer caches, act, and either return, throw (retried with backoff) or ask to come back later.
+ */
+export type Reconciler = (key: string, ctx: ReconcileContext) => Promise<void | { requeueAfterMs?: number }>;
+
+export interface ControllerOptions {
+  name: string;
+  reconcile: Reconciler;
+  workers?: number;
+  clock?: Clock;
+  log?: Logger;
+  queue?: WorkQueue<string>;
+}
+
+/**
+ * Owns a work queue and its workers. Event handlers call enqueue(); only the controller touches the
+ * queue, so reconcilers cannot get retry bookkeeping wrong.
+ */
+export class Controller {
+  readonly name: string;
+  private readonly queue: WorkQueue<string>;
+  private readonly log: Logger;
+  private running: Promise<void>[] = [];
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.name = opts.name;
+    this.queue = opts.queue ?? new WorkQueue<string>(opts.clock ?? realClock);
+    this.log = (opts.log ?? silentLogger).child({ controller: opts.name });
+  }
+
+  enqueue(key: string): void {
+    this.queue.add(key);
+  }
+
+  enqueueAfter(key: string, ms: number): void {
+    this.queue.addAfter(key, ms);
+  }
+
+  /** Starts the workers; resolves when the signal aborts and the workers have finished. */
+  run(signal: AbortSignal): Promise<void> {
+    signal.addEventListener("abort", () => this.queue.shutDown(), { once: true });
+    const workers = this.opts.workers ?? 1;
+    for (let i = 0; i < workers; i++) this.running.push(this.worker(signal));
+    return Promise.all(this.running).then(() => undefined);
+  }
+
+  private async worker(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      const log = this.log.child({ key });
+      try {
+        const result = await this.opts.reconcile(key, { signal, log });
+        this.queue.forget(key);
+        if (result && result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+      } catch (err) {
+        log.warn(
+          { err: (err as Error).message, retries: this.queue.numRequeues(key) },
+          "reconcile failed; requeueing",
+        );
+        this.queue.addRateLimited(key);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  queueLength(): number {
+    return this.queue.len();
+  }
+}

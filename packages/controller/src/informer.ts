@@ -1,0 +1,171 @@
+import { type KubeObject, objectKey } from "@tskube/api";
+import type { ListOptions, ResourceClient } from "@tskube/client";
+import { type Logger, silentLogger } from "@tskube/log";
+import { isResourceExpired } from "@tskube/machinery";
+import { type Clock, realClock, sleep } from "./clock.js";
+import { type IndexFunc, Lister, Store } from "./store.js";
+
+export interface EventHandlers<T> {
+  onAdd?(obj: T): void;
+  onUpdate?(oldObj: T, newObj: T): void;
+  /** Called with the last state the informer knew. */
+  onDelete?(obj: T): void;
+}
+
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Page size of the initial list (default 500). */
+  pageSize?: number;
+  /** Backoff between failed list/watch attempts: starts here, doubles to maxBackoffMs. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  clock?: Clock;
+  log?: Logger;
+  indexers?: Record<string, IndexFunc<never>>;
+}
+
+/**
+ * client-go's shared informer for one kind: list, then watch from the list's resourceVersion;
+ * resume the watch from the last revision seen when it breaks (any apiserver will do); re-list when
+ * the revision is too old, emitting adds, updates and deletes for the difference, so handlers never
+ * miss a change of state.
+ */
+export class Informer<T extends KubeObject> {
+  readonly store: Store<T>;
+  readonly lister: Lister<T>;
+  private handlers: EventHandlers<T>[] = [];
+  private synced = false;
+  private syncWaiters: (() => void)[] = [];
+  private lastRv = "";
+  private readonly clock: Clock;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly client: ResourceClient<T>,
+    private readonly opts: InformerOptions = {},
+  ) {
+    this.store = new Store<T>((opts.indexers ?? {}) as Record<string, IndexFunc<T>>);
+    this.lister = new Lister(this.store);
+    this.clock = opts.clock ?? realClock;
+    this.log = (opts.log ?? silentLogger).child({ informer: client.kind.resource });
+  }
+
+  addEventHandler(h: EventHandlers<T>): void {
+    this.handlers.push(h);
+    // Late handlers see the current state as adds, as in client-go.
+    if (this.synced) for (const obj of this.store.list()) h.onAdd?.(obj);
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  waitForSync(signal?: AbortSignal): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.syncWaiters.push(resolve);
+      signal?.addEventListener("abort", () => resolve(), { once: true });
+    });
+  }
+
+  lastSyncResourceVersion(): string {
+    return this.lastRv;
+  }
+
+  private listOptions(): ListOptions {
+    const o: ListOptions = {};
+    if (this.opts.namespace) o.namespace = this.opts.namespace;
+    if (this.opts.labelSelector) o.labelSelector = this.opts.labelSelector;
+    if (this.opts.fieldSelector) o.fieldSelector = this.opts.fieldSelector;
+    return o;
+  }
+
+  /** Runs until the signal aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    let backoff = this.opts.initialBackoffMs ?? 800;
+    const maxBackoff = this.opts.maxBackoffMs ?? 30_000;
+    let needList = true;
+    while (!signal.aborted) {
+      try {
+        if (needList) {
+          await this.relist();
+          needList = false;
+        }
+        await this.watch(signal);
+        backoff = this.opts.initialBackoffMs ?? 800;
+      } catch (err) {
+        if (signal.aborted) break;
+        if (isResourceExpired(err)) {
+          this.log.info({ rv: this.lastRv }, "watch revision too old; re-listing");
+          needList = true;
+          continue;
+        }
+        this.log.warn({ err: (err as Error).message, rv: this.lastRv }, "list/watch failed; retrying");
+        await sleep(this.clock, backoff, signal);
+        backoff = Math.min(backoff * 2, maxBackoff);
+      }
+    }
+  }
+
+  /** Lists everything and reconciles the store with it, telling handlers what changed. */
+  private async relist(): Promise<void> {
+    const list = await this.client.listAll({ ...this.listOptions(), limit: this.opts.pageSize ?? 500 });
+    const seen = new Set<string>();
+    for (const obj of list.items) {
+      const key = objectKey(obj);
+      seen.add(key);
+      const old = this.store.upsert(obj);
+      if (!old) this.emit((h) => h.onAdd?.(obj));
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion)
+        this.emit((h) => h.onUpdate?.(old, obj));
+    }
+    for (const key of this.store.listKeys()) {
+      if (seen.has(key)) continue;
+      const gone = this.store.delete(key)!;
+      this.emit((h) => h.onDelete?.(gone));
+    }
+    this.lastRv = list.resourceVersion;
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+  }
+
+  private async watch(signal: AbortSignal): Promise<void> {
+    for await (const ev of this.client.watch({
+      ...this.listOptions(),
+      resourceVersion: this.lastRv,
+      allowWatchBookmarks: true,
+      signal,
+    })) {
+      const obj = ev.object;
+      const rv = obj.metadata?.resourceVersion ?? "";
+      if (ev.type === "BOOKMARK") {
+        this.lastRv = rv;
+        continue;
+      }
+      const key = objectKey(obj);
+      if (ev.type === "DELETED") {
+        const old = this.store.delete(key);
+        this.emit((h) => h.onDelete?.(old ?? obj));
+      } else {
+        const old = this.store.upsert(obj);
+        if (old) this.emit((h) => h.onUpdate?.(old, obj));
+        else this.emit((h) => h.onAdd?.(obj));
+      }
+      this.lastRv = rv;
+    }
+  }
+
+  private emit(fn: (h: EventHandlers<T>) => void): void {
+    for (const h of this.handlers) {
+      try {
+        fn(h);
+      } catch (err) {
+        this.log.error({ err }, "informer event handler threw");
+      }
+    }
+  }
+}
