@@ -87,9 +87,9 @@ export class Store<T extends KubeObject> {
 }
 
 function setAdd(index: Map<string, Set<string>>, value: string, key: string): void {
-  let set = index.get(value);
-  if (!set) index.set(value, (set = new Set()));
-  set.add(key);
+  const set = index.get(value);
+  if (set) set.add(key);
+  else index.set(value, new Set([key]));
 }
 
 /** Read access for reconcilers (client-go Lister): namespace and label selector filters. */

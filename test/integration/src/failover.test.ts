@@ -94,3 +94,48 @@ describe("two apiservers on one etcd", () => {
     writer.close();
   });
 });
+
+describe("informers across an apiserver crash", () => {
+  const c = useCluster({ apiservers: 2 });
+
+  it("an informer on the killed apiserver fails over and catches up without missing a change", async () => {
+    const { Informer } = await import("@tskube/controller");
+    const reader = createClient({ servers: c.servers, timeoutMs: 3000, retries: 20 });
+    const writer = createClient({ servers: [...c.servers].reverse(), timeoutMs: 3000, retries: 20 });
+    await writer.resource(nsKind).create(Namespace.fromPartial({ metadata: { name: "inf" } }));
+    const informer = new Informer(reader.resource<ConfigMap>(cmKind as never), {
+      namespace: "inf",
+      initialBackoffMs: 100,
+    });
+    const added = new Map<string, number>();
+    const updated = new Map<string, string>();
+    informer.addEventHandler({
+      onAdd: (o) => added.set(o.metadata!.name, (added.get(o.metadata!.name) ?? 0) + 1),
+      onUpdate: (_, n) => updated.set(n.metadata!.name, n.data.v ?? ""),
+    });
+    const ac = new AbortController();
+    const running = informer.run(ac.signal);
+    await informer.waitForSync();
+    const cms = writer.resource<ConfigMap>(cmKind as never);
+    const total = 200;
+    for (let i = 0; i < total; i++) {
+      if (i === total / 2) await c.apiservers[0]!.kill();
+      const o = await cms.create(
+        ConfigMap.fromPartial({ metadata: { name: `c-${i}`, namespace: "inf" }, data: { v: "1" } }),
+      );
+      if (i % 10 === 0) await cms.update({ ...o, data: { v: "2" } });
+    }
+    await waitFor(
+      "the informer to hold every object",
+      async () => informer.store.size === total && updated.size === total / 10,
+      30_000,
+    );
+    expect([...added.values()].every((n) => n === 1)).toBe(true);
+    expect([...updated.values()].every((v) => v === "2")).toBe(true);
+    expect(reader.currentServer()).toBe(c.servers[1]);
+    ac.abort();
+    await running;
+    reader.close();
+    writer.close();
+  });
+});

@@ -134,3 +134,58 @@ describe("watch", () => {
     }
   });
 });
+
+describe("informer after compaction", () => {
+  it("re-lists when its revision was compacted and reports what it missed, deletions included", async () => {
+    const { Informer } = await import("@tskube/controller");
+    const etcd = await startEtcd();
+    let api = await startApiserver(etcd.endpoint, { extraArgs: ["--watch-cache-size", "5"] });
+    const port = Number(api.address.split(":")[1]);
+    const client = createClient({ servers: [api.address], timeoutMs: 5000, retries: 20 });
+    const raw = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      await client.resource(nsKind).create(Namespace.fromPartial({ metadata: { name: "rl" } }));
+      const cms = client.resource<ConfigMap>(cmKind as never);
+      for (const n of ["keep", "gone"])
+        await cms.create(ConfigMap.fromPartial({ metadata: { name: n, namespace: "rl" } }));
+      const informer = new Informer(cms, { namespace: "rl", initialBackoffMs: 100 });
+      const events: string[] = [];
+      informer.addEventHandler({
+        onAdd: (o) => events.push(`add ${o.metadata!.name}`),
+        onDelete: (o) => events.push(`delete ${o.metadata!.name}`),
+      });
+      const ac = new AbortController();
+      const running = informer.run(ac.signal);
+      await informer.waitForSync();
+      // While the apiserver is down, the world changes and history is compacted away.
+      await api.stop();
+      const direct = createClient({
+        servers: [(api = await startApiserver(etcd.endpoint, { grpcPort: port + 1 })).address],
+      });
+      await direct.resource(cmKind).delete("gone", { namespace: "rl" });
+      for (let i = 0; i < 10; i++) {
+        await direct
+          .resource(cmKind)
+          .create(ConfigMap.fromPartial({ metadata: { name: `new-${i}`, namespace: "rl" } }));
+      }
+      const { resourceVersion } = await direct.resource(cmKind).list({ namespace: "rl" });
+      await raw.kv.compact({ revision: Number(resourceVersion) });
+      direct.close();
+      await api.stop();
+      api = await startApiserver(etcd.endpoint, { grpcPort: port, extraArgs: ["--watch-cache-size", "5"] });
+      await waitFor("the informer to re-list", async () => informer.store.size === 11, 30_000);
+      expect(events).toContain("delete gone");
+      expect(events.filter((e) => e.startsWith("add new-")).length).toBe(10);
+      expect(informer.store.listKeys().sort()).toEqual(
+        ["rl/keep", ...Array.from({ length: 10 }, (_, i) => `rl/new-${i}`)].sort(),
+      );
+      ac.abort();
+      await running;
+    } finally {
+      raw.close();
+      client.close();
+      await api.stop();
+      await etcd.stop();
+    }
+  });
+});
