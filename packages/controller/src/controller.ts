@@ -14,7 +14,7 @@ export interface ReconcileContext {
 export type Reconciler = (
   key: string,
   ctx: ReconcileContext,
-) => Promise<undefined | { requeueAfterMs?: number }>;
+) => Promise<void | { requeueAfterMs?: number }>;
 
 export interface ControllerOptions {
   name: string;
