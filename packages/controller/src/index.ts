@@ -5,3 +5,4 @@ export * from "./leader-elector.js";
 export * from "./rate-limiter.js";
 export * from "./store.js";
 export * from "./workqueue.js";
+export * from "./event-recorder.js";

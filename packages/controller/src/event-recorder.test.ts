@@ -1,0 +1,27 @@
+import { type Event, Pod } from "@tskube/api";
+import { describe, expect, it } from "vitest";
+import { FakeClock } from "./clock.js";
+import { EventRecorder } from "./event-recorder.js";
+import { FakeResourceClient } from "./fake-client.test-helper.js";
+
+describe("EventRecorder", () => {
+  it("creates an Event about the object and counts repeats instead of adding new ones", async () => {
+    const clock = new FakeClock(Date.parse("2026-01-01T00:00:00Z"));
+    const events = new FakeResourceClient<Event>("Event");
+    const rec = new EventRecorder({ events, component: "default-scheduler", clock });
+    const pod = Pod.fromPartial({ apiVersion: "v1", kind: "Pod", metadata: { name: "web", namespace: "default", uid: "u1" } });
+    await rec.event(pod, "Warning", "FailedScheduling", "0/3 nodes are available: 3 Insufficient cpu.");
+    await clock.step(5_000);
+    await rec.event(pod, "Warning", "FailedScheduling", "0/3 nodes are available: 3 Insufficient cpu.");
+    await rec.event(pod, "Normal", "Scheduled", "Successfully assigned default/web to node-1");
+    const list = (await events.list()).items;
+    expect(list.length).toBe(2);
+    const failed = list.find((e) => e.reason === "FailedScheduling")!;
+    expect(failed.count).toBe(2);
+    expect(failed.type).toBe("Warning");
+    expect(failed.involvedObject).toMatchObject({ kind: "Pod", name: "web", namespace: "default", uid: "u1" });
+    expect(failed.firstTimestamp).toBe("2026-01-01T00:00:00Z");
+    expect(failed.lastTimestamp).toBe("2026-01-01T00:00:05Z");
+    expect(failed.source?.component).toBe("default-scheduler");
+  });
+});
