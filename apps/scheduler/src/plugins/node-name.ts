@@ -1,0 +1,12 @@
+import { type FilterPlugin, success, unresolvable } from "../framework/types.js";
+
+/** Filter: a pod that names its node (spec.nodeName) only fits that node. */
+export const nodeName: FilterPlugin = {
+  name: "NodeName",
+  filter(pod, node) {
+    const want = pod.spec?.nodeName;
+    return !want || want === node.name
+      ? success
+      : unresolvable("node(s) didn't match the requested node name");
+  },
+};
