@@ -11,10 +11,7 @@ export interface ReconcileContext {
  * A level-based reconcile of one key (controller-runtime's Reconciler): read current state from
  * informer caches, act, and either return, throw (retried with backoff) or ask to come back later.
  */
-export type Reconciler = (
-  key: string,
-  ctx: ReconcileContext,
-) => Promise<void | { requeueAfterMs?: number }>;
+export type Reconciler = (key: string, ctx: ReconcileContext) => Promise<void | { requeueAfterMs?: number }>;
 
 export interface ControllerOptions {
   name: string;

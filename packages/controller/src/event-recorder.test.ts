@@ -9,7 +9,11 @@ describe("EventRecorder", () => {
     const clock = new FakeClock(Date.parse("2026-01-01T00:00:00Z"));
     const events = new FakeResourceClient<Event>("Event");
     const rec = new EventRecorder({ events, component: "default-scheduler", clock });
-    const pod = Pod.fromPartial({ apiVersion: "v1", kind: "Pod", metadata: { name: "web", namespace: "default", uid: "u1" } });
+    const pod = Pod.fromPartial({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web", namespace: "default", uid: "u1" },
+    });
     await rec.event(pod, "Warning", "FailedScheduling", "0/3 nodes are available: 3 Insufficient cpu.");
     await clock.step(5_000);
     await rec.event(pod, "Warning", "FailedScheduling", "0/3 nodes are available: 3 Insufficient cpu.");
@@ -19,7 +23,12 @@ describe("EventRecorder", () => {
     const failed = list.find((e) => e.reason === "FailedScheduling")!;
     expect(failed.count).toBe(2);
     expect(failed.type).toBe("Warning");
-    expect(failed.involvedObject).toMatchObject({ kind: "Pod", name: "web", namespace: "default", uid: "u1" });
+    expect(failed.involvedObject).toMatchObject({
+      kind: "Pod",
+      name: "web",
+      namespace: "default",
+      uid: "u1",
+    });
     expect(failed.firstTimestamp).toBe("2026-01-01T00:00:00Z");
     expect(failed.lastTimestamp).toBe("2026-01-01T00:00:05Z");
     expect(failed.source?.component).toBe("default-scheduler");

@@ -1,4 +1,4 @@
-import { Event, type KindInfo, kindForTypeName, type KubeObject } from "@tskube/api";
+import { Event, type KindInfo, type KubeObject, kindForTypeName } from "@tskube/api";
 import type { ResourceClient } from "@tskube/client";
 import { type Logger, silentLogger } from "@tskube/log";
 import { isNotFound } from "@tskube/machinery";
@@ -24,7 +24,10 @@ const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 
  * pending pod does not flood etcd. Recording never throws: events are best effort.
  */
 export class EventRecorder {
-  private readonly seen = new Map<string, { name: string; namespace: string; count: number; first: number; last: number }>();
+  private readonly seen = new Map<
+    string,
+    { name: string; namespace: string; count: number; first: number; last: number }
+  >();
   private readonly clock: Clock;
   private readonly log: Logger;
 

@@ -34,7 +34,10 @@ export class WorkQueue<K = string> {
   /** Adds the item after ms; an earlier pending add-after for the same item wins. */
   addAfter(item: K, ms: number): void {
     if (this.shuttingDown) return;
-    if (ms <= 0) return this.add(item);
+    if (ms <= 0) {
+      this.add(item);
+      return;
+    }
     const at = this.clock.now() + ms;
     const existing = this.delayed.get(item);
     if (existing && existing.at <= at) return;

@@ -159,9 +159,8 @@ describe("informer after compaction", () => {
       await informer.waitForSync();
       // While the apiserver is down, the world changes and history is compacted away.
       await api.stop();
-      const direct = createClient({
-        servers: [(api = await startApiserver(etcd.endpoint, { grpcPort: port + 1 })).address],
-      });
+      api = await startApiserver(etcd.endpoint, { grpcPort: port + 1 });
+      const direct = createClient({ servers: [api.address] });
       await direct.resource(cmKind).delete("gone", { namespace: "rl" });
       for (let i = 0; i < 10; i++) {
         await direct
