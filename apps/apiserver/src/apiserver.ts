@@ -4,7 +4,7 @@ import { createServer, type TskubeServer } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
 import { isAlreadyExists } from "@tskube/machinery";
 import { Etcd3 } from "etcd3";
-import { startHttp } from "./http.js";
+import { startHttp } from "@tskube/grpc";
 import { createMetrics } from "./metrics.js";
 import { Registry } from "./registry.js";
 import { createResourceService } from "./service.js";

@@ -184,3 +184,61 @@ export async function ktl(
 }
 
 export { waitFor };
+
+export interface ComponentHandle {
+  proc: ChildProcess;
+  logFile: string;
+  httpUrl: string;
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts another component (scheduler, controller-manager, …) from its main.ts, ready when its
+ * /healthz answers.
+ */
+export async function startComponent(
+  app: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ComponentHandle> {
+  const httpPort = await freePort();
+  const logDir = mkdtempSync(join(tmpdir(), `tskube-${app}-`));
+  const logFile = join(logDir, `${app}.log`);
+  const proc = spawn(
+    NODE_TSX[0],
+    [
+      ...NODE_TSX.slice(1),
+      join(REPO_ROOT, `apps/${app}/src/main.ts`),
+      "--http-address",
+      `127.0.0.1:${httpPort}`,
+      ...args,
+    ],
+    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOG_LEVEL: "info", ...env } },
+  );
+  const log = createWriteStream(logFile);
+  proc.stdout?.pipe(log);
+  proc.stderr?.pipe(log);
+  let exitedEarly = false;
+  proc.once("exit", () => {
+    exitedEarly = true;
+  });
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  await waitFor(`${app} (log: ${logFile})`, async () => {
+    if (exitedEarly) throw new Error(`${app} exited with ${proc.exitCode}; log: ${logFile}`);
+    return (await fetch(`${httpUrl}/healthz`)).ok;
+  });
+  return {
+    proc,
+    logFile,
+    httpUrl,
+    async stop() {
+      proc.kill("SIGTERM");
+      return await exited(proc);
+    },
+    async kill() {
+      proc.kill("SIGKILL");
+      await exited(proc);
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import { createClient } from "@tskube/client";
+import { EventRecorder, LeaderElector } from "@tskube/controller";
+import { startHttp } from "@tskube/grpc";
+import { componentLogger } from "@tskube/log";
+import { parseDuration } from "@tskube/machinery";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { DEFAULT_FILTERS, DEFAULT_SCORES } from "./plugins/index.js";
+import { Scheduler } from "./scheduler.js";
+
+/** Every flag has a TSKUBE_* environment variable; the flag wins. Defaults are Kubernetes'. */
+const FLAGS = {
+  server: { env: "TSKUBE_SERVER", default: "127.0.0.1:6443" },
+  "scheduler-name": { env: "TSKUBE_SCHEDULER_NAME", default: "default-scheduler" },
+  "http-address": { env: "TSKUBE_HTTP_ADDRESS", default: "0.0.0.0:10259" },
+  "leader-elect": { env: "TSKUBE_LEADER_ELECT", default: "true" },
+  "leader-elect-lease-duration": { env: "TSKUBE_LEADER_ELECT_LEASE_DURATION", default: "15s" },
+  "leader-elect-renew-deadline": { env: "TSKUBE_LEADER_ELECT_RENEW_DEADLINE", default: "10s" },
+  "leader-elect-retry-period": { env: "TSKUBE_LEADER_ELECT_RETRY_PERIOD", default: "2s" },
+  "pod-initial-backoff": { env: "TSKUBE_POD_INITIAL_BACKOFF", default: "1s" },
+  "pod-max-backoff": { env: "TSKUBE_POD_MAX_BACKOFF", default: "10s" },
+  id: { env: "TSKUBE_ID", default: `${hostname()}_${process.pid}` },
+} as const;
+type Flag = keyof typeof FLAGS;
+
+function readFlags(): Record<Flag, string> {
+  const { values } = parseArgs({
+    options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: "string" as const }])),
+    strict: true,
+  });
+  const out = {} as Record<Flag, string>;
+  for (const [name, f] of Object.entries(FLAGS) as [Flag, (typeof FLAGS)[Flag]][]) {
+    out[name] = (
+      (values as Record<string, string | undefined>)[name] ??
+      process.env[f.env] ??
+      f.default
+    ).trim();
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const log = componentLogger("scheduler");
+  let flags: Record<Flag, string>;
+  try {
+    flags = readFlags();
+    for (const d of [
+      "leader-elect-lease-duration",
+      "leader-elect-renew-deadline",
+      "leader-elect-retry-period",
+      "pod-initial-backoff",
+      "pod-max-backoff",
+    ] as const) {
+      parseDuration(flags[d]);
+    }
+  } catch (err) {
+    console.error(
+      `error: ${(err as Error).message}\nflags: ${Object.entries(FLAGS)
+        .map(([k, f]) => `--${k} ($${f.env}, default ${f.default})`)
+        .join(", ")}`,
+    );
+    process.exit(2);
+  }
+  log.info({ flags }, "starting scheduler");
+  const client = createClient({ servers: flags.server.split(","), userAgent: "scheduler" });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = {
+    attempts: new Counter({
+      name: "scheduler_schedule_attempts_total",
+      help: "Scheduling attempts by result.",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: "scheduler_scheduling_attempt_duration_seconds",
+      help: "Scheduling attempt latency.",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+  };
+  let leading = false;
+  const http = await startHttp({
+    address: flags["http-address"],
+    log,
+    metrics: registry,
+    checks: { live: async () => undefined, ready: async () => undefined },
+  });
+  const stop = new AbortController();
+  const recorder = new EventRecorder({
+    events: client.resource("events"),
+    component: flags["scheduler-name"],
+    host: hostname(),
+    log,
+  });
+  const schedule = (signal: AbortSignal) =>
+    new Scheduler({
+      client,
+      schedulerName: flags["scheduler-name"],
+      recorder,
+      log,
+      filters: DEFAULT_FILTERS,
+      scores: DEFAULT_SCORES,
+      initialBackoffMs: parseDuration(flags["pod-initial-backoff"]),
+      maxBackoffMs: parseDuration(flags["pod-max-backoff"]),
+      metrics,
+    }).run(signal);
+  const shutdown = (signal: string) => {
+    log.info({ signal, leading }, "shutting down");
+    stop.abort();
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  if (flags["leader-elect"] === "false") {
+    leading = true;
+    await schedule(stop.signal);
+  } else {
+    // A leader that loses its lease stops scheduling and campaigns again, as kube-scheduler restarts.
+    while (!stop.signal.aborted) {
+      await new LeaderElector({
+        leases: client.resource("leases"),
+        name: "kube-scheduler",
+        identity: flags.id,
+        leaseDurationMs: parseDuration(flags["leader-elect-lease-duration"]),
+        renewDeadlineMs: parseDuration(flags["leader-elect-renew-deadline"]),
+        retryPeriodMs: parseDuration(flags["leader-elect-retry-period"]),
+        log,
+        onStartedLeading: (signal) => {
+          leading = true;
+          return schedule(signal);
+        },
+        onStoppedLeading: () => {
+          leading = false;
+          log.info("stopped leading");
+        },
+      }).run(stop.signal);
+    }
+  }
+  http.close();
+  client.close();
+  process.exit(0);
+}
+
+main().catch((err) => {
+  componentLogger("scheduler").fatal({ err }, "scheduler failed");
+  process.exit(1);
+});

@@ -1,0 +1,204 @@
+import { type Node, objectKey, type Pod, PodCondition, PodStatus } from "@tskube/api";
+import type { Client } from "@tskube/client";
+import { type Clock, type EventRecorder, Informer, realClock } from "@tskube/controller";
+import type { Logger } from "@tskube/log";
+import { isConflict, isNotFound } from "@tskube/machinery";
+import type { Counter, Histogram } from "prom-client";
+import { buildSnapshot } from "./framework/snapshot.js";
+import type { FilterPlugin, ScorePlugin } from "./framework/types.js";
+import { SchedulingQueue } from "./queue.js";
+import { scheduleOne } from "./schedule-one.js";
+
+export interface SchedulerOptions {
+  client: Client;
+  schedulerName: string;
+  recorder: EventRecorder;
+  log: Logger;
+  filters: readonly FilterPlugin[];
+  scores: readonly ScorePlugin[];
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  clock?: Clock;
+  metrics?: { attempts: Counter<"result">; latency: Histogram<"result"> };
+}
+
+const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/**
+ * The scheduler loop: informers on pods and nodes, a queue of pods waiting for a node, and one
+ * decision at a time (filter → score → bind). A bound pod is "assumed" on its node until the
+ * informer shows the binding, so the next decision already counts it.
+ */
+export class Scheduler {
+  private readonly pods: Informer<Pod>;
+  private readonly nodes: Informer<Node>;
+  private readonly queue: SchedulingQueue;
+  private readonly assumed = new Map<string, Pod>();
+  private readonly clock: Clock;
+  private tie = 0;
+
+  constructor(private readonly opts: SchedulerOptions) {
+    this.clock = opts.clock ?? realClock;
+    this.pods = new Informer(opts.client.resource<Pod>("pods"), { log: opts.log });
+    this.nodes = new Informer(opts.client.resource<Node>("nodes"), { log: opts.log });
+    this.queue = new SchedulingQueue((a, b) => this.order(a, b), {
+      clock: this.clock,
+      initialBackoffMs: opts.initialBackoffMs,
+      maxBackoffMs: opts.maxBackoffMs,
+    });
+    this.pods.addEventHandler({
+      onAdd: (p) => this.onPod(p),
+      onUpdate: (old, p) => {
+        this.onPod(p);
+        // A pod finishing frees its node's resources.
+        const done = (x: Pod) => x.status?.phase === "Succeeded" || x.status?.phase === "Failed";
+        if (!done(old) && done(p)) this.queue.moveAllToActiveOrBackoff();
+      },
+      onDelete: (p) => {
+        const key = objectKey(p);
+        this.queue.delete(key);
+        this.assumed.delete(key);
+        if (p.spec?.nodeName) this.queue.moveAllToActiveOrBackoff();
+      },
+    });
+    const nodeChanged = () => this.queue.moveAllToActiveOrBackoff();
+    this.nodes.addEventHandler({ onAdd: nodeChanged, onUpdate: nodeChanged });
+  }
+
+  /** Higher priority first, then the oldest. */
+  private order(a: string, b: string): number {
+    const pa = this.pods.store.get(a);
+    const pb = this.pods.store.get(b);
+    const prio = (pb?.spec?.priority ?? 0) - (pa?.spec?.priority ?? 0);
+    if (prio !== 0) return prio;
+    const ta = pa?.metadata?.creationTimestamp ?? "";
+    const tb = pb?.metadata?.creationTimestamp ?? "";
+    return ta < tb ? -1 : ta > tb ? 1 : a < b ? -1 : 1;
+  }
+
+  private isPendingForUs(p: Pod): boolean {
+    const phase = p.status?.phase;
+    return (
+      !p.spec?.nodeName &&
+      (p.spec?.schedulerName || "default-scheduler") === this.opts.schedulerName &&
+      !p.metadata?.deletionTimestamp &&
+      phase !== "Succeeded" &&
+      phase !== "Failed"
+    );
+  }
+
+  private onPod(p: Pod): void {
+    const key = objectKey(p);
+    if (p.spec?.nodeName) this.assumed.delete(key);
+    if (this.isPendingForUs(p)) this.queue.add(key);
+    else this.queue.delete(key);
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const informers = [this.pods.run(signal), this.nodes.run(signal)];
+    await Promise.all([this.pods.waitForSync(signal), this.nodes.waitForSync(signal)]);
+    signal.addEventListener("abort", () => this.queue.close(), { once: true });
+    this.opts.log.info("scheduler caches synced; scheduling");
+    for (;;) {
+      const key = await this.queue.pop();
+      if (key === undefined) break;
+      const outcome = await this.attempt(key).catch((err: unknown) => {
+        this.opts.log.error({ err, pod: key }, "scheduling attempt failed");
+        return "error" as const;
+      });
+      this.queue.done(key, outcome);
+    }
+    await Promise.all(informers);
+  }
+
+  private scheduledPods(): Pod[] {
+    const out: Pod[] = [];
+    for (const p of this.pods.store.list()) {
+      const key = objectKey(p);
+      if (p.spec?.nodeName) out.push(p);
+      else if (this.assumed.has(key)) out.push(this.assumed.get(key)!);
+    }
+    return out;
+  }
+
+  private async attempt(key: string): Promise<"scheduled" | "unschedulable" | "error"> {
+    const pod = this.pods.store.get(key);
+    if (!pod || !this.isPendingForUs(pod) || this.assumed.has(key)) return "scheduled";
+    const start = this.clock.now();
+    const snapshot = buildSnapshot(this.nodes.store.list(), this.scheduledPods());
+    const result = scheduleOne(pod, snapshot, this.opts.filters, this.opts.scores, this.tie++);
+    const log = this.opts.log.child({ pod: key });
+    if (result.node === undefined) {
+      log.info({ reason: result.message }, "pod is unschedulable");
+      this.observe("unschedulable", start);
+      await this.opts.recorder.event(pod, "Warning", "FailedScheduling", result.message);
+      await this.setScheduledCondition(pod, "False", "Unschedulable", result.message);
+      return "unschedulable";
+    }
+    const bound = structuredClone(pod);
+    bound.spec!.nodeName = result.node;
+    try {
+      const written = await this.opts.client.resource<Pod>("pods").update(bound);
+      this.assumed.set(key, written);
+    } catch (err) {
+      if (isConflict(err) || isNotFound(err)) return "error";
+      throw err;
+    }
+    log.info({ node: result.node, feasible: result.feasible }, "bound pod");
+    this.observe("scheduled", start);
+    await this.opts.recorder.event(
+      pod,
+      "Normal",
+      "Scheduled",
+      `Successfully assigned ${pod.metadata!.namespace}/${pod.metadata!.name} to ${result.node}`,
+    );
+    await this.setScheduledCondition(this.assumed.get(key)!, "True", "", "");
+    return "scheduled";
+  }
+
+  private observe(result: string, start: number): void {
+    this.opts.metrics?.attempts.inc({ result });
+    this.opts.metrics?.latency.observe({ result }, (this.clock.now() - start) / 1000);
+  }
+
+  /** PodScheduled in status, as the scheduler reports it; best effort (the kubelet owns the rest). */
+  private async setScheduledCondition(
+    pod: Pod,
+    status: string,
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    const pods = this.opts.client.resource<Pod>("pods");
+    for (let i = 0; i < 3; i++) {
+      try {
+        const cur = await pods.get(pod.metadata!.name, { namespace: pod.metadata!.namespace });
+        const st = cur.status ?? PodStatus.fromPartial({ phase: "Pending" });
+        const existing = st.conditions.find((c) => c.type === "PodScheduled");
+        if (
+          existing &&
+          existing.status === status &&
+          existing.reason === reason &&
+          existing.message === message
+        )
+          return;
+        const cond = PodCondition.fromPartial({
+          type: "PodScheduled",
+          status,
+          reason,
+          message,
+          lastTransitionTime: rfc3339(this.clock.now()),
+        });
+        st.conditions = [...st.conditions.filter((c) => c.type !== "PodScheduled"), cond];
+        st.phase ||= "Pending";
+        await pods.updateStatus({ ...cur, status: st });
+        return;
+      } catch (err) {
+        if (isNotFound(err)) return;
+        if (!isConflict(err)) {
+          this.opts.log.warn({ err: (err as Error).message }, "could not update PodScheduled");
+          return;
+        }
+      }
+    }
+  }
+}
