@@ -281,6 +281,29 @@ async function main(): Promise<number> {
     });
   }
 
+  // Two schedulers, one leader (Lease kube-system/kube-scheduler), as in compose.
+  const controlPlane: ProcessSpec[] = [];
+  for (let i = 0; i < 2; i++) {
+    const httpAddress = `127.0.0.1:${10259 + i}`;
+    controlPlane.push({
+      name: `scheduler-${i}`,
+      command: process.execPath,
+      args: [
+        "--import",
+        "tsx",
+        "apps/scheduler/src/main.ts",
+        "--server",
+        servers.join(","),
+        "--http-address",
+        httpAddress,
+        "--id",
+        `scheduler-${i}`,
+      ],
+      ready: (signal) => waitForHttp(`http://${httpAddress}/healthz`, signal),
+    });
+  }
+  specs.push(...controlPlane);
+
   const sup = new Supervisor(cfg.stopMs, cfg.restartMs, Math.max(8, ...specs.map((s) => s.name.length)));
   process.on("exit", () => sup.killAll());
   let interrupted = false;
@@ -300,9 +323,11 @@ async function main(): Promise<number> {
     // etcd first: the apiservers need it to become ready; they themselves can start together.
     sup.start(specs[0]!);
     await specs[0]!.ready(deadline);
-    const apiservers = specs.slice(1);
+    const apiservers = specs.slice(1, 1 + cfg.apiservers);
     for (const s of apiservers) sup.start(s);
     await Promise.all(apiservers.map((s) => s.ready(deadline)));
+    for (const s of controlPlane) sup.start(s);
+    await Promise.all(controlPlane.map((s) => s.ready(deadline)));
   } catch {
     if (!sup.isStopping) {
       sup.say("local-up", `not ready within ${flags["ready-timeout"]}; stopping`);
@@ -318,6 +343,7 @@ async function main(): Promise<number> {
       `  apiservers (gRPC): ${servers.join(", ")}`,
       `  HTTP /healthz /readyz /metrics: ${servers.map((_, i) => `http://127.0.0.1:${cfg.http + i}`).join(", ")}`,
       `  etcd: ${etcdClientUrl} (data in ${dataDir})`,
+      "  schedulers: scheduler-0, scheduler-1 (leader in lease kube-system/kube-scheduler)",
       "use it with ktl:",
       `  export TSKUBE_SERVER=${servers.join(",")}`,
       "  pnpm ktl get namespaces",

@@ -4,7 +4,7 @@ import { parse } from "yaml";
 import { ComposeProject, ktl, REPO_ROOT, run } from "./compose.js";
 
 const FIXTURE = join(REPO_ROOT, "test/e2e/fixtures/nginx.yaml");
-const SERVICES = ["etcd-0", "etcd-1", "etcd-2", "apiserver-0", "apiserver-1"];
+const SERVICES = ["etcd-0", "etcd-1", "etcd-2", "apiserver-0", "apiserver-1", "scheduler-0", "scheduler-1"];
 
 // Building the image on 2 cores and a 3-member etcd electing a leader take minutes, not seconds.
 const BUILD_TIMEOUT_MS = 20 * 60_000;
@@ -79,6 +79,21 @@ describe("docker compose cluster", () => {
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^deployment\.apps\/nginx\s+0\/2\s/m);
     expect(table.stdout).toMatch(/^service\/nginx\s+ClusterIP\s/m);
+  });
+
+  it("the elected scheduler binds a pod to a node", async () => {
+    const r = await ktl(server(0), ["apply", "-f", join(REPO_ROOT, "test/e2e/fixtures/hollow-node-and-pod.yaml")]);
+    expect(r.code, r.stderr).toBe(0);
+    const deadline = Date.now() + 60_000;
+    let wide = "";
+    while (Date.now() < deadline) {
+      wide = (await ktl(server(0), ["get", "pod", "scheduled", "-o", "wide"])).stdout;
+      if (/\shollow-1\s/.test(wide)) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(wide).toMatch(/^scheduled\s+0\/1\s+Pending\s+0\s+\S+\s+<none>\s+hollow-1\s/m);
+    const lease = await ktl(server(1), ["get", "lease", "kube-scheduler", "-n", "kube-system"]);
+    expect(lease.stdout).toMatch(/^kube-scheduler\s+scheduler-[01]_\d+\s/m);
   });
 
   it("ktl fails over when its first apiserver is gone", async () => {
