@@ -1,10 +1,9 @@
 import type { Server as HttpServer } from "node:http";
 import { KINDS, Namespace, ResourceServiceService } from "@tskube/api";
-import { createServer, type TskubeServer } from "@tskube/grpc";
+import { createServer, startHttp, type TskubeServer } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
 import { isAlreadyExists } from "@tskube/machinery";
 import { Etcd3 } from "etcd3";
-import { startHttp } from "@tskube/grpc";
 import { createMetrics } from "./metrics.js";
 import { Registry } from "./registry.js";
 import { createResourceService } from "./service.js";

@@ -82,7 +82,11 @@ describe("docker compose cluster", () => {
   });
 
   it("the elected scheduler binds a pod to a node", async () => {
-    const r = await ktl(server(0), ["apply", "-f", join(REPO_ROOT, "test/e2e/fixtures/hollow-node-and-pod.yaml")]);
+    const r = await ktl(server(0), [
+      "apply",
+      "-f",
+      join(REPO_ROOT, "test/e2e/fixtures/hollow-node-and-pod.yaml"),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const deadline = Date.now() + 60_000;
     let wide = "";

@@ -1,0 +1,121 @@
+import { objectKey, type Pod } from "@tskube/api";
+import type { Client } from "@tskube/client";
+import { Controller, type EventRecorder, Informer, sleep } from "@tskube/controller";
+import type { Logger } from "@tskube/log";
+import { RestartBackoff } from "./backoff.js";
+import { PodSyncer } from "./pod-syncer.js";
+import { LABEL_POD_UID, type Runtime } from "./runtime/types.js";
+
+export interface KubeletOptions {
+  client: Client;
+  runtime: Runtime;
+  recorder: EventRecorder;
+  nodeName: string;
+  nodeIp: string;
+  log: Logger;
+  backoff: { initialMs: number; maxMs: number; resetMs: number };
+  /** How often the runtime is relisted for changes (the PLEG period). */
+  relistPeriodMs: number;
+  workers?: number;
+}
+
+/**
+ * The pod side of the kubelet: an informer on the pods bound to this node, a worker per pod key,
+ * and a relist of the runtime (Kubernetes' PLEG) that re-syncs a pod whenever one of its containers
+ * changes state. Housekeeping removes what the runtime holds for pods that no longer exist; it never
+ * touches pods that do, so a restarted kubelet adopts running containers untouched.
+ */
+export class Kubelet {
+  readonly pods: Informer<Pod>;
+  readonly syncer: PodSyncer;
+  private readonly controller: Controller;
+  private readonly keyByUid = new Map<string, string>();
+
+  constructor(private readonly opts: KubeletOptions) {
+    this.pods = new Informer(opts.client.resource<Pod>("pods"), {
+      fieldSelector: `spec.nodeName=${opts.nodeName}`,
+      log: opts.log,
+    });
+    this.syncer = new PodSyncer({
+      client: opts.client,
+      runtime: opts.runtime,
+      recorder: opts.recorder,
+      backoff: new RestartBackoff(opts.backoff),
+      nodeName: opts.nodeName,
+      nodeIp: opts.nodeIp,
+      log: opts.log,
+    });
+    this.controller = new Controller({
+      name: "pod-workers",
+      workers: opts.workers ?? 4,
+      log: opts.log,
+      reconcile: async (key) => {
+        const pod = this.pods.store.get(key);
+        if (!pod) return undefined;
+        const after = await this.syncer.sync(pod);
+        return after === undefined ? undefined : { requeueAfterMs: after };
+      },
+    });
+    const track = (p: Pod) => {
+      this.keyByUid.set(p.metadata!.uid, objectKey(p));
+      this.controller.enqueue(objectKey(p));
+    };
+    this.pods.addEventHandler({
+      onAdd: track,
+      onUpdate: (_, p) => track(p),
+      onDelete: (p) => {
+        this.keyByUid.delete(p.metadata!.uid);
+        void this.syncer
+          .cleanup(p.metadata!.uid)
+          .catch((err) => opts.log.warn({ err: (err as Error).message }, "cleanup failed"));
+      },
+    });
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const informer = this.pods.run(signal);
+    await this.pods.waitForSync(signal);
+    this.opts.log.info({ pods: this.pods.store.size }, "pod cache synced; syncing pods");
+    await Promise.all([informer, this.controller.run(signal), this.relist(signal)]);
+  }
+
+  /** PLEG: compare the runtime's container states with the last relist and re-sync changed pods. */
+  private async relist(signal: AbortSignal): Promise<void> {
+    let last = new Map<string, string>();
+    while (!signal.aborted) {
+      try {
+        const seen = new Map<string, string>();
+        for (const c of await this.opts.runtime.listContainers()) {
+          const uid = c.labels[LABEL_POD_UID] ?? "";
+          seen.set(uid, `${seen.get(uid) ?? ""}${c.id}:${c.state};`);
+        }
+        for (const [uid, sig] of seen) {
+          if (last.get(uid) === sig) continue;
+          const key = this.keyByUid.get(uid);
+          if (key) this.controller.enqueue(key);
+        }
+        await this.housekeeping();
+        last = seen;
+      } catch (err) {
+        this.opts.log.warn({ err: (err as Error).message }, "runtime relist failed");
+      }
+      await sleep(
+        { now: Date.now, setTimeout, clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) },
+        this.opts.relistPeriodMs,
+        signal,
+      );
+    }
+  }
+
+  /** Sandboxes of pods that are gone from the API (deleted while this kubelet was away). */
+  private async housekeeping(): Promise<void> {
+    if (!this.pods.hasSynced()) return;
+    const known = new Set(this.pods.store.list().map((p) => p.metadata!.uid));
+    for (const s of await this.opts.runtime.listPodSandboxes()) {
+      if (!known.has(s.podUid)) {
+        this.opts.log.info({ uid: s.podUid }, "removing the sandbox of a pod that no longer exists");
+        await this.syncer.cleanup(s.podUid);
+      }
+    }
+  }
+}

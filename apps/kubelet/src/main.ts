@@ -1,0 +1,157 @@
+import { cpus, hostname, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createClient } from "@tskube/client";
+import { EventRecorder } from "@tskube/controller";
+import { startHttp } from "@tskube/grpc";
+import { componentLogger } from "@tskube/log";
+import { parseDuration } from "@tskube/machinery";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { Kubelet } from "./kubelet.js";
+import { NodeAgent } from "./node-agent.js";
+import { FakeRuntime } from "./runtime/fake.js";
+import { ProcessRuntime } from "./runtime/process.js";
+import type { Runtime } from "./runtime/types.js";
+
+/** Every flag has a TSKUBE_* environment variable; the flag wins. Defaults are Kubernetes'. */
+const FLAGS = {
+  server: { env: "TSKUBE_SERVER", default: "127.0.0.1:6443" },
+  "node-name": { env: "TSKUBE_NODE_NAME", default: hostname() },
+  "node-ip": { env: "TSKUBE_NODE_IP", default: "127.0.0.1" },
+  "pod-cidr": { env: "TSKUBE_POD_CIDR", default: "127.1.0.0/16" },
+  "node-labels": { env: "TSKUBE_NODE_LABELS", default: "" },
+  runtime: { env: "TSKUBE_RUNTIME", default: "process" },
+  "root-dir": { env: "TSKUBE_ROOT_DIR", default: ".local/kubelet" },
+  cpu: { env: "TSKUBE_NODE_CPU", default: String(cpus().length) },
+  memory: { env: "TSKUBE_NODE_MEMORY", default: `${Math.floor(totalmem() / 1024 / 1024)}Mi` },
+  "max-pods": { env: "TSKUBE_MAX_PODS", default: "110" },
+  "http-address": { env: "TSKUBE_HTTP_ADDRESS", default: "0.0.0.0:10248" },
+  port: { env: "TSKUBE_KUBELET_PORT", default: "10250" },
+  "node-lease-duration-seconds": { env: "TSKUBE_NODE_LEASE_DURATION_SECONDS", default: "40" },
+  "node-lease-renew-interval": { env: "TSKUBE_NODE_LEASE_RENEW_INTERVAL", default: "10s" },
+  "node-status-update-frequency": { env: "TSKUBE_NODE_STATUS_UPDATE_FREQUENCY", default: "10s" },
+  "crash-loop-backoff-initial": { env: "TSKUBE_CRASH_LOOP_BACKOFF_INITIAL", default: "10s" },
+  "crash-loop-backoff-max": { env: "TSKUBE_CRASH_LOOP_BACKOFF_MAX", default: "5m" },
+  "crash-loop-backoff-reset": { env: "TSKUBE_CRASH_LOOP_BACKOFF_RESET", default: "10m" },
+  "pleg-relist-period": { env: "TSKUBE_PLEG_RELIST_PERIOD", default: "1s" },
+  "fake-start-delay": { env: "TSKUBE_FAKE_START_DELAY", default: "0s" },
+} as const;
+type Flag = keyof typeof FLAGS;
+
+function readFlags(): Record<Flag, string> {
+  const { values } = parseArgs({
+    options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: "string" as const }])),
+    strict: true,
+  });
+  const out = {} as Record<Flag, string>;
+  for (const [name, f] of Object.entries(FLAGS) as [Flag, (typeof FLAGS)[Flag]][]) {
+    out[name] = (
+      (values as Record<string, string | undefined>)[name] ??
+      process.env[f.env] ??
+      f.default
+    ).trim();
+  }
+  return out;
+}
+
+function makeRuntime(flags: Record<Flag, string>): Runtime {
+  switch (flags.runtime) {
+    case "process":
+      return new ProcessRuntime(join(flags["root-dir"], flags["node-name"]), flags["pod-cidr"]);
+    case "fake":
+      return new FakeRuntime(flags["pod-cidr"].split("/")[0]!, parseDuration(flags["fake-start-delay"]));
+    default:
+      throw new Error(
+        `--runtime: Unsupported value: "${flags.runtime}": supported values: "process", "fake"`,
+      );
+  }
+}
+
+async function main(): Promise<void> {
+  let flags: Record<Flag, string>;
+  let runtime: Runtime;
+  try {
+    flags = readFlags();
+    runtime = makeRuntime(flags);
+  } catch (err) {
+    console.error(
+      `error: ${(err as Error).message}\nflags: ${Object.entries(FLAGS)
+        .map(([k, f]) => `--${k} ($${f.env}, default ${f.default})`)
+        .join(", ")}`,
+    );
+    process.exit(2);
+  }
+  const log = componentLogger("kubelet", { node: flags["node-name"] });
+  log.info({ flags }, "starting kubelet");
+  const client = createClient({ servers: flags.server.split(","), userAgent: "kubelet" });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const http = await startHttp({
+    address: flags["http-address"],
+    log,
+    metrics: registry,
+    checks: { live: async () => undefined, ready: async () => undefined },
+  });
+  const labels = Object.fromEntries(
+    flags["node-labels"]
+      .split(",")
+      .filter(Boolean)
+      .map((kv) => kv.split("=") as [string, string]),
+  );
+  const agent = new NodeAgent({
+    client,
+    nodeName: flags["node-name"],
+    nodeIp: flags["node-ip"],
+    podCidr: flags["pod-cidr"],
+    capacity: { cpu: flags.cpu, memory: flags.memory, pods: flags["max-pods"] },
+    labels,
+    runtime,
+    kubeletPort: Number(flags.port),
+    leaseDurationSeconds: Number(flags["node-lease-duration-seconds"]),
+    leaseRenewIntervalMs: parseDuration(flags["node-lease-renew-interval"]),
+    statusUpdateIntervalMs: parseDuration(flags["node-status-update-frequency"]),
+    log,
+  });
+  for (;;) {
+    try {
+      await agent.register();
+      break;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "node registration failed; retrying");
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  const kubelet = new Kubelet({
+    client,
+    runtime,
+    recorder: new EventRecorder({
+      events: client.resource("events"),
+      component: "kubelet",
+      host: flags["node-name"],
+      log,
+    }),
+    nodeName: flags["node-name"],
+    nodeIp: flags["node-ip"],
+    log,
+    backoff: {
+      initialMs: parseDuration(flags["crash-loop-backoff-initial"]),
+      maxMs: parseDuration(flags["crash-loop-backoff-max"]),
+      resetMs: parseDuration(flags["crash-loop-backoff-reset"]),
+    },
+    relistPeriodMs: parseDuration(flags["pleg-relist-period"]),
+  });
+  const stop = new AbortController();
+  // The kubelet stops; its pods keep running (a restarted kubelet adopts them).
+  process.on("SIGTERM", () => stop.abort());
+  process.on("SIGINT", () => stop.abort());
+  await Promise.all([agent.run(stop.signal), kubelet.run(stop.signal)]);
+  http.close();
+  client.close();
+  log.info("kubelet stopped; pods left running for the next kubelet to adopt");
+  process.exit(0);
+}
+
+main().catch((err) => {
+  componentLogger("kubelet").fatal({ err }, "kubelet failed");
+  process.exit(1);
+});

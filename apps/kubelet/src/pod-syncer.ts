@@ -1,0 +1,306 @@
+import type { ConfigMap, Container, Pod, Secret } from "@tskube/api";
+import type { Client } from "@tskube/client";
+import type { EventRecorder } from "@tskube/controller";
+import type { Logger } from "@tskube/log";
+import { isConflict, isNotFound } from "@tskube/machinery";
+import type { RestartBackoff } from "./backoff.js";
+import { type ContainerView, computePodStatus } from "./pod-status.js";
+import {
+  LABEL_ATTEMPT,
+  LABEL_CONTAINER_NAME,
+  LABEL_POD_NAME,
+  LABEL_POD_NAMESPACE,
+  LABEL_POD_UID,
+  type Runtime,
+  type ContainerStatus as RuntimeContainer,
+  type SandboxStatus,
+} from "./runtime/types.js";
+
+export interface PodSyncerOptions {
+  client: Client;
+  runtime: Runtime;
+  recorder: EventRecorder;
+  backoff: RestartBackoff;
+  nodeName: string;
+  nodeIp: string;
+  log: Logger;
+  now?: () => number;
+}
+
+const podName = (pod: Pod) => `${pod.metadata!.name}_${pod.metadata!.namespace}(${pod.metadata!.uid})`;
+
+/**
+ * One pass of the kubelet's syncPod for one pod: sandbox first, then each container per its
+ * restartPolicy with CrashLoopBackOff, then the status. Returns how soon to look again (a pending
+ * back-off), or undefined. Level-based: it reads the runtime every time.
+ */
+export class PodSyncer {
+  private warnedIsolation = new Set<string>();
+
+  constructor(private readonly opts: PodSyncerOptions) {}
+
+  private now(): number {
+    return this.opts.now?.() ?? Date.now();
+  }
+
+  async sync(pod: Pod): Promise<number | undefined> {
+    const uid = pod.metadata!.uid;
+    const { runtime } = this.opts;
+    if (pod.metadata!.deletionTimestamp) {
+      await this.terminate(pod);
+      return undefined;
+    }
+    const phase = pod.status?.phase;
+    const sandboxes = (await runtime.listPodSandboxes()).filter((s) => s.podUid === uid);
+    const containers = (await runtime.listContainers()).filter((c) => c.labels[LABEL_POD_UID] === uid);
+    if (phase === "Succeeded" || phase === "Failed") {
+      for (const c of containers) if (c.state === "RUNNING") await runtime.stopContainer(c.id, 0);
+      return undefined;
+    }
+    let sandbox: SandboxStatus | undefined = sandboxes.find((s) => s.state === "READY");
+    if (!sandbox) {
+      for (const s of sandboxes) await runtime.removePodSandbox(s.id);
+      const id = await runtime.runPodSandbox({
+        podUid: uid,
+        name: pod.metadata!.name,
+        namespace: pod.metadata!.namespace,
+        hostname: pod.spec?.hostname || pod.metadata!.name,
+        labels: {
+          [LABEL_POD_UID]: uid,
+          [LABEL_POD_NAME]: pod.metadata!.name,
+          [LABEL_POD_NAMESPACE]: pod.metadata!.namespace,
+        },
+      });
+      sandbox = (await runtime.listPodSandboxes()).find((s) => s.id === id);
+      if (runtime.name === "process" && !this.warnedIsolation.has(uid)) {
+        this.warnedIsolation.add(uid);
+        await this.opts.recorder.event(
+          pod,
+          "Warning",
+          "NoIsolation",
+          "the process runtime runs containers as host processes: no network namespace, volumes at host paths",
+        );
+      }
+    }
+    const podIp = sandbox?.ip ?? "";
+    const restartPolicy = pod.spec?.restartPolicy || "Always";
+    const views: ContainerView[] = [];
+    let requeueMs: number | undefined;
+    for (const spec of pod.spec?.containers ?? []) {
+      const attempts = containers
+        .filter((c) => c.labels[LABEL_CONTAINER_NAME] === spec.name)
+        .sort((a, b) => Number(a.labels[LABEL_ATTEMPT]) - Number(b.labels[LABEL_ATTEMPT]));
+      const view: ContainerView = { spec, attempts, finished: false };
+      views.push(view);
+      const latest = attempts.at(-1);
+      if (latest && (latest.state === "RUNNING" || latest.state === "CREATED")) {
+        if (latest.state === "CREATED") await this.start(pod, latest.id, spec, view);
+        continue;
+      }
+      if (latest?.state === "EXITED") {
+        const restart =
+          restartPolicy === "Always" || (restartPolicy === "OnFailure" && latest.exitCode !== 0);
+        if (!restart) {
+          view.finished = true;
+          continue;
+        }
+        const key = `${uid}/${spec.name}`;
+        const wait = this.opts.backoff.tryRestart(key, this.now(), latest.finishedAt - latest.startedAt);
+        if (wait > 0) {
+          const delay = Math.round(this.opts.backoff.delay(key) / 1000);
+          view.backoffMessage = `back-off ${delay}s restarting failed container=${spec.name} pod=${podName(pod)}`;
+          await this.opts.recorder.event(
+            pod,
+            "Warning",
+            "BackOff",
+            `Back-off restarting failed container ${spec.name} in pod ${podName(pod)}`,
+          );
+          requeueMs = Math.min(requeueMs ?? wait, wait);
+          continue;
+        }
+      }
+      await this.createAndStart(pod, sandbox!, spec, attempts.length, view, podIp);
+    }
+    const fresh = (await runtime.listContainers()).filter((c) => c.labels[LABEL_POD_UID] === uid);
+    for (const v of views) {
+      v.attempts = fresh
+        .filter((c) => c.labels[LABEL_CONTAINER_NAME] === v.spec.name)
+        .sort((a, b) => Number(a.labels[LABEL_ATTEMPT]) - Number(b.labels[LABEL_ATTEMPT]));
+    }
+    await this.writeStatus(pod, views, podIp, sandbox?.state === "READY");
+    return requeueMs;
+  }
+
+  private async resolveEnv(
+    pod: Pod,
+    spec: Container,
+    podIp: string,
+  ): Promise<{ name: string; value: string }[]> {
+    const out: { name: string; value: string }[] = [];
+    for (const e of spec.env) {
+      const from = e.valueFrom;
+      if (!from) {
+        out.push({ name: e.name, value: e.value });
+        continue;
+      }
+      if (from.fieldRef) {
+        const fields: Record<string, string> = {
+          "metadata.name": pod.metadata!.name,
+          "metadata.namespace": pod.metadata!.namespace,
+          "metadata.uid": pod.metadata!.uid,
+          "spec.nodeName": pod.spec?.nodeName ?? "",
+          "spec.serviceAccountName": pod.spec?.serviceAccountName ?? "",
+          "status.podIP": podIp,
+          "status.hostIP": this.opts.nodeIp,
+        };
+        out.push({ name: e.name, value: fields[from.fieldRef.fieldPath] ?? "" });
+      } else if (from.configMapKeyRef) {
+        const ref = from.configMapKeyRef;
+        const cm = await this.opts.client
+          .resource<ConfigMap>("configmaps")
+          .get(ref.name, { namespace: pod.metadata!.namespace });
+        const v = cm.data[ref.key];
+        if (v === undefined && !ref.optional)
+          throw new Error(`couldn't find key ${ref.key} in ConfigMap ${pod.metadata!.namespace}/${ref.name}`);
+        if (v !== undefined) out.push({ name: e.name, value: v });
+      } else if (from.secretKeyRef) {
+        const ref = from.secretKeyRef;
+        const s = await this.opts.client
+          .resource<Secret>("secrets")
+          .get(ref.name, { namespace: pod.metadata!.namespace });
+        const v = s.data[ref.key];
+        if (v === undefined && !ref.optional)
+          throw new Error(`couldn't find key ${ref.key} in Secret ${pod.metadata!.namespace}/${ref.name}`);
+        if (v !== undefined) out.push({ name: e.name, value: Buffer.from(v).toString() });
+      }
+    }
+    return out;
+  }
+
+  private async createAndStart(
+    pod: Pod,
+    sandbox: SandboxStatus,
+    spec: Container,
+    attempt: number,
+    view: ContainerView,
+    podIp: string,
+  ): Promise<void> {
+    const { runtime, recorder } = this.opts;
+    let env: { name: string; value: string }[];
+    try {
+      env = await this.resolveEnv(pod, spec, podIp);
+    } catch (err) {
+      const message = (err as Error).message;
+      view.waitingReason = { reason: "CreateContainerConfigError", message };
+      await recorder.event(pod, "Warning", "Failed", `Error: ${message}`);
+      return;
+    }
+    await recorder.event(
+      pod,
+      "Normal",
+      "Pulled",
+      `Container image "${spec.image}" already present on machine`,
+    );
+    let id: string;
+    try {
+      id = await runtime.createContainer(sandbox.id, {
+        name: spec.name,
+        image: spec.image,
+        command: spec.command,
+        args: spec.args,
+        env,
+        workingDir: spec.workingDir,
+        mounts: [],
+        labels: {
+          [LABEL_POD_UID]: pod.metadata!.uid,
+          [LABEL_POD_NAME]: pod.metadata!.name,
+          [LABEL_POD_NAMESPACE]: pod.metadata!.namespace,
+          [LABEL_CONTAINER_NAME]: spec.name,
+          [LABEL_ATTEMPT]: String(attempt),
+        },
+      });
+    } catch (err) {
+      view.waitingReason = { reason: "CreateContainerError", message: (err as Error).message };
+      await recorder.event(pod, "Warning", "Failed", `Error: ${(err as Error).message}`);
+      return;
+    }
+    await recorder.event(pod, "Normal", "Created", `Created container ${spec.name}`);
+    await this.start(pod, id, spec, view);
+  }
+
+  private async start(pod: Pod, id: string, spec: Container, view: ContainerView): Promise<void> {
+    try {
+      await this.opts.runtime.startContainer(id);
+      await this.opts.recorder.event(pod, "Normal", "Started", `Started container ${spec.name}`);
+    } catch (err) {
+      view.waitingReason = { reason: "RunContainerError", message: (err as Error).message };
+      await this.opts.recorder.event(pod, "Warning", "Failed", `Error: ${(err as Error).message}`);
+    }
+  }
+
+  private async writeStatus(
+    pod: Pod,
+    views: ContainerView[],
+    podIp: string,
+    sandboxReady: boolean,
+  ): Promise<void> {
+    const pods = this.opts.client.resource<Pod>("pods");
+    const status = computePodStatus(pod, views, {
+      podIp,
+      hostIp: this.opts.nodeIp,
+      runtime: this.opts.runtime.name,
+      now: this.now(),
+      sandboxReady,
+    });
+    if (JSON.stringify(status) === JSON.stringify(pod.status)) return;
+    try {
+      await pods.updateStatus({ ...pod, status });
+    } catch (err) {
+      // A newer version exists: the informer brings it and this pod is synced again.
+      if (!isConflict(err) && !isNotFound(err)) throw err;
+    }
+  }
+
+  /** Graceful stop: SIGTERM, the grace period, SIGKILL; then the pod object is removed. */
+  async terminate(pod: Pod): Promise<void> {
+    const uid = pod.metadata!.uid;
+    const { runtime } = this.opts;
+    const grace = pod.metadata!.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    const running = (await runtime.listContainers()).filter(
+      (c) => c.labels[LABEL_POD_UID] === uid && c.state === "RUNNING",
+    );
+    await Promise.all(
+      running.map(async (c) => {
+        await this.opts.recorder.event(pod, "Normal", "Killing", `Stopping container ${c.name}`);
+        await runtime.stopContainer(c.id, grace);
+      }),
+    );
+    await this.cleanup(uid);
+    try {
+      await this.opts.client.resource<Pod>("pods").delete(pod.metadata!.name, {
+        namespace: pod.metadata!.namespace,
+        gracePeriodSeconds: 0,
+        preconditions: { uid },
+      });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
+
+  /** Removes everything the runtime holds for a pod uid. */
+  async cleanup(uid: string): Promise<void> {
+    const { runtime } = this.opts;
+    for (const s of await runtime.listPodSandboxes()) {
+      if (s.podUid !== uid) continue;
+      await runtime.stopPodSandbox(s.id);
+      await runtime.removePodSandbox(s.id);
+    }
+    this.opts.backoff.forget(`${uid}/`);
+    this.warnedIsolation.delete(uid);
+  }
+
+  /** Containers of one pod as the runtime reports them (for logs). */
+  async containersOf(uid: string): Promise<RuntimeContainer[]> {
+    return (await this.opts.runtime.listContainers()).filter((c) => c.labels[LABEL_POD_UID] === uid);
+  }
+}

@@ -1,0 +1,170 @@
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Event, KINDS, type Node, Pod } from "@tskube/api";
+import { isNotFound } from "@tskube/machinery";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useCluster } from "./cluster.js";
+import { type ComponentHandle, startComponent, waitFor } from "./harness.js";
+
+const kind = (k: string) => KINDS.find((x) => x.kind === k)!;
+
+function pod(name: string, command: string[], restartPolicy: string, extra: Record<string, unknown> = {}) {
+  return Pod.fromPartial({
+    metadata: { name, namespace: "default" },
+    spec: {
+      restartPolicy,
+      terminationGracePeriodSeconds: 5,
+      containers: [{ name: "main", image: "busybox:1.36", command, ...extra }],
+    },
+  });
+}
+
+describe("kubelet with the process runtime", () => {
+  const c = useCluster();
+  const rootDir = mkdtempSync(join(tmpdir(), "tskube-kubelet-"));
+  let kubelet: ComponentHandle;
+  let scheduler: ComponentHandle;
+  const kubeletArgs = () => [
+    "--server",
+    c.servers.join(","),
+    "--node-name",
+    "node-a",
+    "--pod-cidr",
+    "127.42.0.0/16",
+    "--root-dir",
+    rootDir,
+    "--crash-loop-backoff-initial",
+    "1s",
+    "--crash-loop-backoff-max",
+    "4s",
+    "--node-status-update-frequency",
+    "2s",
+    "--node-lease-renew-interval",
+    "2s",
+    "--pleg-relist-period",
+    "200ms",
+  ];
+
+  beforeAll(async () => {
+    scheduler = await startComponent("scheduler", [
+      "--server",
+      c.servers.join(","),
+      "--leader-elect",
+      "false",
+    ]);
+    kubelet = await startComponent("kubelet", kubeletArgs());
+  });
+  afterAll(async () => {
+    await kubelet?.stop();
+    await scheduler?.stop();
+  });
+
+  const pods = () => c.client.resource<Pod>(kind("Pod") as never);
+  const get = (name: string) => pods().get(name, { namespace: "default" });
+
+  it("registers a Ready node with capacity and renews its lease", async () => {
+    await waitFor(
+      "node lease",
+      async () =>
+        !!(await c.client
+          .resource(kind("Lease"))
+          .get("node-a", { namespace: "kube-node-lease" })
+          .catch(() => undefined)),
+      20_000,
+    );
+    const node = await c.client.resource<Node>(kind("Node") as never).get("node-a");
+    expect(node.status?.conditions.find((x) => x.type === "Ready")?.status).toBe("True");
+    expect(node.status?.allocatable.pods).toBe("110");
+    expect(node.spec?.podCidr).toBe("127.42.0.0/16");
+    const lease = await c.client.resource(kind("Lease")).get("node-a", { namespace: "kube-node-lease" });
+    expect(lease.metadata?.name).toBe("node-a");
+  });
+
+  it("runs the classic first pod to Succeeded and keeps its output", async () => {
+    await pods().create(pod("hello", ["echo"], "Never", { args: ["Hello World!"] }));
+    await waitFor("hello Succeeded", async () => (await get("hello")).status?.phase === "Succeeded", 30_000);
+    const p = await get("hello");
+    const cs = p.status!.containerStatuses[0]!;
+    expect(cs.state?.terminated).toMatchObject({ exitCode: 0, reason: "Completed" });
+    expect(p.status?.podIp).toMatch(/^127\.42\.\d+\.\d+$/);
+    expect(p.status?.hostIp).toBe("127.0.0.1");
+    const id = cs.containerId.replace("process://", "");
+    const log = readFileSync(join(rootDir, "node-a", "containers", id, "log"), "utf8");
+    expect(log).toBe("Hello World!\n");
+    const events = (
+      await c.client
+        .resource<Event>(kind("Event") as never)
+        .list({ namespace: "default", fieldSelector: "involvedObject.name=hello" })
+    ).items.map((e) => e.reason);
+    expect(events).toEqual(expect.arrayContaining(["Scheduled", "Pulled", "Created", "Started"]));
+  });
+
+  it("ends a Never pod Failed with its exit code", async () => {
+    await pods().create(pod("fails", ["sh", "-c", "exit 3"], "Never"));
+    await waitFor("fails Failed", async () => (await get("fails")).status?.phase === "Failed", 30_000);
+    expect((await get("fails")).status!.containerStatuses[0]!.state?.terminated).toMatchObject({
+      exitCode: 3,
+      reason: "Error",
+    });
+  });
+
+  it("restarts an Always pod with growing back-off: RESTARTS counts up and CrashLoopBackOff shows", async () => {
+    await pods().create(pod("crasher", ["sh", "-c", "echo crash; exit 1"], "Always"));
+    await waitFor(
+      "3 restarts",
+      async () => ((await get("crasher")).status?.containerStatuses[0]?.restartCount ?? 0) >= 3,
+      40_000,
+    );
+    let sawBackoff = false;
+    await waitFor(
+      "CrashLoopBackOff",
+      async () => {
+        const cs = (await get("crasher")).status?.containerStatuses[0];
+        sawBackoff ||= cs?.state?.waiting?.reason === "CrashLoopBackOff";
+        return sawBackoff;
+      },
+      20_000,
+    );
+    const p = await get("crasher");
+    expect(p.status?.phase).toBe("Running");
+    expect(p.status!.containerStatuses[0]!.lastState?.terminated?.exitCode).toBe(1);
+    const events = (
+      await c.client
+        .resource<Event>(kind("Event") as never)
+        .list({ namespace: "default", fieldSelector: "involvedObject.name=crasher,reason=BackOff" })
+    ).items;
+    expect(events[0]?.message).toMatch(/^Back-off restarting failed container main in pod crasher_default\(/);
+  });
+
+  it("stops a deleted pod gracefully and removes it", async () => {
+    await pods().create(pod("sleeper", ["sleep", "1000"], "Always"));
+    await waitFor("sleeper Running", async () => (await get("sleeper")).status?.phase === "Running", 30_000);
+    await pods().delete("sleeper", { namespace: "default" });
+    await waitFor(
+      "sleeper gone",
+      async () =>
+        (await get("sleeper").catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)))) === undefined,
+      30_000,
+    );
+  });
+
+  it("a restarted kubelet adopts running containers and restarts nothing", async () => {
+    await pods().create(pod("steady", ["sleep", "1000"], "Always"));
+    await waitFor(
+      "steady Running",
+      async () => (await get("steady")).status?.containerStatuses[0]?.state?.running !== undefined,
+      30_000,
+    );
+    const before = (await get("steady")).status!.containerStatuses[0]!;
+    await kubelet.kill();
+    kubelet = await startComponent("kubelet", kubeletArgs());
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = (await get("steady")).status!.containerStatuses[0]!;
+    expect(after.containerId).toBe(before.containerId);
+    expect(after.restartCount).toBe(0);
+    expect(after.state?.running?.startedAt).toBe(before.state?.running?.startedAt);
+    expect(readdirSync(join(rootDir, "node-a", "containers")).length).toBeGreaterThan(0);
+    await pods().delete("steady", { namespace: "default", gracePeriodSeconds: 1 });
+  });
+});
