@@ -1,10 +1,11 @@
 import type { Server as HttpServer } from "node:http";
-import { KINDS, Namespace, ResourceServiceService } from "@tskube/api";
+import { KINDS, Namespace, PodServiceService, ResourceServiceService } from "@tskube/api";
 import { createServer, startHttp, type TskubeServer } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
 import { isAlreadyExists } from "@tskube/machinery";
 import { Etcd3 } from "etcd3";
 import { createMetrics } from "./metrics.js";
+import { createPodProxy } from "./pod-proxy.js";
 import { Registry } from "./registry.js";
 import { createResourceService } from "./service.js";
 import { Cacher } from "./storage/cacher.js";
@@ -81,8 +82,14 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
     ready: () => ready,
   });
   const grpc: TskubeServer = await createServer(
-    { address: cfg.grpcAddress, log, services: ["tskube.v1.ResourceService"] },
-    (server) => server.addService(ResourceServiceService, service),
+    { address: cfg.grpcAddress, log, services: ["tskube.v1.ResourceService", "tskube.v1.PodService"] },
+    (server) => {
+      server.addService(ResourceServiceService, service);
+      server.addService(
+        PodServiceService,
+        createPodProxy(registries.get("pods")!, registries.get("nodes")!, log),
+      );
+    },
   );
   // Not serving until the caches hold the cluster's state.
   grpc.health.setStatus("", "NOT_SERVING");

@@ -22,6 +22,7 @@ import {
   unpack,
   WatchResponse,
 } from "@tskube/api";
+import { toServiceError } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
 import { ApiError, errors } from "@tskube/machinery";
 import type { Etcd3 } from "etcd3";
@@ -51,40 +52,6 @@ const PATCH_TYPES: Record<string, PatchKind> = {
   json: "json",
   strategic: "strategic",
 };
-
-/** Turns any error into the gRPC status clients see, with the Kubernetes Status in a trailer. */
-export function toServiceError(err: unknown, log: Logger): Partial<ServiceError> {
-  let api: ApiError;
-  if (err instanceof ApiError) api = err;
-  else if (err instanceof TooOldError) api = errors.resourceExpired(err.message);
-  else {
-    log.error({ err }, "internal error serving request");
-    api = errors.internal((err as Error)?.message ?? String(err));
-  }
-  const metadata = new Metadata();
-  metadata.set(
-    "tskube-status-bin",
-    Buffer.from(
-      Status.encode(
-        Status.fromPartial({
-          apiVersion: "v1",
-          kind: "Status",
-          status: "Failure",
-          message: api.message,
-          reason: api.reason,
-          code: api.httpCode,
-          details: {
-            name: api.details.name ?? "",
-            kind: api.details.kind ?? "",
-            group: api.details.group ?? "",
-            causes: api.causes.map((c) => ({ reason: c.reason, message: c.message, field: c.field })),
-          },
-        }),
-      ).finish(),
-    ),
-  );
-  return { code: api.code, details: api.message, metadata };
-}
 
 /** The ResourceService implementation: argument checks, then the kind's registry. */
 export function createResourceService(deps: ServiceDeps): ResourceServiceServer {

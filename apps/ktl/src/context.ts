@@ -18,8 +18,10 @@ export interface Context {
   out(text: string): void;
   err(text: string): void;
   close(): void;
-  /** Exit code so far (1 once an error was printed). */
+  /** An error was printed (exit code 1). */
   failed: boolean;
+  /** An exit code to pass through (ktl exec exits with its command's code). */
+  exitCode?: number;
 }
 
 export function makeContext(flags: GlobalFlags): Context {

@@ -4,6 +4,7 @@ import { del } from "./commands/delete.js";
 import { describe } from "./commands/describe.js";
 import { type GetFlags, get } from "./commands/get.js";
 import { apiResources, KTL_VERSION, version } from "./commands/info.js";
+import { exec, logs } from "./commands/logs.js";
 import { type Context, type GlobalFlags, makeContext } from "./context.js";
 import { describeError } from "./errors.js";
 
@@ -33,7 +34,7 @@ async function run(fn: (ctx: Context) => Promise<void>): Promise<void> {
   } finally {
     ctx.close();
   }
-  process.exitCode = ctx.failed ? 1 : 0;
+  process.exitCode = ctx.exitCode ?? (ctx.failed ? 1 : 0);
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -116,6 +117,30 @@ program
         ignoreNotFound: o.ignoreNotFound as boolean,
       }),
     ),
+  );
+
+program
+  .command("logs")
+  .description("Print the logs for a container in a pod")
+  .argument("<pod>", "POD or pod/POD")
+  .option("-f, --follow", "stream the logs", false)
+  .option("-c, --container <name>", "the container (optional with one container)")
+  .option("-p, --previous", "the previous terminated instance of the container", false)
+  .option("--tail <lines>", "lines of recent log to show (-1: all)")
+  .action((pod: string, o: { follow: boolean; container?: string; previous: boolean; tail?: string }) =>
+    run((ctx) => logs(ctx, pod, o)),
+  );
+
+program
+  .command("exec")
+  .description("Execute a command in a container")
+  .argument("<pod>", "POD or pod/POD")
+  .argument("[command...]", "the command and its arguments, after --")
+  .option("-c, --container <name>", "the container (optional with one container)")
+  .option("-i, --stdin", "pass stdin to the command", false)
+  .option("-t, --tty", "accepted for kubectl compatibility; output is not a terminal", false)
+  .action((pod: string, command: string[], o: { container?: string; stdin: boolean }) =>
+    run((ctx) => exec(ctx, pod, command, o)),
   );
 
 program

@@ -1,14 +1,16 @@
 import { cpus, hostname, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { PodServiceService } from "@tskube/api";
 import { createClient } from "@tskube/client";
 import { EventRecorder } from "@tskube/controller";
-import { startHttp } from "@tskube/grpc";
+import { createServer, startHttp } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
 import { parseDuration } from "@tskube/machinery";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { Kubelet } from "./kubelet.js";
 import { NodeAgent } from "./node-agent.js";
+import { createPodService } from "./pod-server.js";
 import { FakeRuntime } from "./runtime/fake.js";
 import { ProcessRuntime } from "./runtime/process.js";
 import type { Runtime } from "./runtime/types.js";
@@ -140,11 +142,16 @@ async function main(): Promise<void> {
     },
     relistPeriodMs: parseDuration(flags["pleg-relist-period"]),
   });
+  const grpc = await createServer(
+    { address: `0.0.0.0:${flags.port}`, log, services: ["tskube.v1.PodService"] },
+    (server) => server.addService(PodServiceService, createPodService(kubelet, runtime, log)),
+  );
   const stop = new AbortController();
   // The kubelet stops; its pods keep running (a restarted kubelet adopts them).
   process.on("SIGTERM", () => stop.abort());
   process.on("SIGINT", () => stop.abort());
   await Promise.all([agent.run(stop.signal), kubelet.run(stop.signal)]);
+  await grpc.shutdown(2_000);
   http.close();
   client.close();
   log.info("kubelet stopped; pods left running for the next kubelet to adopt");

@@ -12,12 +12,17 @@ import {
   DeleteCollectionRequest,
   DeleteRequest,
   DiscoveryRequest,
+  ExecRequest,
+  type ExecResponse,
   GetRequest,
   type KindInfo,
   type KubeObject,
   kindForResource,
   ListRequest,
+  LogsRequest,
+  type LogsResponse,
   PatchRequest,
+  PodServiceClient,
   pack,
   ResourceServiceClient,
   UpdateRequest,
@@ -53,8 +58,31 @@ const CHANNEL_OPTIONS: ChannelOptions = {
   "grpc.max_reconnect_backoff_ms": 2_000,
 };
 
+export interface LogsOptions {
+  namespace: string;
+  name: string;
+  container?: string;
+  follow?: boolean;
+  tailLines?: number;
+  previous?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ExecOptions {
+  namespace: string;
+  name: string;
+  container?: string;
+  command: string[];
+  stdin?: Uint8Array;
+  signal?: AbortSignal;
+}
+
 export interface Client {
   resource<T extends KubeObject = KubeObject>(kind: KindInfo<T> | string): ResourceClient<T>;
+  /** A container's log as chunks (the apiserver proxies to the pod's kubelet). */
+  logs(opts: LogsOptions): AsyncIterable<Uint8Array>;
+  /** Runs a command in a container: output chunks, then a message with the exit code. */
+  exec(opts: ExecOptions): AsyncIterable<ExecResponse>;
   discovery(): Promise<APIResource[]>;
   /** The address calls currently go to. */
   currentServer(): string;
@@ -73,6 +101,9 @@ export function createClient(opts: ClientOptions): Client {
     (s) => new ResourceServiceClient(s, credentials.createInsecure(), CHANNEL_OPTIONS),
   );
   const timeoutMs = opts.timeoutMs ?? 30_000;
+  const podStubs = opts.servers.map(
+    (s) => new PodServiceClient(s, credentials.createInsecure(), CHANNEL_OPTIONS),
+  );
   const retries = opts.retries ?? 5;
   let current = 0;
 
@@ -272,9 +303,39 @@ export function createClient(opts: ClientOptions): Client {
       );
       return res.resources;
     },
+    logs(o: LogsOptions) {
+      const req = LogsRequest.fromPartial({
+        namespace: o.namespace,
+        name: o.name,
+        container: o.container ?? "",
+        follow: o.follow ?? false,
+        tailLines: o.tailLines,
+        previous: o.previous ?? false,
+      });
+      return mapStream(
+        () => podStubs[current]!.logs(req),
+        (m: LogsResponse) => m.data,
+        o.signal,
+      );
+    },
+    exec(o: ExecOptions) {
+      const req = ExecRequest.fromPartial({
+        namespace: o.namespace,
+        name: o.name,
+        container: o.container ?? "",
+        command: o.command,
+        stdin: o.stdin ?? new Uint8Array(),
+      });
+      return mapStream(
+        () => podStubs[current]!.exec(req),
+        (m: ExecResponse) => m,
+        o.signal,
+      );
+    },
     currentServer: () => opts.servers[current]!,
     close() {
       for (const s of stubs) s.close();
+      for (const s of podStubs) s.close();
     },
   };
 }
@@ -322,6 +383,26 @@ async function* watchStream<T extends KubeObject>(
     // The server ended the stream (shutting down): the caller resumes, elsewhere if need be.
     failover(index);
     throw new ApiError(GrpcStatus.UNAVAILABLE, "ServiceUnavailable", "watch stream closed by the server");
+  }
+}
+
+/** A server stream as an async iterable; abort ends it quietly, failures throw ApiError. */
+async function* mapStream<M, T>(
+  open: () => ClientReadableStream<M>,
+  map: (m: M) => T,
+  signal?: AbortSignal,
+): AsyncGenerator<T> {
+  if (signal?.aborted) return;
+  const stream = open();
+  const onAbort = () => stream.cancel();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for await (const msg of stream as AsyncIterable<M>) yield map(msg);
+  } catch (err) {
+    if ((err as { code?: number }).code === GrpcStatus.CANCELLED && signal?.aborted) return;
+    throw fromServiceError(err);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
 }
 

@@ -55,7 +55,13 @@ export async function createServer(
   const health = new HealthImplementation(statuses);
   health.addToServer(server);
   const definitions = loadSync(
-    ["tskube/v1/api.proto", "tskube/v1/core.proto", "tskube/v1/apps.proto", "tskube/v1/coordination.proto"],
+    [
+      "tskube/v1/api.proto",
+      "tskube/v1/core.proto",
+      "tskube/v1/apps.proto",
+      "tskube/v1/coordination.proto",
+      "tskube/v1/pods.proto",
+    ],
     { includeDirs: [PROTO_ROOT] },
   );
   new ReflectionService(definitions).addToServer(server);

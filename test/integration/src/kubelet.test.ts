@@ -5,7 +5,7 @@ import { type Event, KINDS, type Node, Pod } from "@tskube/api";
 import { isNotFound } from "@tskube/machinery";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useCluster } from "./cluster.js";
-import { type ComponentHandle, startComponent, waitFor } from "./harness.js";
+import { type ComponentHandle, freePort, ktl, startComponent, waitFor } from "./harness.js";
 
 const kind = (k: string) => KINDS.find((x) => x.kind === k)!;
 
@@ -25,7 +25,10 @@ describe("kubelet with the process runtime", () => {
   const rootDir = mkdtempSync(join(tmpdir(), "tskube-kubelet-"));
   let kubelet: ComponentHandle;
   let scheduler: ComponentHandle;
+  let kubeletPort = 0;
   const kubeletArgs = () => [
+    "--port",
+    String(kubeletPort),
     "--server",
     c.servers.join(","),
     "--node-name",
@@ -47,6 +50,7 @@ describe("kubelet with the process runtime", () => {
   ];
 
   beforeAll(async () => {
+    kubeletPort = await freePort();
     scheduler = await startComponent("scheduler", [
       "--server",
       c.servers.join(","),
@@ -92,6 +96,9 @@ describe("kubelet with the process runtime", () => {
     const id = cs.containerId.replace("process://", "");
     const log = readFileSync(join(rootDir, "node-a", "containers", id, "log"), "utf8");
     expect(log).toBe("Hello World!\n");
+    const logs = await ktl(c.servers.join(","), ["logs", "hello"]);
+    expect(logs.stderr).toBe("");
+    expect(logs.stdout).toBe("Hello World!\n");
     const events = (
       await c.client
         .resource<Event>(kind("Event") as never)
@@ -128,6 +135,12 @@ describe("kubelet with the process runtime", () => {
     );
     const p = await get("crasher");
     expect(p.status?.phase).toBe("Running");
+    const previous = await ktl(c.servers.join(","), ["logs", "crasher", "--previous"]);
+    expect(previous.stdout).toBe("crash\n");
+    const table = await ktl(c.servers.join(","), ["get", "pod", "crasher"]);
+    expect(table.stdout).toMatch(
+      /^crasher\s+0\/1\s+(CrashLoopBackOff|Error|Completed|Running)\s+[3-9]\d* \(\d+s ago\)\s+\d+s$/m,
+    );
     expect(p.status!.containerStatuses[0]!.lastState?.terminated?.exitCode).toBe(1);
     const events = (
       await c.client
@@ -138,8 +151,23 @@ describe("kubelet with the process runtime", () => {
   });
 
   it("stops a deleted pod gracefully and removes it", async () => {
-    await pods().create(pod("sleeper", ["sleep", "1000"], "Always"));
+    await pods().create(
+      pod("sleeper", ["sleep", "1000"], "Always", {
+        env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+      }),
+    );
     await waitFor("sleeper Running", async () => (await get("sleeper")).status?.phase === "Running", 30_000);
+    const out = await ktl(c.servers.join(","), [
+      "exec",
+      "sleeper",
+      "--",
+      "sh",
+      "-c",
+      "echo in $POD_NAME; exit 4",
+    ]);
+    expect(out.stdout).toBe("in sleeper\n");
+    expect(out.code).toBe(4);
+    expect(out.stderr).toContain("command terminated with exit code 4");
     await pods().delete("sleeper", { namespace: "default" });
     await waitFor(
       "sleeper gone",

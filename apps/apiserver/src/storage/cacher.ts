@@ -46,6 +46,7 @@ export class TooOldError extends Error {
     readonly oldest: number,
   ) {
     super(`too old resource version: ${requested} (${oldest})`);
+    this.name = "TooOldError";
   }
 }
 

@@ -98,8 +98,8 @@ export class FakeRuntime implements Runtime {
     return [...this.containers.values()].map((c) => ({ ...c }));
   }
 
-  async readLog(): Promise<string> {
-    return "";
+  async readLog(_id: string, offset: number): Promise<{ data: Buffer; next: number }> {
+    return { data: Buffer.alloc(0), next: offset };
   }
 
   async execSync(): Promise<ExecResult> {

@@ -7,6 +7,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -270,9 +271,19 @@ export class ProcessRuntime implements Runtime {
     };
   }
 
-  async readLog(id: string): Promise<string> {
+  async readLog(id: string, offset: number): Promise<{ data: Buffer; next: number }> {
     const f = join(this.containerDir(id), "log");
-    return existsSync(f) ? readFileSync(f, "utf8") : "";
+    if (!existsSync(f)) return { data: Buffer.alloc(0), next: offset };
+    const size = statSync(f).size;
+    if (size <= offset) return { data: Buffer.alloc(0), next: offset };
+    const fd = openSync(f, "r");
+    try {
+      const data = Buffer.alloc(size - offset);
+      readSync(fd, data, 0, data.length, offset);
+      return { data, next: size };
+    } finally {
+      closeSync(fd);
+    }
   }
 
   async execSync(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {

@@ -87,7 +87,7 @@ export interface Runtime {
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
   listContainers(): Promise<ContainerStatus[]>;
-  /** The container's log (stdout and stderr, in order), the whole file. */
-  readLog(id: string): Promise<string>;
+  /** The container's log (stdout and stderr, in order) from a byte offset; next is where to go on. */
+  readLog(id: string, offset: number): Promise<{ data: Buffer; next: number }>;
   execSync(id: string, command: string[], timeoutMs: number): Promise<ExecResult>;
 }

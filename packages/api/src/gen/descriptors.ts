@@ -5745,6 +5745,175 @@ const set: unknown = {
     "isImport": false,
     "isSyntaxUnspecified": false
    }
+  },
+  {
+   "name": "tskube/v1/pods.proto",
+   "package": "tskube.v1",
+   "messageType": [
+    {
+     "name": "LogsRequest",
+     "field": [
+      {
+       "name": "namespace",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "namespace"
+      },
+      {
+       "name": "name",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "name"
+      },
+      {
+       "name": "container",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "container"
+      },
+      {
+       "name": "follow",
+       "number": 4,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BOOL",
+       "jsonName": "follow"
+      },
+      {
+       "name": "tail_lines",
+       "number": 5,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT64",
+       "oneofIndex": 0,
+       "jsonName": "tailLines",
+       "proto3Optional": true
+      },
+      {
+       "name": "previous",
+       "number": 6,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BOOL",
+       "jsonName": "previous"
+      }
+     ],
+     "oneofDecl": [
+      {
+       "name": "_tail_lines"
+      }
+     ]
+    },
+    {
+     "name": "LogsResponse",
+     "field": [
+      {
+       "name": "data",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BYTES",
+       "jsonName": "data"
+      }
+     ]
+    },
+    {
+     "name": "ExecRequest",
+     "field": [
+      {
+       "name": "namespace",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "namespace"
+      },
+      {
+       "name": "name",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "name"
+      },
+      {
+       "name": "container",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "container"
+      },
+      {
+       "name": "command",
+       "number": 4,
+       "label": "LABEL_REPEATED",
+       "type": "TYPE_STRING",
+       "jsonName": "command"
+      },
+      {
+       "name": "stdin",
+       "number": 5,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BYTES",
+       "jsonName": "stdin"
+      }
+     ]
+    },
+    {
+     "name": "ExecResponse",
+     "field": [
+      {
+       "name": "stdout",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BYTES",
+       "jsonName": "stdout"
+      },
+      {
+       "name": "stderr",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BYTES",
+       "jsonName": "stderr"
+      },
+      {
+       "name": "exit_code",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT32",
+       "oneofIndex": 0,
+       "jsonName": "exitCode",
+       "proto3Optional": true
+      }
+     ],
+     "oneofDecl": [
+      {
+       "name": "_exit_code"
+      }
+     ]
+    }
+   ],
+   "service": [
+    {
+     "name": "PodService",
+     "method": [
+      {
+       "name": "Logs",
+       "inputType": ".tskube.v1.LogsRequest",
+       "outputType": ".tskube.v1.LogsResponse",
+       "serverStreaming": true
+      },
+      {
+       "name": "Exec",
+       "inputType": ".tskube.v1.ExecRequest",
+       "outputType": ".tskube.v1.ExecResponse",
+       "serverStreaming": true
+      }
+     ]
+    }
+   ],
+   "syntax": "proto3",
+   "bufExtension": {
+    "isImport": false,
+    "isSyntaxUnspecified": false
+   }
   }
  ]
 };
