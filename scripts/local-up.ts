@@ -302,6 +302,33 @@ async function main(): Promise<number> {
       ready: (signal) => waitForHttp(`http://${httpAddress}/healthz`, signal),
     });
   }
+  // Two nodes with the process runtime: containers are local processes, each pod on its own
+  // loopback address from the node's pod CIDR.
+  for (let i = 0; i < 2; i++) {
+    const httpAddress = `127.0.0.1:${10248 - 2 * i}`;
+    controlPlane.push({
+      name: `kubelet-${i + 1}`,
+      command: process.execPath,
+      args: [
+        "--import",
+        "tsx",
+        "apps/kubelet/src/main.ts",
+        "--server",
+        servers.join(","),
+        "--node-name",
+        `node-${i + 1}`,
+        "--pod-cidr",
+        `127.${i + 1}.0.0/16`,
+        "--port",
+        String(10250 + i),
+        "--http-address",
+        httpAddress,
+        "--root-dir",
+        resolve(dataDir, "..", "kubelet"),
+      ],
+      ready: (signal) => waitForHttp(`http://${httpAddress}/healthz`, signal),
+    });
+  }
   specs.push(...controlPlane);
 
   const sup = new Supervisor(cfg.stopMs, cfg.restartMs, Math.max(8, ...specs.map((s) => s.name.length)));
@@ -344,6 +371,7 @@ async function main(): Promise<number> {
       `  HTTP /healthz /readyz /metrics: ${servers.map((_, i) => `http://127.0.0.1:${cfg.http + i}`).join(", ")}`,
       `  etcd: ${etcdClientUrl} (data in ${dataDir})`,
       "  schedulers: scheduler-0, scheduler-1 (leader in lease kube-system/kube-scheduler)",
+      "  nodes: node-1, node-2 (kubelets with the process runtime)",
       "use it with ktl:",
       `  export TSKUBE_SERVER=${servers.join(",")}`,
       "  pnpm ktl get namespaces",
