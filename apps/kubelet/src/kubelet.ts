@@ -4,6 +4,7 @@ import { Controller, type EventRecorder, Informer, sleep } from "@tskube/control
 import type { Logger } from "@tskube/log";
 import { RestartBackoff } from "./backoff.js";
 import { PodSyncer } from "./pod-syncer.js";
+import { ProbeManager } from "./prober.js";
 import { LABEL_POD_UID, type Runtime } from "./runtime/types.js";
 
 export interface KubeletOptions {
@@ -30,14 +31,34 @@ export class Kubelet {
   readonly syncer: PodSyncer;
   private readonly controller: Controller;
   private readonly keyByUid = new Map<string, string>();
+  readonly probes: ProbeManager;
 
   constructor(private readonly opts: KubeletOptions) {
+    this.probes = new ProbeManager({
+      runtime: opts.runtime,
+      recorder: opts.recorder,
+      log: opts.log,
+      onChange: (uid) => this.enqueueUid(uid),
+      onUnhealthy: (uid, containerId, message) => {
+        const key = this.keyByUid.get(uid);
+        const pod = key ? this.pods.store.get(key) : undefined;
+        void (async () => {
+          if (pod) await opts.recorder.event(pod, "Normal", "Killing", message);
+          const grace = pod?.spec?.terminationGracePeriodSeconds ?? 30;
+          await opts.runtime.stopContainer(containerId, grace);
+          this.enqueueUid(uid);
+        })().catch((err) =>
+          opts.log.warn({ err: (err as Error).message }, "could not restart an unhealthy container"),
+        );
+      },
+    });
     this.pods = new Informer(opts.client.resource<Pod>("pods"), {
       fieldSelector: `spec.nodeName=${opts.nodeName}`,
       log: opts.log,
     });
     this.syncer = new PodSyncer({
       client: opts.client,
+      probes: this.probes,
       runtime: opts.runtime,
       recorder: opts.recorder,
       backoff: new RestartBackoff(opts.backoff),
@@ -72,6 +93,11 @@ export class Kubelet {
     });
   }
 
+  private enqueueUid(uid: string): void {
+    const key = this.keyByUid.get(uid);
+    if (key) this.controller.enqueue(key);
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     const informer = this.pods.run(signal);
     await this.pods.waitForSync(signal);
@@ -85,7 +111,9 @@ export class Kubelet {
     while (!signal.aborted) {
       try {
         const seen = new Map<string, string>();
+        const running = new Set<string>();
         for (const c of await this.opts.runtime.listContainers()) {
+          if (c.state === "RUNNING") running.add(c.id);
           const uid = c.labels[LABEL_POD_UID] ?? "";
           seen.set(uid, `${seen.get(uid) ?? ""}${c.id}:${c.state};`);
         }
@@ -94,6 +122,7 @@ export class Kubelet {
           const key = this.keyByUid.get(uid);
           if (key) this.controller.enqueue(key);
         }
+        this.probes.retain(running);
         await this.housekeeping();
         last = seen;
       } catch (err) {

@@ -49,7 +49,15 @@ export function qosClass(pod: Pod): string {
 export function computePodStatus(
   pod: Pod,
   views: ContainerView[],
-  opts: { podIp: string; hostIp: string; runtime: string; now: number; sandboxReady: boolean },
+  opts: {
+    podIp: string;
+    hostIp: string;
+    runtime: string;
+    now: number;
+    sandboxReady: boolean;
+    /** Probe verdicts for a running container (no probes: started and ready). */
+    probes?: (containerId: string, spec: Container) => { started: boolean; ready: boolean };
+  },
 ): PodStatus {
   const prev = pod.status;
   const statuses = views.map((v) => {
@@ -95,8 +103,9 @@ export function computePodStatus(
         waiting: undefined,
         terminated: undefined,
       };
-      s.ready = true;
-      s.started = true;
+      const verdict = opts.probes?.(latest.id, v.spec) ?? { started: true, ready: true };
+      s.ready = verdict.started && verdict.ready;
+      s.started = verdict.started;
       if (previous?.state === "EXITED")
         s.lastState = {
           $type: "tskube.v1.ContainerState",

@@ -5,6 +5,7 @@ import type { Logger } from "@tskube/log";
 import { isConflict, isNotFound } from "@tskube/machinery";
 import type { RestartBackoff } from "./backoff.js";
 import { type ContainerView, computePodStatus } from "./pod-status.js";
+import type { ProbeManager } from "./prober.js";
 import {
   LABEL_ATTEMPT,
   LABEL_CONTAINER_NAME,
@@ -18,6 +19,7 @@ import {
 
 export interface PodSyncerOptions {
   client: Client;
+  probes?: ProbeManager;
   runtime: Runtime;
   recorder: EventRecorder;
   backoff: RestartBackoff;
@@ -95,6 +97,7 @@ export class PodSyncer {
       const latest = attempts.at(-1);
       if (latest && (latest.state === "RUNNING" || latest.state === "CREATED")) {
         if (latest.state === "CREATED") await this.start(pod, latest.id, spec, view);
+        this.opts.probes?.ensure(pod, spec, latest.id, podIp);
         continue;
       }
       if (latest?.state === "EXITED") {
@@ -251,6 +254,12 @@ export class PodSyncer {
       runtime: this.opts.runtime.name,
       now: this.now(),
       sandboxReady,
+      probes: this.opts.probes
+        ? (id, spec) => ({
+            started: this.opts.probes!.verdict(id, "startup", spec),
+            ready: this.opts.probes!.verdict(id, "readiness", spec),
+          })
+        : undefined,
     });
     if (JSON.stringify(status) === JSON.stringify(pod.status)) return;
     try {

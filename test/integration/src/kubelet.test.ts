@@ -177,6 +177,59 @@ describe("kubelet with the process runtime", () => {
     );
   });
 
+  it("gates readiness on probes and restarts a container whose liveness probe fails", async () => {
+    const server =
+      "require('http').createServer((q, r) => r.end('ok')).listen(8080, process.env.TSKUBE_POD_IP)";
+    await pods().create(
+      pod("web", [process.execPath, "-e", server], "Always", {
+        ports: [{ name: "http", containerPort: 8080 }],
+        readinessProbe: { httpGet: { path: "/", port: "http" }, periodSeconds: 1 },
+      }),
+    );
+    await pods().create(
+      pod("closed", ["sleep", "1000"], "Always", {
+        readinessProbe: { tcpSocket: { port: "9" }, periodSeconds: 1, failureThreshold: 1 },
+      }),
+    );
+    await pods().create(
+      pod("unhealthy", ["sleep", "1000"], "Always", {
+        livenessProbe: { exec: { command: ["sh", "-c", "exit 1"] }, periodSeconds: 1, failureThreshold: 2 },
+      }),
+    );
+    await waitFor(
+      "web Ready",
+      async () => (await get("web")).status?.conditions.find((x) => x.type === "Ready")?.status === "True",
+      30_000,
+    );
+    expect((await get("web")).status!.containerStatuses[0]!.ready).toBe(true);
+    await waitFor("closed Running", async () => (await get("closed")).status?.phase === "Running", 30_000);
+    await new Promise((r) => setTimeout(r, 2500));
+    const closed = await get("closed");
+    expect(closed.status!.containerStatuses[0]!.ready).toBe(false);
+    expect(closed.status?.conditions.find((x) => x.type === "Ready")?.status).toBe("False");
+    await waitFor(
+      "unhealthy restarted",
+      async () => ((await get("unhealthy")).status?.containerStatuses[0]?.restartCount ?? 0) >= 1,
+      30_000,
+    );
+    const events = (
+      await c.client
+        .resource<Event>(kind("Event") as never)
+        .list({ namespace: "default", fieldSelector: "involvedObject.name=unhealthy" })
+    ).items;
+    expect(
+      events.some((e) => e.reason === "Unhealthy" && e.message.startsWith("Liveness probe failed")),
+    ).toBe(true);
+    expect(
+      events.some(
+        (e) =>
+          e.reason === "Killing" && e.message === "Container main failed liveness probe, will be restarted",
+      ),
+    ).toBe(true);
+    for (const n of ["web", "closed", "unhealthy"])
+      await pods().delete(n, { namespace: "default", gracePeriodSeconds: 0 });
+  });
+
   it("a restarted kubelet adopts running containers and restarts nothing", async () => {
     await pods().create(pod("steady", ["sleep", "1000"], "Always"));
     await waitFor(
