@@ -104,6 +104,14 @@ describe("scheduler", () => {
     expect(failed.message).toBe(
       "0/3 nodes are available: 2 Insufficient cpu, 1 node(s) had untolerated taint {dedicated: gpu}.",
     );
+    await waitFor(
+      "PodScheduled=False",
+      async () =>
+        (await pods().get("big", { namespace: "default" })).status?.conditions.some(
+          (x) => x.type === "PodScheduled",
+        ) ?? false,
+      20_000,
+    );
     const pending = await pods().get("big", { namespace: "default" });
     expect(pending.status?.conditions.find((x) => x.type === "PodScheduled")).toMatchObject({
       status: "False",
