@@ -11,6 +11,7 @@ import { collectDefaultMetrics, Registry } from "prom-client";
 import { Kubelet } from "./kubelet.js";
 import { NodeAgent } from "./node-agent.js";
 import { createPodService } from "./pod-server.js";
+import { DockerRuntime } from "./runtime/docker.js";
 import { FakeRuntime } from "./runtime/fake.js";
 import { ProcessRuntime } from "./runtime/process.js";
 import type { Runtime } from "./runtime/types.js";
@@ -37,6 +38,8 @@ const FLAGS = {
   "crash-loop-backoff-reset": { env: "TSKUBE_CRASH_LOOP_BACKOFF_RESET", default: "10m" },
   "pleg-relist-period": { env: "TSKUBE_PLEG_RELIST_PERIOD", default: "1s" },
   "fake-start-delay": { env: "TSKUBE_FAKE_START_DELAY", default: "0s" },
+  "docker-network": { env: "TSKUBE_DOCKER_NETWORK", default: "bridge" },
+  "sandbox-image": { env: "TSKUBE_SANDBOX_IMAGE", default: "busybox:1.36" },
 } as const;
 type Flag = keyof typeof FLAGS;
 
@@ -60,11 +63,17 @@ function makeRuntime(flags: Record<Flag, string>): Runtime {
   switch (flags.runtime) {
     case "process":
       return new ProcessRuntime(join(flags["root-dir"], flags["node-name"]), flags["pod-cidr"]);
+    case "docker":
+      return new DockerRuntime({
+        nodeName: flags["node-name"],
+        network: flags["docker-network"],
+        sandboxImage: flags["sandbox-image"],
+      });
     case "fake":
       return new FakeRuntime(flags["pod-cidr"].split("/")[0]!, parseDuration(flags["fake-start-delay"]));
     default:
       throw new Error(
-        `--runtime: Unsupported value: "${flags.runtime}": supported values: "process", "fake"`,
+        `--runtime: Unsupported value: "${flags.runtime}": supported values: "docker", "process", "fake"`,
       );
   }
 }

@@ -2,7 +2,7 @@ import type { ConfigMap, Container, Pod, Secret } from "@tskube/api";
 import type { Client } from "@tskube/client";
 import type { EventRecorder } from "@tskube/controller";
 import type { Logger } from "@tskube/log";
-import { isConflict, isNotFound } from "@tskube/machinery";
+import { isConflict, isNotFound, parseQuantity } from "@tskube/machinery";
 import type { RestartBackoff } from "./backoff.js";
 import { type ContainerView, computePodStatus } from "./pod-status.js";
 import type { ProbeManager } from "./prober.js";
@@ -27,6 +27,19 @@ export interface PodSyncerOptions {
   nodeIp: string;
   log: Logger;
   now?: () => number;
+}
+
+/** Limits the runtime enforces (Docker: memory and CPU quota). */
+function limits(spec: Container): { cpuMillis?: number; memoryBytes?: number } {
+  const out: { cpuMillis?: number; memoryBytes?: number } = {};
+  const lim = spec.resources?.limits ?? {};
+  try {
+    if (lim.cpu) out.cpuMillis = parseQuantity(lim.cpu).milliValue();
+    if (lim.memory) out.memoryBytes = parseQuantity(lim.memory).value();
+  } catch {
+    // validated by the apiserver; an unparsable value here just means no limit
+  }
+  return out;
 }
 
 const podName = (pod: Pod) => `${pod.metadata!.name}_${pod.metadata!.namespace}(${pod.metadata!.uid})`;
@@ -214,6 +227,7 @@ export class PodSyncer {
         env,
         workingDir: spec.workingDir,
         mounts: [],
+        ...limits(spec),
         labels: {
           [LABEL_POD_UID]: pod.metadata!.uid,
           [LABEL_POD_NAME]: pod.metadata!.name,
