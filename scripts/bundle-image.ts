@@ -114,6 +114,9 @@ async function main(): Promise<void> {
     sourcemap: "linked",
     banner: { js: BANNER },
     plugins: [packageRelativePaths(used)],
+    // Native add-ons that dockerode's SSH transport loads optionally (inside try/catch); the image
+    // talks to Docker over its Unix socket and never needs them.
+    external: ["cpu-features", "*.node"],
     logLevel: "warning",
   }).catch(() => undefined);
   // esbuild has already printed the errors with their locations.

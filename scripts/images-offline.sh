@@ -118,12 +118,13 @@ declare -A values=(
   [NODE_IMAGE]="tskube/node-base:$NODE_TAG"
   [ETCD_IMAGE]="tskube/etcd-base:$ETCD_TAG"
   [TSKUBE_BUNDLE]="host"
+  [SANDBOX_IMAGE]="tskube/node-base:latest"
 )
 tmp=$(mktemp)
 if [ -f "$ENV_FILE" ]; then
   grep -vE "^($(IFS='|'; echo "${!values[*]}"))=" "$ENV_FILE" >"$tmp" || true
 fi
-for key in NODE_IMAGE ETCD_IMAGE TSKUBE_BUNDLE; do
+for key in NODE_IMAGE ETCD_IMAGE TSKUBE_BUNDLE SANDBOX_IMAGE; do
   echo "$key=${values[$key]}" >>"$tmp"
 done
 chmod 644 "$tmp"

@@ -1,4 +1,4 @@
-import { cpus, hostname, totalmem } from "node:os";
+import { cpus, hostname, networkInterfaces, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PodServiceService } from "@tskube/api";
@@ -20,7 +20,9 @@ import type { Runtime } from "./runtime/types.js";
 const FLAGS = {
   server: { env: "TSKUBE_SERVER", default: "127.0.0.1:6443" },
   "node-name": { env: "TSKUBE_NODE_NAME", default: hostname() },
-  "node-ip": { env: "TSKUBE_NODE_IP", default: "127.0.0.1" },
+  // Empty: 127.0.0.1 with the process and fake runtimes, this host's first address with docker.
+  "node-ip": { env: "TSKUBE_NODE_IP", default: "" },
+  "cluster-name": { env: "TSKUBE_CLUSTER_NAME", default: "tskube" },
   "pod-cidr": { env: "TSKUBE_POD_CIDR", default: "127.1.0.0/16" },
   "node-labels": { env: "TSKUBE_NODE_LABELS", default: "" },
   runtime: { env: "TSKUBE_RUNTIME", default: "process" },
@@ -59,6 +61,14 @@ function readFlags(): Record<Flag, string> {
   return out;
 }
 
+/** The first non-loopback IPv4 address: where the apiserver reaches a kubelet in a container. */
+function firstAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return "127.0.0.1";
+}
+
 function makeRuntime(flags: Record<Flag, string>): Runtime {
   switch (flags.runtime) {
     case "process":
@@ -66,6 +76,7 @@ function makeRuntime(flags: Record<Flag, string>): Runtime {
     case "docker":
       return new DockerRuntime({
         nodeName: flags["node-name"],
+        clusterName: flags["cluster-name"],
         network: flags["docker-network"],
         sandboxImage: flags["sandbox-image"],
       });
@@ -92,6 +103,7 @@ async function main(): Promise<void> {
     );
     process.exit(2);
   }
+  flags["node-ip"] ||= flags.runtime === "docker" ? firstAddress() : "127.0.0.1";
   const log = componentLogger("kubelet", { node: flags["node-name"] });
   log.info({ flags }, "starting kubelet");
   const client = createClient({ servers: flags.server.split(","), userAgent: "kubelet" });

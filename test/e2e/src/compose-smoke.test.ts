@@ -1,10 +1,33 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ComposeProject, ktl, REPO_ROOT, run } from "./compose.js";
+import { ComposeProject, ktl, ktlStdin, REPO_ROOT, run } from "./compose.js";
+
+/** The image pods use: what `pnpm images:offline` put in .env, else the public busybox. */
+function sandboxImage(): string {
+  try {
+    const m = /^SANDBOX_IMAGE=(.+)$/m.exec(readFileSync(join(REPO_ROOT, ".env"), "utf8"));
+    if (m) return m[1]!.trim();
+  } catch {
+    // no .env: a machine with a registry
+  }
+  return "busybox:1.36";
+}
 
 const FIXTURE = join(REPO_ROOT, "test/e2e/fixtures/nginx.yaml");
-const SERVICES = ["etcd-0", "etcd-1", "etcd-2", "apiserver-0", "apiserver-1", "scheduler-0", "scheduler-1"];
+const SERVICES = [
+  "etcd-0",
+  "etcd-1",
+  "etcd-2",
+  "apiserver-0",
+  "apiserver-1",
+  "scheduler-0",
+  "scheduler-1",
+  "node-1",
+  "node-2",
+  "node-3",
+];
 
 // Building the image on 2 cores and a 3-member etcd electing a leader take minutes, not seconds.
 const BUILD_TIMEOUT_MS = 20 * 60_000;
@@ -44,6 +67,7 @@ describe("docker compose cluster", () => {
       const logs = await project.run(["logs", "--no-color", "--tail=100"]);
       console.error(`compose logs of ${project.name}:\n${logs.stdout}${logs.stderr}`);
     }
+    await project.removePods();
     const down = await project.run(["down", "-v", "--remove-orphans"], 180_000);
     expect(down.code, down.stderr).toBe(0);
   }, 200_000);
@@ -79,6 +103,37 @@ describe("docker compose cluster", () => {
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^deployment\.apps\/nginx\s+0\/2\s/m);
     expect(table.stdout).toMatch(/^service\/nginx\s+ClusterIP\s/m);
+  });
+
+  it("runs the classic first pod as a container on one of the three nodes", async () => {
+    const nodes = await ktl(server(0), ["get", "nodes"]);
+    for (const n of ["node-1", "node-2", "node-3"])
+      expect(nodes.stdout).toMatch(new RegExp(`^${n}\\s+Ready\\s`, "m"));
+    const image = sandboxImage();
+    const manifest = `apiVersion: v1
+kind: Pod
+metadata:
+  name: hello
+spec:
+  restartPolicy: Never
+  containers:
+  - name: hello
+    image: ${image}
+    command: ["echo"]
+    args: ["Hello World!"]
+`;
+    const applied = await ktlStdin(server(0), ["apply", "-f", "-"], manifest);
+    expect(applied.code, applied.stderr).toBe(0);
+    const deadline = Date.now() + 120_000;
+    let table = "";
+    while (Date.now() < deadline) {
+      table = (await ktl(server(0), ["get", "pod", "hello", "-o", "wide"])).stdout;
+      if (/\sCompleted\s/.test(table)) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(table).toMatch(/^hello\s+0\/1\s+Completed\s+0\s+\S+\s+\d+\.\d+\.\d+\.\d+\s+node-[123]\s/m);
+    const logs = await ktl(server(1), ["logs", "hello"]);
+    expect(logs.stdout).toBe("Hello World!\n");
   });
 
   it("the elected scheduler binds a pod to a node", async () => {

@@ -72,6 +72,9 @@ export class ComposeProject {
   private readonly compose = composeCommand();
 
   async allocatePorts(): Promise<void> {
+    // Pods are containers the kubelets create beside the project: their network and label are ours.
+    this.ports.TSKUBE_NETWORK = `${this.name}-net`;
+    this.ports.TSKUBE_CLUSTER_NAME = this.name;
     for (const key of [
       "TSKUBE_APISERVER_0_PORT",
       "TSKUBE_APISERVER_0_HTTP_PORT",
@@ -92,6 +95,16 @@ export class ComposeProject {
     if (r.code !== 0)
       throw new Error(`compose ${args.join(" ")} failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
     return r.stdout;
+  }
+
+  /** Removes the pod containers the kubelets made (compose does not know them). */
+  async removePods(): Promise<void> {
+    const ids = (
+      await run("docker", ["ps", "-aq", "--filter", `label=io.tskube.cluster=${this.name}`])
+    ).stdout
+      .split("\n")
+      .filter(Boolean);
+    if (ids.length) await run("docker", ["rm", "-f", ...ids]);
   }
 
   async containerId(service: string): Promise<string> {
@@ -131,5 +144,25 @@ export function ktl(server: string, args: string[]): Promise<RunResult> {
   return run(TSX, [join(REPO_ROOT, "apps/ktl/src/main.ts"), ...args], {
     env: { TSKUBE_SERVER: server, HOME: mkdtempSync(join(tmpdir(), "tskube-home-")) },
     timeoutMs: 60_000,
+  });
+}
+
+/** ktl with a manifest on standard input (`apply -f -`). */
+export async function ktlStdin(server: string, args: string[], input: string): Promise<RunResult> {
+  const { spawn } = await import("node:child_process");
+  return await new Promise((resolve) => {
+    const p = spawn(TSX, [join(REPO_ROOT, "apps/ktl/src/main.ts"), ...args], {
+      env: { ...process.env, TSKUBE_SERVER: server, HOME: mkdtempSync(join(tmpdir(), "tskube-home-")) },
+    });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    p.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    p.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    p.stdin.end(input);
   });
 }

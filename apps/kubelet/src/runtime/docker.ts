@@ -12,9 +12,12 @@ import { LABEL_POD_UID } from "./types.js";
 /** Marks what this runtime created, per node, so two kubelets on one engine never touch each other's. */
 const LABEL_NODE = "io.tskube.node";
 const LABEL_KIND = "io.tskube.kind";
+/** Which cluster made it: several clusters (and test runs) can share one engine. */
+const LABEL_CLUSTER = "io.tskube.cluster";
 
 export interface DockerRuntimeOptions {
   nodeName: string;
+  clusterName: string;
   /** The network pod sandboxes join (compose's pods network); their address there is the pod IP. */
   network: string;
   /** The image of the sandbox container that holds the pod's network namespace. */
@@ -76,7 +79,12 @@ export class DockerRuntime implements Runtime {
       Entrypoint: ["sleep"],
       Cmd: ["2147483647"],
       Hostname: config.hostname.slice(0, 63),
-      Labels: { ...config.labels, [LABEL_NODE]: this.opts.nodeName, [LABEL_KIND]: "sandbox" },
+      Labels: {
+        ...config.labels,
+        [LABEL_NODE]: this.opts.nodeName,
+        [LABEL_KIND]: "sandbox",
+        [LABEL_CLUSTER]: this.opts.clusterName,
+      },
       HostConfig: { NetworkMode: this.opts.network, Init: true },
     });
     await c.start();
@@ -101,7 +109,13 @@ export class DockerRuntime implements Runtime {
   private async mine(kind: string) {
     return await this.docker.listContainers({
       all: true,
-      filters: { label: [`${LABEL_NODE}=${this.opts.nodeName}`, `${LABEL_KIND}=${kind}`] },
+      filters: {
+        label: [
+          `${LABEL_NODE}=${this.opts.nodeName}`,
+          `${LABEL_KIND}=${kind}`,
+          `${LABEL_CLUSTER}=${this.opts.clusterName}`,
+        ],
+      },
     });
   }
 
