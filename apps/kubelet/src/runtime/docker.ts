@@ -148,6 +148,7 @@ export class DockerRuntime implements Runtime {
         ...config.labels,
         [LABEL_NODE]: this.opts.nodeName,
         [LABEL_KIND]: "container",
+        [LABEL_CLUSTER]: this.opts.clusterName,
         "io.tskube.sandbox": sandboxId,
       },
       HostConfig: {
