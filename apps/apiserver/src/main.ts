@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { readFlags } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
 import { parseDuration } from "@tskube/machinery";
 import { startApiserver } from "./apiserver.js";
@@ -17,33 +17,6 @@ const FLAGS = {
 
 type Flag = keyof typeof FLAGS;
 
-function usage(): string {
-  return `usage: apiserver [flags]\n${Object.entries(FLAGS)
-    .map(([name, f]) => `  --${name} (env ${f.env}, default ${f.default})`)
-    .join("\n")}`;
-}
-
-function readFlags(argv: string[]): Record<Flag, string> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: "string" as const }])),
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(usage());
-    process.exit(0);
-  }
-  const out = {} as Record<Flag, string>;
-  for (const [name, f] of Object.entries(FLAGS) as [Flag, (typeof FLAGS)[Flag]][]) {
-    out[name] =
-      ((values as Record<string, unknown>)[name] as string | undefined) ?? process.env[f.env] ?? f.default;
-  }
-  return out;
-}
-
 function positiveInt(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0)
@@ -56,7 +29,7 @@ async function main(): Promise<void> {
   let flags: Record<Flag, string>;
   let cfg: Parameters<typeof startApiserver>[0];
   try {
-    flags = readFlags(process.argv.slice(2));
+    flags = readFlags("apiserver", FLAGS);
     cfg = {
       etcdServers: flags["etcd-servers"]
         .split(",")
@@ -72,7 +45,7 @@ async function main(): Promise<void> {
       log,
     };
   } catch (err) {
-    console.error(`error: ${(err as Error).message}\n${usage()}`);
+    console.error(`error: ${(err as Error).message}`);
     process.exit(2);
   }
   log.info({ flags }, "starting apiserver");

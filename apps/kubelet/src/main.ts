@@ -1,10 +1,9 @@
 import { cpus, hostname, networkInterfaces, totalmem } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { PodServiceService } from "@tskube/api";
 import { createClient } from "@tskube/client";
 import { EventRecorder } from "@tskube/controller";
-import { createServer, startHttp } from "@tskube/grpc";
+import { createServer, readFlags, startHttp } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
 import { parseDuration } from "@tskube/machinery";
 import { collectDefaultMetrics, Registry } from "prom-client";
@@ -45,22 +44,6 @@ const FLAGS = {
 } as const;
 type Flag = keyof typeof FLAGS;
 
-function readFlags(): Record<Flag, string> {
-  const { values } = parseArgs({
-    options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: "string" as const }])),
-    strict: true,
-  });
-  const out = {} as Record<Flag, string>;
-  for (const [name, f] of Object.entries(FLAGS) as [Flag, (typeof FLAGS)[Flag]][]) {
-    out[name] = (
-      (values as Record<string, string | undefined>)[name] ??
-      process.env[f.env] ??
-      f.default
-    ).trim();
-  }
-  return out;
-}
-
 /** The first non-loopback IPv4 address: where the apiserver reaches a kubelet in a container. */
 function firstAddress(): string {
   for (const list of Object.values(networkInterfaces())) {
@@ -93,14 +76,10 @@ async function main(): Promise<void> {
   let flags: Record<Flag, string>;
   let runtime: Runtime;
   try {
-    flags = readFlags();
+    flags = readFlags("kubelet", FLAGS);
     runtime = makeRuntime(flags);
   } catch (err) {
-    console.error(
-      `error: ${(err as Error).message}\nflags: ${Object.entries(FLAGS)
-        .map(([k, f]) => `--${k} ($${f.env}, default ${f.default})`)
-        .join(", ")}`,
-    );
+    console.error(`error: ${(err as Error).message}`);
     process.exit(2);
   }
   flags["node-ip"] ||= flags.runtime === "docker" ? firstAddress() : "127.0.0.1";

@@ -1,4 +1,11 @@
-import { type Container, ContainerStatus, type Pod, PodCondition, PodStatus } from "@tskube/api";
+import {
+  type Container,
+  ContainerState,
+  ContainerStatus,
+  type Pod,
+  PodCondition,
+  PodStatus,
+} from "@tskube/api";
 import type { ContainerStatus as RuntimeContainer } from "./runtime/types.js";
 
 const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -16,15 +23,22 @@ export interface ContainerView {
   finished: boolean;
 }
 
-function terminated(c: RuntimeContainer, runtime: string) {
-  return {
-    exitCode: c.exitCode,
-    reason: c.reason,
-    message: c.message,
-    startedAt: c.startedAt ? rfc3339(c.startedAt) : "",
-    finishedAt: c.finishedAt ? rfc3339(c.finishedAt) : "",
-    containerId: `${runtime}://${c.id}`,
-  };
+const waiting = (reason: string, message: string) =>
+  ContainerState.fromPartial({ waiting: { reason, message } });
+const running = (startedAt: number) =>
+  ContainerState.fromPartial({ running: { startedAt: rfc3339(startedAt) } });
+
+function terminated(c: RuntimeContainer, runtime: string): ContainerState {
+  return ContainerState.fromPartial({
+    terminated: {
+      exitCode: c.exitCode,
+      reason: c.reason,
+      message: c.message,
+      startedAt: c.startedAt ? rfc3339(c.startedAt) : "",
+      finishedAt: c.finishedAt ? rfc3339(c.finishedAt) : "",
+      containerId: `${runtime}://${c.id}`,
+    },
+  });
 }
 
 /** Guaranteed when every container has equal cpu and memory requests and limits; BestEffort with none. */
@@ -71,112 +85,37 @@ export function computePodStatus(
       ready: false,
       started: false,
     });
+    const previousTerminated = previous?.state === "EXITED" ? terminated(previous, opts.runtime) : undefined;
     if (!latest || v.waitingReason) {
-      s.state = {
-        $type: "tskube.v1.ContainerState",
-        waiting: {
-          $type: "tskube.v1.ContainerStateWaiting",
-          reason: v.waitingReason?.reason ?? "ContainerCreating",
-          message: v.waitingReason?.message ?? "",
-        },
-        running: undefined,
-        terminated: undefined,
-      };
-      if (latest?.state === "EXITED")
-        s.lastState = {
-          $type: "tskube.v1.ContainerState",
-          terminated: {
-            $type: "tskube.v1.ContainerStateTerminated",
-            signal: 0,
-            ...terminated(latest, opts.runtime),
-          },
-          waiting: undefined,
-          running: undefined,
-        };
+      s.state = waiting(v.waitingReason?.reason ?? "ContainerCreating", v.waitingReason?.message ?? "");
+      if (latest?.state === "EXITED") s.lastState = terminated(latest, opts.runtime);
       return s;
     }
     s.containerId = `${opts.runtime}://${latest.id}`;
     if (latest.state === "RUNNING") {
-      s.state = {
-        $type: "tskube.v1.ContainerState",
-        running: { $type: "tskube.v1.ContainerStateRunning", startedAt: rfc3339(latest.startedAt) },
-        waiting: undefined,
-        terminated: undefined,
-      };
+      s.state = running(latest.startedAt);
       const verdict = opts.probes?.(latest.id, v.spec) ?? { started: true, ready: true };
       s.ready = verdict.started && verdict.ready;
       s.started = verdict.started;
-      if (previous?.state === "EXITED")
-        s.lastState = {
-          $type: "tskube.v1.ContainerState",
-          terminated: {
-            $type: "tskube.v1.ContainerStateTerminated",
-            signal: 0,
-            ...terminated(previous, opts.runtime),
-          },
-          waiting: undefined,
-          running: undefined,
-        };
+      s.lastState = previousTerminated;
     } else if (latest.state === "EXITED" && v.backoffMessage) {
-      s.state = {
-        $type: "tskube.v1.ContainerState",
-        waiting: {
-          $type: "tskube.v1.ContainerStateWaiting",
-          reason: "CrashLoopBackOff",
-          message: v.backoffMessage,
-        },
-        running: undefined,
-        terminated: undefined,
-      };
-      s.lastState = {
-        $type: "tskube.v1.ContainerState",
-        terminated: {
-          $type: "tskube.v1.ContainerStateTerminated",
-          signal: 0,
-          ...terminated(latest, opts.runtime),
-        },
-        waiting: undefined,
-        running: undefined,
-      };
+      s.state = waiting("CrashLoopBackOff", v.backoffMessage);
+      s.lastState = terminated(latest, opts.runtime);
     } else if (latest.state === "EXITED") {
-      s.state = {
-        $type: "tskube.v1.ContainerState",
-        terminated: {
-          $type: "tskube.v1.ContainerStateTerminated",
-          signal: 0,
-          ...terminated(latest, opts.runtime),
-        },
-        waiting: undefined,
-        running: undefined,
-      };
-      if (previous?.state === "EXITED")
-        s.lastState = {
-          $type: "tskube.v1.ContainerState",
-          terminated: {
-            $type: "tskube.v1.ContainerStateTerminated",
-            signal: 0,
-            ...terminated(previous, opts.runtime),
-          },
-          waiting: undefined,
-          running: undefined,
-        };
+      s.state = terminated(latest, opts.runtime);
+      s.lastState = previousTerminated;
     } else {
-      s.state = {
-        $type: "tskube.v1.ContainerState",
-        waiting: { $type: "tskube.v1.ContainerStateWaiting", reason: "ContainerCreating", message: "" },
-        running: undefined,
-        terminated: undefined,
-      };
+      s.state = waiting("ContainerCreating", "");
     }
     return s;
   });
 
-  const running = views.some((v) => v.attempts.at(-1)?.state === "RUNNING");
+  const anyRunning = views.some((v) => v.attempts.at(-1)?.state === "RUNNING");
   const allFinished = views.length > 0 && views.every((v) => v.finished);
   const anyStarted = views.some((v) => v.attempts.some((a) => a.startedAt));
   let phase: string;
   if (allFinished) phase = views.every((v) => v.attempts.at(-1)?.exitCode === 0) ? "Succeeded" : "Failed";
-  else if (running || anyStarted) phase = "Running";
+  else if (anyRunning || anyStarted) phase = "Running";
   else phase = "Pending";
 
   const allReady = statuses.length > 0 && statuses.every((s) => s.ready);

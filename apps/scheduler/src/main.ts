@@ -1,8 +1,7 @@
 import { hostname } from "node:os";
-import { parseArgs } from "node:util";
 import { createClient } from "@tskube/client";
 import { EventRecorder, LeaderElector } from "@tskube/controller";
-import { startHttp } from "@tskube/grpc";
+import { readFlags, startHttp } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
 import { parseDuration } from "@tskube/machinery";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
@@ -24,27 +23,11 @@ const FLAGS = {
 } as const;
 type Flag = keyof typeof FLAGS;
 
-function readFlags(): Record<Flag, string> {
-  const { values } = parseArgs({
-    options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: "string" as const }])),
-    strict: true,
-  });
-  const out = {} as Record<Flag, string>;
-  for (const [name, f] of Object.entries(FLAGS) as [Flag, (typeof FLAGS)[Flag]][]) {
-    out[name] = (
-      (values as Record<string, string | undefined>)[name] ??
-      process.env[f.env] ??
-      f.default
-    ).trim();
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
   const log = componentLogger("scheduler");
   let flags: Record<Flag, string>;
   try {
-    flags = readFlags();
+    flags = readFlags("scheduler", FLAGS);
     for (const d of [
       "leader-elect-lease-duration",
       "leader-elect-renew-deadline",
@@ -55,11 +38,7 @@ async function main(): Promise<void> {
       parseDuration(flags[d]);
     }
   } catch (err) {
-    console.error(
-      `error: ${(err as Error).message}\nflags: ${Object.entries(FLAGS)
-        .map(([k, f]) => `--${k} ($${f.env}, default ${f.default})`)
-        .join(", ")}`,
-    );
+    console.error(`error: ${(err as Error).message}`);
     process.exit(2);
   }
   log.info({ flags }, "starting scheduler");

@@ -1,3 +1,4 @@
 export * from "./errors.js";
+export * from "./flags.js";
 export * from "./http.js";
 export * from "./server.js";
