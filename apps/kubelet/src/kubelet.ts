@@ -6,9 +6,12 @@ import { RestartBackoff } from "./backoff.js";
 import { PodSyncer } from "./pod-syncer.js";
 import { ProbeManager } from "./prober.js";
 import { LABEL_POD_UID, type Runtime } from "./runtime/types.js";
+import { VolumeManager } from "./volumes.js";
 
 export interface KubeletOptions {
   client: Client;
+  /** Absolute; pod volumes live under it (the same path on the host for the docker runtime). */
+  rootDir: string;
   runtime: Runtime;
   recorder: EventRecorder;
   nodeName: string;
@@ -58,6 +61,7 @@ export class Kubelet {
     });
     this.syncer = new PodSyncer({
       client: opts.client,
+      volumes: new VolumeManager(opts.rootDir, opts.client),
       probes: this.probes,
       runtime: opts.runtime,
       recorder: opts.recorder,

@@ -1,5 +1,5 @@
 import { cpus, hostname, networkInterfaces, totalmem } from "node:os";
-import { join } from "node:path";
+import { resolve } from "node:path";
 import { PodServiceService } from "@tskube/api";
 import { createClient } from "@tskube/client";
 import { EventRecorder } from "@tskube/controller";
@@ -55,7 +55,7 @@ function firstAddress(): string {
 function makeRuntime(flags: Record<Flag, string>): Runtime {
   switch (flags.runtime) {
     case "process":
-      return new ProcessRuntime(join(flags["root-dir"], flags["node-name"]), flags["pod-cidr"]);
+      return new ProcessRuntime(resolve(flags["root-dir"], flags["node-name"]), flags["pod-cidr"]);
     case "docker":
       return new DockerRuntime({
         nodeName: flags["node-name"],
@@ -125,6 +125,7 @@ async function main(): Promise<void> {
   }
   const kubelet = new Kubelet({
     client,
+    rootDir: resolve(flags["root-dir"], flags["node-name"]),
     runtime,
     recorder: new EventRecorder({
       events: client.resource("events"),

@@ -16,9 +16,11 @@ import {
   type ContainerStatus as RuntimeContainer,
   type SandboxStatus,
 } from "./runtime/types.js";
+import type { VolumeManager } from "./volumes.js";
 
 export interface PodSyncerOptions {
   client: Client;
+  volumes: VolumeManager;
   probes?: ProbeManager;
   runtime: Runtime;
   recorder: EventRecorder;
@@ -98,6 +100,21 @@ export class PodSyncer {
       }
     }
     const podIp = sandbox?.ip ?? "";
+    let volumePaths: Map<string, string>;
+    try {
+      volumePaths = await this.opts.volumes.setUp(pod);
+    } catch (err) {
+      const message = (err as Error).message;
+      await this.opts.recorder.event(pod, "Warning", "FailedMount", message);
+      const views: ContainerView[] = (pod.spec?.containers ?? []).map((spec) => ({
+        spec,
+        attempts: [],
+        finished: false,
+        waitingReason: { reason: "ContainerCreating", message: "" },
+      }));
+      await this.writeStatus(pod, views, podIp, sandbox?.state === "READY");
+      return 2_000;
+    }
     const restartPolicy = pod.spec?.restartPolicy || "Always";
     const views: ContainerView[] = [];
     let requeueMs: number | undefined;
@@ -135,7 +152,7 @@ export class PodSyncer {
           continue;
         }
       }
-      await this.createAndStart(pod, sandbox!, spec, attempts.length, view, podIp);
+      await this.createAndStart(pod, sandbox!, spec, attempts.length, view, podIp, volumePaths);
     }
     const fresh = (await runtime.listContainers()).filter((c) => c.labels[LABEL_POD_UID] === uid);
     for (const v of views) {
@@ -200,6 +217,7 @@ export class PodSyncer {
     attempt: number,
     view: ContainerView,
     podIp: string,
+    volumePaths: Map<string, string>,
   ): Promise<void> {
     const { runtime, recorder } = this.opts;
     let env: { name: string; value: string }[];
@@ -226,7 +244,7 @@ export class PodSyncer {
         args: spec.args,
         env,
         workingDir: spec.workingDir,
-        mounts: [],
+        mounts: this.opts.volumes.mountsFor(spec, volumePaths),
         ...limits(spec),
         labels: {
           [LABEL_POD_UID]: pod.metadata!.uid,
@@ -319,6 +337,7 @@ export class PodSyncer {
       await runtime.removePodSandbox(s.id);
     }
     this.opts.backoff.forget(`${uid}/`);
+    this.opts.volumes.tearDown(uid);
     this.warnedIsolation.delete(uid);
   }
 

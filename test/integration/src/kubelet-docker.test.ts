@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { KINDS, Pod } from "@tskube/api";
+import { ConfigMap, KINDS, Pod } from "@tskube/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useCluster } from "./cluster.js";
 import { type ComponentHandle, freePort, ktl, startComponent, waitFor } from "./harness.js";
@@ -89,6 +89,57 @@ describe.skipIf(!dockerUsable())("kubelet with the docker runtime", () => {
     expect(p.status?.podIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     const logs = await ktl(c.servers.join(","), ["logs", "hello"]);
     expect(logs.stdout).toBe("Hello World!\n");
+  });
+
+  it("shares an emptyDir between a pod's containers and mounts a ConfigMap", async () => {
+    await c.client
+      .resource<ConfigMap>(kind("ConfigMap") as never)
+      .create(
+        ConfigMap.fromPartial({
+          metadata: { name: "settings", namespace: "default" },
+          data: { greeting: "hello from a configmap\n" },
+        }),
+      );
+    await pods().create(
+      Pod.fromPartial({
+        metadata: { name: "volumes", namespace: "default" },
+        spec: {
+          volumes: [
+            { name: "shared", emptyDir: {} },
+            { name: "config", configMap: { name: "settings" } },
+          ],
+          containers: [
+            {
+              name: "writer",
+              image: IMAGE,
+              command: ["sh", "-c", "cat /etc/settings/greeting > /data/message; sleep 1000"],
+              volumeMounts: [
+                { name: "shared", mountPath: "/data" },
+                { name: "config", mountPath: "/etc/settings", readOnly: true },
+              ],
+            },
+            {
+              name: "reader",
+              image: IMAGE,
+              command: [
+                "sh",
+                "-c",
+                "while [ ! -s /in/message ]; do sleep 0.2; done; cat /in/message; sleep 1000",
+              ],
+              volumeMounts: [{ name: "shared", mountPath: "/in" }],
+            },
+          ],
+        },
+      }),
+    );
+    await waitFor(
+      "reader saw the writer's file",
+      // Docker's log driver passes whole lines, hence the newline in the data.
+      async () =>
+        (await ktl(c.servers.join(","), ["logs", "volumes", "-c", "reader"])).stdout ===
+        "hello from a configmap\n",
+      60_000,
+    );
   });
 
   it("gives a pod's containers one network namespace (shared localhost) and enforces memory limits", async () => {
