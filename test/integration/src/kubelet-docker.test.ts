@@ -92,14 +92,12 @@ describe.skipIf(!dockerUsable())("kubelet with the docker runtime", () => {
   });
 
   it("shares an emptyDir between a pod's containers and mounts a ConfigMap", async () => {
-    await c.client
-      .resource<ConfigMap>(kind("ConfigMap") as never)
-      .create(
-        ConfigMap.fromPartial({
-          metadata: { name: "settings", namespace: "default" },
-          data: { greeting: "hello from a configmap\n" },
-        }),
-      );
+    await c.client.resource<ConfigMap>(kind("ConfigMap") as never).create(
+      ConfigMap.fromPartial({
+        metadata: { name: "settings", namespace: "default" },
+        data: { greeting: "hello from a configmap\n" },
+      }),
+    );
     await pods().create(
       Pod.fromPartial({
         metadata: { name: "volumes", namespace: "default" },
