@@ -1,7 +1,7 @@
 import { type Event, KINDS, type Lease, Node, Pod } from "@tskube/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useCluster } from "./cluster.js";
-import { type ComponentHandle, startComponent, waitFor } from "./harness.js";
+import { type ComponentHandle, freePort, startComponent, waitFor } from "./harness.js";
 
 const kind = (k: string) => KINDS.find((x) => x.kind === k)!;
 
@@ -154,5 +154,64 @@ describe("scheduler", () => {
     const now = await leases.get("kube-scheduler", { namespace: "kube-system" });
     expect(now.spec?.holderIdentity).not.toBe(leaderId);
     expect(now.spec?.leaseTransitions).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("hollow nodes (the fake runtime)", () => {
+  const c = useCluster();
+  const kubelets: ComponentHandle[] = [];
+  let scheduler: ComponentHandle;
+
+  beforeAll(async () => {
+    scheduler = await startComponent("scheduler", [
+      "--server",
+      c.servers.join(","),
+      "--leader-elect",
+      "false",
+    ]);
+    for (const n of [1, 2]) {
+      kubelets.push(
+        await startComponent("kubelet", [
+          "--server",
+          c.servers.join(","),
+          "--runtime",
+          "fake",
+          "--node-name",
+          `hollow-${n}`,
+          "--pod-cidr",
+          `10.${n}.0.0/16`,
+          "--cpu",
+          "4",
+          "--memory",
+          "8Gi",
+          "--fake-start-delay",
+          "50ms",
+          "--port",
+          String(await freePort()),
+        ]),
+      );
+    }
+  });
+  afterAll(async () => {
+    for (const k of kubelets) await k.stop();
+    await scheduler?.stop();
+  });
+
+  it("runs 40 pods to Running across two hollow nodes without containers", async () => {
+    const pods = c.client.resource<Pod>(kind("Pod") as never);
+    for (let i = 0; i < 40; i++) await pods.create(podSpec(`h-${i}`, "100m"));
+    await waitFor(
+      "40 pods Running",
+      async () =>
+        (await pods.list({ namespace: "default", fieldSelector: "status.phase=Running" })).items.length ===
+        40,
+      60_000,
+    );
+    const running = (await pods.list({ namespace: "default" })).items;
+    const perNode = new Map<string, number>();
+    for (const p of running) perNode.set(p.spec!.nodeName, (perNode.get(p.spec!.nodeName) ?? 0) + 1);
+    expect([...perNode.keys()].sort()).toEqual(["hollow-1", "hollow-2"]);
+    expect(new Set(running.map((p) => p.status!.podIp)).size).toBe(40);
+    expect(running.every((p) => p.status!.containerStatuses[0]!.ready)).toBe(true);
   });
 });
