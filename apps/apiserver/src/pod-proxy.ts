@@ -1,4 +1,10 @@
-import { type ClientReadableStream, credentials, type ServerWritableStream } from "@grpc/grpc-js";
+import {
+  type ClientDuplexStream,
+  type ClientReadableStream,
+  credentials,
+  type ServerDuplexStream,
+  type ServerWritableStream,
+} from "@grpc/grpc-js";
 import {
   type ExecRequest,
   type ExecResponse,
@@ -8,6 +14,8 @@ import {
   type Pod,
   PodServiceClient,
   type PodServiceServer,
+  type PortForwardRequest,
+  type PortForwardResponse,
 } from "@tskube/api";
 import { toServiceError } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
@@ -57,7 +65,33 @@ export function createPodProxy(pods: Registry, nodes: Registry, log: Logger): Po
     }, fail);
   }
 
+  /** Relays a port-forward stream to the kubelet once the first message names the pod. */
+  function portForward(call: ServerDuplexStream<PortForwardRequest, PortForwardResponse>): void {
+    let upstream: ClientDuplexStream<PortForwardRequest, PortForwardResponse> | undefined;
+    const pending: PortForwardRequest[] = [];
+    const fail = (err: unknown) =>
+      call.emit("error", Object.assign(new Error(String((err as Error).message)), toServiceError(err, log)));
+    call.on("data", (msg: PortForwardRequest) => {
+      if (upstream) {
+        upstream.write(msg);
+        return;
+      }
+      pending.push(msg);
+      if (pending.length > 1) return;
+      kubeletFor(msg.namespace, msg.name).then((client) => {
+        upstream = client.portForward();
+        upstream.on("data", (m: PortForwardResponse) => call.write(m));
+        upstream.on("end", () => call.end());
+        upstream.on("error", (err: Error) => call.emit("error", err));
+        for (const m of pending.splice(0)) upstream.write(m);
+      }, fail);
+    });
+    call.on("end", () => upstream?.end());
+    call.on("cancelled", () => upstream?.cancel());
+  }
+
   return {
+    portForward,
     logs: (call: ServerWritableStream<LogsRequest, LogsResponse>) =>
       relay(call, (c) => c.logs(call.request), call.request),
     exec: (call: ServerWritableStream<ExecRequest, ExecResponse>) =>

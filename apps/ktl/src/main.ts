@@ -5,6 +5,7 @@ import { describe } from "./commands/describe.js";
 import { type GetFlags, get } from "./commands/get.js";
 import { apiResources, KTL_VERSION, version } from "./commands/info.js";
 import { exec, logs } from "./commands/logs.js";
+import { portForward } from "./commands/port-forward.js";
 import { type Context, type GlobalFlags, makeContext } from "./context.js";
 import { describeError } from "./errors.js";
 
@@ -141,6 +142,16 @@ program
   .option("-t, --tty", "accepted for kubectl compatibility; output is not a terminal", false)
   .action((pod: string, command: string[], o: { container?: string; stdin: boolean }) =>
     run((ctx) => exec(ctx, pod, command, o)),
+  );
+
+program
+  .command("port-forward")
+  .description("Forward one or more local ports to a pod")
+  .argument("<pod>", "POD or pod/POD")
+  .argument("<ports...>", "[LOCAL:]REMOTE port pairs (LOCAL 0 picks a free port)")
+  .option("--address <address>", "the local address to listen on", "127.0.0.1")
+  .action((pod: string, ports: string[], o: { address: string }) =>
+    run((ctx) => portForward(ctx, pod, ports, o)),
   );
 
 program

@@ -1,4 +1,5 @@
-import type { ServerWritableStream } from "@grpc/grpc-js";
+import { connect, type Socket } from "node:net";
+import type { ServerDuplexStream, ServerWritableStream } from "@grpc/grpc-js";
 import {
   type ExecRequest,
   ExecResponse,
@@ -6,6 +7,8 @@ import {
   LogsResponse,
   type Pod,
   type PodServiceServer,
+  type PortForwardRequest,
+  PortForwardResponse,
 } from "@tskube/api";
 import { toServiceError } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
@@ -113,7 +116,41 @@ export function createPodService(kubelet: Kubelet, runtime: Runtime, log: Logger
   const fail = (call: ServerWritableStream<unknown, unknown>) => (err: unknown) =>
     call.emit("error", Object.assign(new Error(String((err as Error).message)), toServiceError(err, log)));
 
+  /** Connects the stream to podIP:port once the first message says which pod and port. */
+  function servePortForward(call: ServerDuplexStream<PortForwardRequest, PortForwardResponse>): void {
+    let socket: Socket | undefined;
+    const fail = (err: unknown) =>
+      call.emit("error", Object.assign(new Error(String((err as Error).message)), toServiceError(err, log)));
+    call.on("data", (msg: PortForwardRequest) => {
+      if (socket) {
+        if (msg.data.length) socket.write(msg.data);
+        return;
+      }
+      try {
+        const pod = findPod(msg.namespace, msg.name);
+        const ip = pod.status?.podIp;
+        if (!ip) throw errors.badRequest(`pod ${msg.name} has no IP yet`);
+        if (!Number.isInteger(msg.port) || msg.port < 1 || msg.port > 65535)
+          throw errors.badRequest(`invalid port ${msg.port}`);
+        socket = connect({ host: ip, port: msg.port });
+        socket.on("data", (d: Buffer) => call.write(PortForwardResponse.fromPartial({ data: d })));
+        socket.on("end", () => call.end());
+        socket.on("error", (err) =>
+          fail(
+            errors.serviceUnavailable(`error forwarding port ${msg.port} to pod ${msg.name}: ${err.message}`),
+          ),
+        );
+        if (msg.data.length) socket.write(msg.data);
+      } catch (err) {
+        fail(err);
+      }
+    });
+    call.on("end", () => socket?.end());
+    call.on("cancelled", () => socket?.destroy());
+  }
+
   return {
+    portForward: servePortForward,
     logs: (call) => void serveLogs(call).catch(fail(call as ServerWritableStream<unknown, unknown>)),
     exec: (call) => void serveExec(call).catch(fail(call as ServerWritableStream<unknown, unknown>)),
   };

@@ -1,5 +1,6 @@
 import {
   type ChannelOptions,
+  type ClientDuplexStream,
   type ClientReadableStream,
   credentials,
   status as GrpcStatus,
@@ -23,6 +24,8 @@ import {
   type LogsResponse,
   PatchRequest,
   PodServiceClient,
+  type PortForwardRequest,
+  type PortForwardResponse,
   pack,
   ResourceServiceClient,
   UpdateRequest,
@@ -83,6 +86,8 @@ export interface Client {
   logs(opts: LogsOptions): AsyncIterable<Uint8Array>;
   /** Runs a command in a container: output chunks, then a message with the exit code. */
   exec(opts: ExecOptions): AsyncIterable<ExecResponse>;
+  /** One TCP connection to a pod's port as a bidirectional stream (write the target first). */
+  portForward(): ClientDuplexStream<PortForwardRequest, PortForwardResponse>;
   discovery(): Promise<APIResource[]>;
   /** The address calls currently go to. */
   currentServer(): string;
@@ -332,6 +337,7 @@ export function createClient(opts: ClientOptions): Client {
         o.signal,
       );
     },
+    portForward: () => podStubs[current]!.portForward(),
     currentServer: () => opts.servers[current]!,
     close() {
       for (const s of stubs) s.close();

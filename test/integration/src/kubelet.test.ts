@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,7 +6,7 @@ import { type Event, KINDS, type Node, Pod } from "@tskube/api";
 import { isNotFound } from "@tskube/machinery";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useCluster } from "./cluster.js";
-import { type ComponentHandle, freePort, ktl, startComponent, waitFor } from "./harness.js";
+import { type ComponentHandle, freePort, ktl, REPO_ROOT, startComponent, waitFor } from "./harness.js";
 
 const kind = (k: string) => KINDS.find((x) => x.kind === k)!;
 
@@ -202,6 +203,30 @@ describe("kubelet with the process runtime", () => {
       30_000,
     );
     expect((await get("web")).status!.containerStatuses[0]!.ready).toBe(true);
+    // ktl port-forward carries a local connection to the pod's port through apiserver and kubelet.
+    const fwd = spawn(
+      process.execPath,
+      ["--import", "tsx", join(REPO_ROOT, "apps/ktl/src/main.ts"), "port-forward", "web", "0:8080"],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, TSKUBE_SERVER: c.servers.join(",") },
+      },
+    );
+    try {
+      const localPort = await new Promise<number>((resolve, reject) => {
+        let out = "";
+        fwd.stdout.on("data", (d) => {
+          out += d;
+          const m = /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        fwd.once("exit", (code) => reject(new Error(`port-forward exited with ${code}`)));
+      });
+      const body = await (await fetch(`http://127.0.0.1:${localPort}/`)).text();
+      expect(body).toBe("ok");
+    } finally {
+      fwd.kill("SIGINT");
+    }
     await waitFor("closed Running", async () => (await get("closed")).status?.phase === "Running", 30_000);
     await new Promise((r) => setTimeout(r, 2500));
     const closed = await get("closed");

@@ -5888,6 +5888,51 @@ const set: unknown = {
        "name": "_exit_code"
       }
      ]
+    },
+    {
+     "name": "PortForwardRequest",
+     "field": [
+      {
+       "name": "namespace",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "namespace"
+      },
+      {
+       "name": "name",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "name"
+      },
+      {
+       "name": "port",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT32",
+       "jsonName": "port"
+      },
+      {
+       "name": "data",
+       "number": 4,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BYTES",
+       "jsonName": "data"
+      }
+     ]
+    },
+    {
+     "name": "PortForwardResponse",
+     "field": [
+      {
+       "name": "data",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BYTES",
+       "jsonName": "data"
+      }
+     ]
     }
    ],
    "service": [
@@ -5904,6 +5949,13 @@ const set: unknown = {
        "name": "Exec",
        "inputType": ".tskube.v1.ExecRequest",
        "outputType": ".tskube.v1.ExecResponse",
+       "serverStreaming": true
+      },
+      {
+       "name": "PortForward",
+       "inputType": ".tskube.v1.PortForwardRequest",
+       "outputType": ".tskube.v1.PortForwardResponse",
+       "clientStreaming": true,
        "serverStreaming": true
       }
      ]

@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -58,6 +60,19 @@ export interface ExecResponse {
   stderr: Uint8Array;
   /** Set on the last message. */
   exitCode?: number | undefined;
+}
+
+export interface PortForwardRequest {
+  $type: "tskube.v1.PortForwardRequest";
+  namespace: string;
+  name: string;
+  port: number;
+  data: Uint8Array;
+}
+
+export interface PortForwardResponse {
+  $type: "tskube.v1.PortForwardResponse";
+  data: Uint8Array;
 }
 
 function createBaseLogsRequest(): LogsRequest {
@@ -552,6 +567,202 @@ export const ExecResponse: MessageFns<ExecResponse, "tskube.v1.ExecResponse"> = 
 
 messageTypeRegistry.set(ExecResponse.$type, ExecResponse);
 
+function createBasePortForwardRequest(): PortForwardRequest {
+  return { $type: "tskube.v1.PortForwardRequest", namespace: "", name: "", port: 0, data: new Uint8Array(0) };
+}
+
+export const PortForwardRequest: MessageFns<PortForwardRequest, "tskube.v1.PortForwardRequest"> = {
+  $type: "tskube.v1.PortForwardRequest" as const,
+
+  encode(message: PortForwardRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.port !== 0) {
+      writer.uint32(24).int32(message.port);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(34).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortForwardRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortForwardRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.port = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.data = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortForwardRequest {
+    return {
+      $type: PortForwardRequest.$type,
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+      data: isSet(object.data) ? bytesFromBase64(object.data) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: PortForwardRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.port !== 0) {
+      obj.port = Math.round(message.port);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PortForwardRequest>): PortForwardRequest {
+    return PortForwardRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PortForwardRequest>): PortForwardRequest {
+    const message = createBasePortForwardRequest();
+    message.namespace = object.namespace ?? "";
+    message.name = object.name ?? "";
+    message.port = object.port ?? 0;
+    message.data = object.data ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+messageTypeRegistry.set(PortForwardRequest.$type, PortForwardRequest);
+
+function createBasePortForwardResponse(): PortForwardResponse {
+  return { $type: "tskube.v1.PortForwardResponse", data: new Uint8Array(0) };
+}
+
+export const PortForwardResponse: MessageFns<PortForwardResponse, "tskube.v1.PortForwardResponse"> = {
+  $type: "tskube.v1.PortForwardResponse" as const,
+
+  encode(message: PortForwardResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortForwardResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortForwardResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.data = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortForwardResponse {
+    return {
+      $type: PortForwardResponse.$type,
+      data: isSet(object.data) ? bytesFromBase64(object.data) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: PortForwardResponse): unknown {
+    const obj: any = {};
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PortForwardResponse>): PortForwardResponse {
+    return PortForwardResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PortForwardResponse>): PortForwardResponse {
+    const message = createBasePortForwardResponse();
+    message.data = object.data ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+messageTypeRegistry.set(PortForwardResponse.$type, PortForwardResponse);
+
 /**
  * PodService reaches into running pods. The apiserver serves it to clients and proxies each call
  * to the kubelet of the pod's node, which serves the same service for its own pods.
@@ -581,6 +792,19 @@ export const PodServiceService = {
     responseSerialize: (value: ExecResponse): Buffer => Buffer.from(ExecResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExecResponse => ExecResponse.decode(value),
   },
+  /**
+   * PortForward carries one TCP connection to a pod's port: the first message names the pod and
+   * port, then each side sends the bytes it reads; either side ending the stream closes it.
+   */
+  portForward: {
+    path: "/tskube.v1.PodService/PortForward" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: PortForwardRequest): Buffer => Buffer.from(PortForwardRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PortForwardRequest => PortForwardRequest.decode(value),
+    responseSerialize: (value: PortForwardResponse): Buffer => Buffer.from(PortForwardResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PortForwardResponse => PortForwardResponse.decode(value),
+  },
 } as const;
 
 export interface PodServiceServer extends UntypedServiceImplementation {
@@ -591,6 +815,11 @@ export interface PodServiceServer extends UntypedServiceImplementation {
   logs: handleServerStreamingCall<LogsRequest, LogsResponse>;
   /** Exec runs a command in a container and streams its output, ending with its exit code. */
   exec: handleServerStreamingCall<ExecRequest, ExecResponse>;
+  /**
+   * PortForward carries one TCP connection to a pod's port: the first message names the pod and
+   * port, then each side sends the bytes it reads; either side ending the stream closes it.
+   */
+  portForward: handleBidiStreamingCall<PortForwardRequest, PortForwardResponse>;
 }
 
 export interface PodServiceClient extends Client {
@@ -603,6 +832,16 @@ export interface PodServiceClient extends Client {
   /** Exec runs a command in a container and streams its output, ending with its exit code. */
   exec(request: ExecRequest, options?: Partial<CallOptions>): ClientReadableStream<ExecResponse>;
   exec(request: ExecRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<ExecResponse>;
+  /**
+   * PortForward carries one TCP connection to a pod's port: the first message names the pod and
+   * port, then each side sends the bytes it reads; either side ending the stream closes it.
+   */
+  portForward(): ClientDuplexStream<PortForwardRequest, PortForwardResponse>;
+  portForward(options: Partial<CallOptions>): ClientDuplexStream<PortForwardRequest, PortForwardResponse>;
+  portForward(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<PortForwardRequest, PortForwardResponse>;
 }
 
 export const PodServiceClient = makeGenericClientConstructor(PodServiceService, "tskube.v1.PodService") as unknown as {
