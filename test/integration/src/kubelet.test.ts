@@ -255,6 +255,68 @@ describe("kubelet with the process runtime", () => {
       await pods().delete(n, { namespace: "default", gracePeriodSeconds: 0 });
   });
 
+  it("restarts a container killed from outside with kill -9", async () => {
+    await pods().create(pod("victim", ["sleep", "1000"], "Always"));
+    await waitFor(
+      "victim running",
+      async () => (await get("victim")).status?.containerStatuses[0]?.state?.running !== undefined,
+      30_000,
+    );
+    const id = (await get("victim")).status!.containerStatuses[0]!.containerId.replace("process://", "");
+    const meta = JSON.parse(readFileSync(join(rootDir, "node-a", "containers", id, "meta.json"), "utf8")) as {
+      pid: number;
+    };
+    process.kill(-meta.pid, "SIGKILL");
+    await waitFor(
+      "victim restarted",
+      async () => {
+        const cs = (await get("victim")).status?.containerStatuses[0];
+        return (cs?.restartCount ?? 0) >= 1 && cs?.state?.running !== undefined;
+      },
+      30_000,
+    );
+    const cs = (await get("victim")).status!.containerStatuses[0]!;
+    expect(cs.lastState?.terminated?.exitCode).toBe(137);
+    const started = (
+      await c.client
+        .resource<Event>(kind("Event") as never)
+        .list({ namespace: "default", fieldSelector: "involvedObject.name=victim,reason=Started" })
+    ).items;
+    expect(started[0]?.count).toBeGreaterThanOrEqual(2);
+    await pods().delete("victim", { namespace: "default", gracePeriodSeconds: 0 });
+  });
+
+  it("deletes with SIGTERM first and SIGKILL only after the grace period", async () => {
+    await pods().create(pod("polite", ["sleep", "1000"], "Always"));
+    await pods().create(
+      Pod.fromPartial({
+        metadata: { name: "stubborn", namespace: "default" },
+        spec: {
+          terminationGracePeriodSeconds: 3,
+          containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "trap '' TERM; sleep 1000"] }],
+        },
+      }),
+    );
+    for (const n of ["polite", "stubborn"]) {
+      await waitFor(
+        `${n} running`,
+        async () => (await get(n)).status?.containerStatuses[0]?.state?.running !== undefined,
+        30_000,
+      );
+    }
+    const gone = async (n: string) =>
+      (await get(n).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)))) === undefined;
+    const timed = async (n: string) => {
+      const t0 = Date.now();
+      await pods().delete(n, { namespace: "default" });
+      await waitFor(`${n} gone`, () => gone(n), 30_000);
+      return Date.now() - t0;
+    };
+    // sleep dies on SIGTERM at once; a process ignoring SIGTERM lasts the whole grace period.
+    expect(await timed("polite")).toBeLessThan(2500);
+    expect(await timed("stubborn")).toBeGreaterThanOrEqual(3000);
+  });
+
   it("a restarted kubelet adopts running containers and restarts nothing", async () => {
     await pods().create(pod("steady", ["sleep", "1000"], "Always"));
     await waitFor(

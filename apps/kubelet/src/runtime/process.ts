@@ -50,6 +50,17 @@ interface ContainerRecord {
 const ipToInt = (ip: string) => ip.split(".").reduce((a, o) => a * 256 + Number(o), 0);
 const intToIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
 
+/** Whether any process of the container's process group is left (children included). */
+function groupAlive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function alive(pid: number): boolean {
   if (!pid) return false;
   try {
@@ -203,7 +214,7 @@ export class ProcessRuntime implements Runtime {
 
   async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
     const c = this.readContainer(id);
-    if (!c || !alive(c.pid)) return;
+    if (!c || !groupAlive(c.pid)) return;
     c.stoppedAt = Date.now();
     this.writeContainer(c);
     const signal = (sig: NodeJS.Signals) => {
@@ -213,16 +224,17 @@ export class ProcessRuntime implements Runtime {
         // already gone
       }
     };
+    // The whole process group: a child that ignores SIGTERM outlives its shell and gets SIGKILL.
     signal("SIGTERM");
     const deadline = Date.now() + timeoutSeconds * 1000;
-    while (alive(c.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (alive(c.pid)) signal("SIGKILL");
-    while (alive(c.pid)) await new Promise((r) => setTimeout(r, 20));
+    while (groupAlive(c.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (groupAlive(c.pid)) signal("SIGKILL");
+    while (groupAlive(c.pid)) await new Promise((r) => setTimeout(r, 20));
   }
 
   async removeContainer(id: string): Promise<void> {
     const c = this.readContainer(id);
-    if (c && alive(c.pid)) await this.stopContainer(id, 0);
+    if (c && groupAlive(c.pid)) await this.stopContainer(id, 0);
     rmSync(this.containerDir(id), { recursive: true, force: true });
   }
 
