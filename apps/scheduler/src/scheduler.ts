@@ -22,6 +22,9 @@ export interface SchedulerOptions {
   metrics?: { attempts: Counter<"result">; latency: Histogram<"result"> };
 }
 
+/** Bindings written concurrently; more wait, so a slow apiserver slows scheduling instead of piling up. */
+const MAX_BINDINGS_IN_FLIGHT = 16;
+
 const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 /**
@@ -34,6 +37,7 @@ export class Scheduler {
   private readonly nodes: Informer<Node>;
   private readonly queue: SchedulingQueue;
   private readonly assumed = new Map<string, Pod>();
+  private readonly binding = new Set<Promise<void>>();
   private readonly clock: Clock;
   private tie = 0;
 
@@ -135,25 +139,40 @@ export class Scheduler {
       await this.setScheduledCondition(pod, "False", "Unschedulable", result.message);
       return "unschedulable";
     }
+    // Assume, then bind in the background (Kubernetes' binding cycle): the next decision already
+    // counts this pod on its node, and binding latency does not limit throughput.
     const bound = structuredClone(pod);
     bound.spec!.nodeName = result.node;
+    this.assumed.set(key, bound);
+    this.observe("scheduled", start);
+    while (this.binding.size >= MAX_BINDINGS_IN_FLIGHT) await Promise.race(this.binding);
+    const job = this.bind(key, pod, bound, result.node, result.feasible).finally(() =>
+      this.binding.delete(job),
+    );
+    this.binding.add(job);
+    return "scheduled";
+  }
+
+  private async bind(key: string, pod: Pod, bound: Pod, node: string, feasible: number): Promise<void> {
+    const log = this.opts.log.child({ pod: key });
     try {
       const written = await this.opts.client.resource<Pod>("pods").update(bound);
       this.assumed.set(key, written);
     } catch (err) {
-      if (isConflict(err) || isNotFound(err)) return "error";
-      throw err;
+      // Someone changed or deleted the pod first: forget the assumption and try again.
+      this.assumed.delete(key);
+      if (!isConflict(err) && !isNotFound(err)) log.warn({ err: (err as Error).message }, "binding failed");
+      // After this attempt is marked done (the queue ignores keys still in flight).
+      if (!isNotFound(err)) setImmediate(() => this.queue.add(key));
+      return;
     }
-    log.info({ node: result.node, feasible: result.feasible }, "bound pod");
-    this.observe("scheduled", start);
-    await this.opts.recorder.event(
+    log.info({ node, feasible }, "bound pod");
+    void this.opts.recorder.event(
       pod,
       "Normal",
       "Scheduled",
-      `Successfully assigned ${pod.metadata!.namespace}/${pod.metadata!.name} to ${result.node}`,
+      `Successfully assigned ${pod.metadata!.namespace}/${pod.metadata!.name} to ${node}`,
     );
-    await this.setScheduledCondition(this.assumed.get(key)!, "True", "", "");
-    return "scheduled";
   }
 
   private observe(result: string, start: number): void {
