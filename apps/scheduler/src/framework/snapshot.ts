@@ -15,9 +15,13 @@ export function buildSnapshot(nodes: readonly Node[], scheduledPods: Iterable<Po
       allocatable: nodeAllocatable(node),
     });
   }
+  const withAntiAffinity: Snapshot["withAntiAffinity"] = [];
   for (const pod of scheduledPods) {
     const info = byName.get(pod.spec?.nodeName ?? "");
     if (!info) continue;
+    if (pod.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution.length) {
+      withAntiAffinity.push({ pod, node: info });
+    }
     const phase = pod.status?.phase;
     if (phase === "Succeeded" || phase === "Failed") continue;
     const r = podRequests(pod);
@@ -27,5 +31,5 @@ export function buildSnapshot(nodes: readonly Node[], scheduledPods: Iterable<Po
     info.requested.pods += 1;
   }
   const list = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-  return { nodes: list, byName };
+  return { nodes: list, byName, withAntiAffinity };
 }

@@ -20,6 +20,8 @@ export interface NodeInfo {
 export interface Snapshot {
   nodes: NodeInfo[];
   byName: Map<string, NodeInfo>;
+  /** Scheduled pods that carry required anti-affinity, with their nodes (usually none). */
+  withAntiAffinity: { pod: Pod; node: NodeInfo }[];
 }
 
 export type Code = "Success" | "Unschedulable" | "UnschedulableAndUnresolvable" | "Error";
