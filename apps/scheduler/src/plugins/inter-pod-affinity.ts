@@ -54,13 +54,12 @@ export const interPodAffinity: FilterPlugin & ScorePlugin = {
       if (existsInDomain(term, pod, node, snap))
         return unschedulable("node(s) didn't match pod anti-affinity rules");
     }
-    for (const other of snap.nodes) {
-      for (const existing of other.pods) {
-        for (const term of existing.spec?.affinity?.podAntiAffinity
-          ?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
-          if (sameDomain(node, other, term.topologyKey) && termMatches(term, existing, pod)) {
-            return unschedulable("node(s) didn't satisfy existing pods anti-affinity rules");
-          }
+    // Only pods that declare required anti-affinity can refuse this one (indexed per cycle).
+    for (const { pod: existing, node: other } of snap.withAntiAffinity) {
+      for (const term of existing.spec?.affinity?.podAntiAffinity
+        ?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
+        if (sameDomain(node, other, term.topologyKey) && termMatches(term, existing, pod)) {
+          return unschedulable("node(s) didn't satisfy existing pods anti-affinity rules");
         }
       }
     }
