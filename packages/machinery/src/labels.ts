@@ -1,4 +1,5 @@
 import { errors } from "./errors.js";
+import { isQualifiedName, isValidLabelValue } from "./validation.js";
 
 export type Operator = "=" | "==" | "!=" | "in" | "notin" | "exists" | "!" | "gt" | "lt";
 
@@ -77,91 +78,136 @@ export function selectorFromRequirements(requirements: Requirement[]): Selector 
   };
 }
 
-/** matchLabels-style equality selector. */
+/** matchLabels-style equality selector (labels.SelectorFromSet: the set is trusted, not validated). */
 export function selectorFromSet(set: Readonly<Record<string, string>> | undefined): Selector {
   return selectorFromRequirements(
     Object.entries(set ?? {}).map(([key, v]) => ({ key, operator: "=", values: [v] })),
   );
 }
 
-const KEY_CHARS = /[A-Za-z0-9._\-/]/;
-const VALUE_CHARS = /[A-Za-z0-9._-]/;
+/** Anything but the selector syntax's own characters; NewRequirement then checks what it got. */
+const IDENT_CHARS = /[^\s!(),=<>]/;
+
+const parseError = (why: string) => errors.badRequest(`unable to parse requirement: ${why}`);
+const invalid = (value: string, why: string) =>
+  parseError(`<nil>: Invalid value: ${JSON.stringify(value)}: ${why}`);
+
+/** labels.NewRequirement: a valid key, and the number and kind of values its operator needs. */
+export function newRequirement(key: string, operator: Operator, values: string[]): Requirement {
+  const keyErrors = isQualifiedName(key);
+  if (keyErrors.length) throw invalid(key, keyErrors.join("; "));
+  switch (operator) {
+    case "in":
+    case "notin":
+      if (values.length === 0)
+        throw parseError(
+          "<nil>: Invalid value: \"\": for 'in', 'notin' operators, values set can't be empty",
+        );
+      break;
+    case "=":
+    case "==":
+    case "!=":
+      if (values.length !== 1)
+        throw parseError('<nil>: Invalid value: "": exact-match compatibility requires one single value');
+      break;
+    case "exists":
+    case "!":
+      if (values.length !== 0)
+        throw parseError('<nil>: Invalid value: "": values set must be empty for exists and does not exist');
+      break;
+    case "gt":
+    case "lt":
+      if (values.length !== 1)
+        throw parseError(
+          "<nil>: Invalid value: \"\": for 'Gt', 'Lt' operators, exactly one value is required",
+        );
+      if (!/^-?\d+$/.test(values[0]!))
+        throw invalid(values[0]!, "for 'Gt', 'Lt' operators, the value must be an integer");
+      return { key, operator, values };
+  }
+  for (const v of values) {
+    const valueErrors = isValidLabelValue(v);
+    if (valueErrors.length) throw invalid(v, valueErrors.join("; "));
+  }
+  return { key, operator, values };
+}
 
 /**
  * Parses the selector syntax of `kubectl -l` and list requests: `a=b`, `a==b`, `a!=b`,
- * `env in (prod,qa)`, `tier notin (x)`, `key`, `!key`, comma meaning AND.
+ * `env in (prod,qa)`, `tier notin (x)`, `key`, `!key`, `a>1`, comma meaning AND.
  */
 export function parseSelector(text: string | undefined): Selector {
   const s = (text ?? "").trim();
   if (!s) return selectorFromRequirements([]);
   let i = 0;
   const fail = (why: string): never => {
-    throw errors.badRequest(`unable to parse requirement: ${why} (in selector ${JSON.stringify(s)})`);
+    throw parseError(why);
   };
   const ws = () => {
-    while (s[i] === " " || s[i] === "\t") i++;
+    while (i < s.length && /\s/.test(s[i]!)) i++;
   };
-  const word = (chars: RegExp) => {
+  const word = () => {
     const start = i;
-    while (i < s.length && chars.test(s[i]!)) i++;
+    while (i < s.length && IDENT_CHARS.test(s[i]!)) i++;
     return s.slice(start, i);
   };
+  const found = () => (i < s.length ? s[i]! : "EOS");
   const reqs: Requirement[] = [];
   for (;;) {
     ws();
     if (s[i] === "!") {
       i++;
       ws();
-      const key = word(KEY_CHARS);
-      if (!key) fail("found '!' without a key");
-      reqs.push({ key, operator: "!", values: [] });
+      const key = word();
+      if (!key) fail(`found '${found()}', expected: identifier`);
+      reqs.push(newRequirement(key, "!", []));
     } else {
-      const key = word(KEY_CHARS);
-      if (!key) fail(`expected a key at position ${i}`);
+      const key = word();
+      if (!key) fail(`found '${found()}', expected: !, identifier, or 'end of string'`);
       ws();
       const rest = s.slice(i);
       if (i >= s.length || s[i] === ",") {
-        reqs.push({ key, operator: "exists", values: [] });
+        reqs.push(newRequirement(key, "exists", []));
       } else if (rest.startsWith("==") || rest.startsWith("!=") || rest.startsWith("=")) {
         const op = rest.startsWith("==") ? "==" : rest.startsWith("!=") ? "!=" : "=";
         i += op.length;
         ws();
-        const value = word(VALUE_CHARS);
-        reqs.push({ key, operator: op, values: [value] });
+        reqs.push(newRequirement(key, op, [word()]));
       } else if (rest.startsWith(">") || rest.startsWith("<")) {
         i++;
         ws();
-        const value = word(/[0-9-]/);
-        if (!/^-?\d+$/.test(value)) fail(`for 'Gt', 'Lt' operators, the value must be an integer`);
-        reqs.push({ key, operator: rest[0] === ">" ? "gt" : "lt", values: [value] });
+        reqs.push(newRequirement(key, rest[0] === ">" ? "gt" : "lt", [word()]));
       } else {
-        const op = word(/[a-z]/);
+        const op = word();
         if (op !== "in" && op !== "notin")
-          fail(`found '${op || s[i]}', expected: '=', '!=', '==', 'in', notin'`);
+          fail(`found '${op || found()}', expected: in, notin, =, ==, !=, gt, lt`);
         ws();
-        if (s[i] !== "(") fail(`found '${s[i] ?? ""}', expected: '('`);
+        if (s[i] !== "(") fail(`found '${found()}', expected: '('`);
         i++;
         const values: string[] = [];
-        for (;;) {
-          ws();
-          values.push(word(VALUE_CHARS));
-          ws();
-          if (s[i] === ",") {
-            i++;
-            continue;
+        ws();
+        if (s[i] === ")") i++;
+        else
+          for (;;) {
+            ws();
+            values.push(word());
+            ws();
+            if (s[i] === ",") {
+              i++;
+              continue;
+            }
+            if (s[i] === ")") {
+              i++;
+              break;
+            }
+            fail(`found '${found()}', expected: ',', or ')'`);
           }
-          if (s[i] === ")") {
-            i++;
-            break;
-          }
-          fail(`found '${s[i] ?? "end of string"}', expected: ',' or ')'`);
-        }
-        reqs.push({ key, operator: op as "in" | "notin", values });
+        reqs.push(newRequirement(key, op as "in" | "notin", values));
       }
     }
     ws();
     if (i >= s.length) break;
-    if (s[i] !== ",") fail(`found '${s[i]}', expected: ',' or end of string`);
+    if (s[i] !== ",") fail(`found '${found()}', expected: ',' or 'end of string'`);
     i++;
   }
   return selectorFromRequirements(reqs);
@@ -178,11 +224,9 @@ interface LabelSelectorLike {
  */
 export function selectorFromLabelSelector(ls: LabelSelectorLike | undefined): Selector {
   if (!ls) return NOTHING;
-  const reqs: Requirement[] = Object.entries(ls.matchLabels ?? {}).map(([key, v]) => ({
-    key,
-    operator: "=",
-    values: [v],
-  }));
+  const reqs: Requirement[] = Object.entries(ls.matchLabels ?? {}).map(([key, v]) =>
+    newRequirement(key, "=", [v]),
+  );
   for (const e of ls.matchExpressions ?? []) {
     const operator: Operator | undefined =
       e.operator === "In"
@@ -196,7 +240,7 @@ export function selectorFromLabelSelector(ls: LabelSelectorLike | undefined): Se
               : undefined;
     if (!operator)
       throw errors.badRequest(`${JSON.stringify(e.operator)} is not a valid label selector operator`);
-    reqs.push({ key: e.key, operator, values: [...e.values] });
+    reqs.push(newRequirement(e.key, operator, [...e.values]));
   }
   return selectorFromRequirements(reqs);
 }

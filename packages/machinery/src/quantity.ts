@@ -1,15 +1,20 @@
 /**
- * Resource quantities ("500m", "128Mi", "1.5", "2e3"), kept exact as integer milli-units so
- * comparisons and sums never round (Kubernetes' resource.Quantity).
+ * Resource quantities ("500m", "128Mi", "1.5", "2e3"), kept exact as integer nano-units so
+ * comparisons and sums never round (Kubernetes' resource.Quantity, whose finest scale is 1n too).
  */
 
-const BINARY: Record<string, bigint> = {
-  Ki: 1024n,
-  Mi: 1024n ** 2n,
-  Gi: 1024n ** 3n,
-  Ti: 1024n ** 4n,
-  Pi: 1024n ** 5n,
-  Ei: 1024n ** 6n,
+/** How a quantity prints, taken from the suffix it was written with (resource.Format). */
+export type QuantityFormat = "DecimalSI" | "BinarySI" | "DecimalExponent";
+
+const BINARY_EXP: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
+const BINARY_SUFFIX: Record<number, string> = {
+  0: "",
+  10: "Ki",
+  20: "Mi",
+  30: "Gi",
+  40: "Ti",
+  50: "Pi",
+  60: "Ei",
 };
 const DECIMAL_EXP: Record<string, number> = {
   n: -9,
@@ -23,14 +28,27 @@ const DECIMAL_EXP: Record<string, number> = {
   P: 15,
   E: 18,
 };
+const DECIMAL_SUFFIX: Record<number, string> = Object.fromEntries(
+  Object.entries(DECIMAL_EXP).map(([suffix, exp]) => [exp, suffix]),
+);
 
 const QUANTITY_RE = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:(Ki|Mi|Gi|Ti|Pi|Ei)|([eE][+-]?\d+)|([numkMGTPE]))?$/;
+const NANO = 1_000_000_000n;
+
+const abs = (n: bigint) => (n < 0n ? -n : n);
+
+/** n / d rounded away from zero, as Kubernetes rounds when it drops precision. */
+function divAway(n: bigint, d: bigint): bigint {
+  const q = n / d;
+  if (n % d === 0n) return q;
+  return n < 0n ? q - 1n : q + 1n;
+}
 
 export class Quantity {
   private constructor(
-    /** The value in thousandths, rounded up as Kubernetes rounds (ceil). */
-    readonly milli: bigint,
-    private readonly text: string,
+    /** The exact value in nano-units (10^-9). */
+    readonly nano: bigint,
+    readonly format: QuantityFormat,
   ) {}
 
   static parse(text: string): Quantity {
@@ -41,32 +59,39 @@ export class Quantity {
       );
     const [, sign, number, binary, exponent, decimal] = m;
     const [intPart, fracPart = ""] = number!.split(".");
-    // Value = digits × 10^(exp - fracLen) × multiplier, computed as milli-units with ceil.
+    // value = digits × 10^(exp10 - 9) × 2^exp2 nano-units; anything finer than 1n rounds up.
     const digits = BigInt((intPart || "0") + fracPart);
-    let exp10 = -fracPart.length + 3;
-    let mul = 1n;
-    if (binary) mul = BINARY[binary]!;
-    else if (exponent) exp10 += Number(exponent.slice(1));
-    else exp10 += DECIMAL_EXP[decimal ?? ""]!;
-    let milli: bigint;
-    if (exp10 >= 0) milli = digits * mul * 10n ** BigInt(exp10);
-    else {
-      const div = 10n ** BigInt(-exp10);
-      const num = digits * mul;
-      milli = num / div + (num % div === 0n ? 0n : 1n);
-    }
-    return new Quantity(sign === "-" ? -milli : milli, text.trim());
+    let exp10 = 9 - fracPart.length;
+    let exp2 = 0;
+    let format: QuantityFormat = "DecimalSI";
+    if (binary) {
+      exp2 = BINARY_EXP[binary]!;
+      format = "BinarySI";
+    } else if (exponent) {
+      exp10 += Number(exponent.slice(1));
+      format = "DecimalExponent";
+    } else exp10 += DECIMAL_EXP[decimal ?? ""]!;
+    const num = digits * 2n ** BigInt(exp2);
+    const nano = exp10 >= 0 ? num * 10n ** BigInt(exp10) : divAway(num, 10n ** BigInt(-exp10));
+    return new Quantity(sign === "-" ? -nano : nano, format);
   }
 
-  static fromMilli(milli: bigint | number): Quantity {
-    const m = BigInt(milli);
-    return new Quantity(m, m % 1000n === 0n ? String(m / 1000n) : `${m}m`);
+  static fromMilli(milli: bigint | number, format: QuantityFormat = "DecimalSI"): Quantity {
+    return new Quantity(BigInt(milli) * 1_000_000n, format);
   }
 
-  /** Whole units, rounded up (Quantity.Value()). */
+  static fromNano(nano: bigint, format: QuantityFormat = "DecimalSI"): Quantity {
+    return new Quantity(nano, format);
+  }
+
+  /** The value in thousandths, rounded away from zero (Quantity.MilliValue()). */
+  get milli(): bigint {
+    return divAway(this.nano, 1_000_000n);
+  }
+
+  /** Whole units, rounded away from zero (Quantity.Value()). */
   value(): number {
-    const whole = this.milli / 1000n + (this.milli % 1000n > 0n ? 1n : 0n);
-    return Number(whole);
+    return Number(divAway(this.nano, NANO));
   }
 
   milliValue(): number {
@@ -74,23 +99,58 @@ export class Quantity {
   }
 
   cmp(other: Quantity): number {
-    return this.milli < other.milli ? -1 : this.milli > other.milli ? 1 : 0;
+    return this.nano < other.nano ? -1 : this.nano > other.nano ? 1 : 0;
   }
 
+  /** Sums keep the left operand's format, as Quantity.Add does. */
   add(other: Quantity): Quantity {
-    return Quantity.fromMilli(this.milli + other.milli);
+    return new Quantity(this.nano + other.nano, this.format);
   }
 
   sub(other: Quantity): Quantity {
-    return Quantity.fromMilli(this.milli - other.milli);
+    return new Quantity(this.nano - other.nano, this.format);
+  }
+
+  isZero(): boolean {
+    return this.nano === 0n;
   }
 
   isNegative(): boolean {
-    return this.milli < 0n;
+    return this.nano < 0n;
   }
 
+  /**
+   * The canonical form Kubernetes stores and prints: the largest suffix that keeps an integer
+   * mantissa ("1000m" → "1", "0.5" → "500m", "1024Mi" → "1Gi", "1.5k" → "1500"). BinarySI values
+   * below 1Ki or with a fraction print as DecimalSI, because no binary suffix shows them exactly.
+   */
   toString(): string {
-    return this.text;
+    if (this.nano === 0n) return "0";
+    if (this.format === "BinarySI" && abs(this.nano) >= 1024n * NANO && this.nano % NANO === 0n) {
+      let mantissa = this.nano / NANO;
+      let exp = 0;
+      while (exp < 60 && mantissa % 1024n === 0n) {
+        mantissa /= 1024n;
+        exp += 10;
+      }
+      return `${mantissa}${BINARY_SUFFIX[exp]}`;
+    }
+    let mantissa = this.nano;
+    let exp = -9;
+    while (mantissa % 10n === 0n) {
+      mantissa /= 10n;
+      exp++;
+    }
+    const down = ((exp % 3) + 3) % 3;
+    mantissa *= 10n ** BigInt(down);
+    exp -= down;
+    if (this.format === "DecimalExponent") return exp === 0 ? `${mantissa}` : `${mantissa}e${exp}`;
+    const suffix = DECIMAL_SUFFIX[exp];
+    return suffix === undefined ? `${mantissa}e${exp}` : `${mantissa}${suffix}`;
+  }
+
+  toJSON(): string {
+    return this.toString();
   }
 }
 
