@@ -16,7 +16,7 @@ export interface FieldSelector {
   toString(): string;
 }
 
-/** Splits on commas not escaped by a backslash, keeping the escapes for unescape(). */
+/** Splits on commas not escaped by a backslash, keeping the escapes for unescapeValue(). */
 function splitTerms(s: string): string[] {
   const parts: string[] = [];
   let start = 0;
@@ -32,7 +32,7 @@ function splitTerms(s: string): string[] {
 }
 
 /** fields.UnescapeValue: only `\\`, `\,` and `\=` are escapes; anything else is an error. */
-function unescape(s: string): string {
+function unescapeValue(s: string): string {
   let out = "";
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
@@ -53,7 +53,7 @@ function unescape(s: string): string {
   return out;
 }
 
-const escape = (v: string) => v.replace(/[\\,=]/g, (c) => `\\${c}`);
+const escapeValue = (v: string) => v.replace(/[\\,=]/g, (c) => `\\${c}`);
 
 /**
  * Parses field selectors as apimachinery's fields.ParseSelector does: `=`, `==`, `!=`, comma
@@ -84,7 +84,7 @@ export function parseFieldSelector(text: string | undefined): FieldSelector {
       reqs.push({
         field: name,
         operator: op === "!=" ? "!=" : "=",
-        value: unescape(part.slice(opAt + op.length).trim()),
+        value: unescapeValue(part.slice(opAt + op.length).trim()),
       });
     }
   }
@@ -93,6 +93,6 @@ export function parseFieldSelector(text: string | undefined): FieldSelector {
     empty: () => reqs.length === 0,
     fieldNames: () => [...new Set(reqs.map((r) => r.field))],
     matches: (fields) => reqs.every((r) => ((fields[r.field] ?? "") === r.value) === (r.operator === "=")),
-    toString: () => reqs.map((r) => `${r.field}${r.operator}${escape(r.value)}`).join(","),
+    toString: () => reqs.map((r) => `${r.field}${r.operator}${escapeValue(r.value)}`).join(","),
   };
 }
