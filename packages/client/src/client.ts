@@ -2,39 +2,52 @@ import {
   type ChannelOptions,
   type ClientDuplexStream,
   type ClientReadableStream,
+  type ClientUnaryCall,
   credentials,
   status as GrpcStatus,
   Metadata,
+  type ServiceError,
 } from "@grpc/grpc-js";
 import {
   type Any,
   type APIResource,
   CreateRequest,
+  type CreateResponse,
   DeleteCollectionRequest,
+  type DeleteCollectionResponse,
   DeleteRequest,
+  type DeleteResponse,
   DiscoveryRequest,
+  type DiscoveryResponse,
   ExecRequest,
   type ExecResponse,
   GetRequest,
+  type GetResponse,
   type KindInfo,
   type KubeObject,
+  kindForAlias,
   kindForResource,
   ListRequest,
+  type ListResponse,
   LogsRequest,
   type LogsResponse,
   PatchRequest,
+  type PatchResponse,
   PodServiceClient,
   type PortForwardRequest,
   type PortForwardResponse,
   pack,
   ResourceServiceClient,
   UpdateRequest,
+  type UpdateResponse,
   UpdateStatusRequest,
+  type UpdateStatusResponse,
   unpack,
   WatchRequest,
   type WatchResponse,
 } from "@tskube/api";
 import { ApiError } from "@tskube/machinery";
+import { waitForConnection } from "./connect.js";
 import { fromServiceError, isRetriable } from "./errors.js";
 import type {
   ClientOptions,
@@ -95,6 +108,12 @@ export interface Client {
 }
 
 type Stub = ResourceServiceClient;
+type UnaryStart<Req, Res> = (
+  stub: Stub,
+  req: Req,
+  deadline: Date,
+  cb: (err: ServiceError | null, res: Res) => void,
+) => ClientUnaryCall;
 
 /**
  * The typed API client. It talks to one apiserver at a time and moves to the next address when a
@@ -102,40 +121,51 @@ type Stub = ResourceServiceClient;
  */
 export function createClient(opts: ClientOptions): Client {
   if (opts.servers.length === 0) throw new Error("createClient: at least one server address is required");
+  const channelOptions: ChannelOptions = opts.userAgent
+    ? { ...CHANNEL_OPTIONS, "grpc.primary_user_agent": opts.userAgent }
+    : CHANNEL_OPTIONS;
   const stubs: Stub[] = opts.servers.map(
-    (s) => new ResourceServiceClient(s, credentials.createInsecure(), CHANNEL_OPTIONS),
+    (s) => new ResourceServiceClient(s, credentials.createInsecure(), channelOptions),
+  );
+  const podStubs = opts.servers.map(
+    (s) => new PodServiceClient(s, credentials.createInsecure(), channelOptions),
   );
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const podStubs = opts.servers.map(
-    (s) => new PodServiceClient(s, credentials.createInsecure(), CHANNEL_OPTIONS),
-  );
+  const connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? 5_000, timeoutMs);
   const retries = opts.retries ?? 5;
   let current = 0;
 
   const failover = (from: number) => {
     if (current === from) current = (current + 1) % stubs.length;
   };
+  const connect = (index: number) =>
+    waitForConnection(stubs[index]!.getChannel(), opts.servers[index]!, connectTimeoutMs);
 
-  async function unary<Req, Res>(
-    method: (stub: Stub, req: Req, deadline: Date, cb: (err: unknown, res: Res) => void) => void,
-    req: Req,
-  ): Promise<Res> {
+  async function unary<Req, Res>(start: UnaryStart<Req, Res>, req: Req, signal?: AbortSignal): Promise<Res> {
     let lastErr: unknown;
     for (let attempt = 0; attempt <= retries; attempt++) {
+      signal?.throwIfAborted();
       const index = current;
+      let onAbort: (() => void) | undefined;
       try {
-        return await new Promise<Res>((resolve, reject) =>
-          method(stubs[index]!, req, new Date(Date.now() + timeoutMs), (err, res) =>
+        await connect(index);
+        return await new Promise<Res>((resolve, reject) => {
+          const call = start(stubs[index]!, req, new Date(Date.now() + timeoutMs), (err, res) =>
             err ? reject(err) : resolve(res),
-          ),
-        );
+          );
+          onAbort = () => call.cancel();
+          signal?.addEventListener("abort", onAbort, { once: true });
+        });
       } catch (err) {
+        if (signal?.aborted) throw signal.reason;
         lastErr = err;
         if (!isRetriable(err)) throw fromServiceError(err);
         failover(index);
         // Every address was tried once: back off before the next round.
-        if ((attempt + 1) % stubs.length === 0)
-          await sleep(Math.min(100 * 2 ** (attempt / stubs.length), 2_000));
+        if ((attempt + 1) % stubs.length === 0 && attempt < retries)
+          await sleep(Math.min(100 * 2 ** Math.floor(attempt / stubs.length), 2_000));
+      } finally {
+        if (onAbort) signal?.removeEventListener("abort", onAbort);
       }
     }
     throw fromServiceError(lastErr);
@@ -149,7 +179,7 @@ export function createClient(opts: ClientOptions): Client {
     const one = (any: Any | undefined) => unpack<T>(any);
 
     const list = async (o: ListOptions = {}): Promise<ListResult<T>> => {
-      const res = await unary<ListRequest, import("@tskube/api").ListResponse>(
+      const res = await unary<ListRequest, ListResponse>(
         (s, r, deadline, cb) => s.list(r, new Metadata(), { deadline }, cb),
         ListRequest.fromPartial({
           resource,
@@ -160,6 +190,7 @@ export function createClient(opts: ClientOptions): Client {
           continue: o.continue ?? "",
           resourceVersion: o.resourceVersion ?? "",
         }),
+        o.signal,
       );
       const out: ListResult<T> = {
         items: res.items.map(one),
@@ -173,7 +204,7 @@ export function createClient(opts: ClientOptions): Client {
     return {
       kind,
       async create(obj: T, w: WriteOptions = {}) {
-        const res = await unary<CreateRequest, import("@tskube/api").CreateResponse>(
+        const res = await unary<CreateRequest, CreateResponse>(
           (s, r, deadline, cb) => s.create(r, new Metadata(), { deadline }, cb),
           CreateRequest.fromPartial({
             resource,
@@ -186,9 +217,10 @@ export function createClient(opts: ClientOptions): Client {
         return one(res.object);
       },
       async get(name, o = {}) {
-        const res = await unary<GetRequest, import("@tskube/api").GetResponse>(
+        const res = await unary<GetRequest, GetResponse>(
           (s, r, deadline, cb) => s.get(r, new Metadata(), { deadline }, cb),
           GetRequest.fromPartial({ resource, namespace: ns(o.namespace), name }),
+          o.signal,
         );
         return one(res.object);
       },
@@ -206,7 +238,7 @@ export function createClient(opts: ClientOptions): Client {
         return { items, resourceVersion: first.resourceVersion, continue: "" };
       },
       async update(obj: T, w: WriteOptions = {}) {
-        const res = await unary<UpdateRequest, import("@tskube/api").UpdateResponse>(
+        const res = await unary<UpdateRequest, UpdateResponse>(
           (s, r, deadline, cb) => s.update(r, new Metadata(), { deadline }, cb),
           UpdateRequest.fromPartial({
             resource,
@@ -219,7 +251,7 @@ export function createClient(opts: ClientOptions): Client {
         return one(res.object);
       },
       async updateStatus(obj: T) {
-        const res = await unary<UpdateStatusRequest, import("@tskube/api").UpdateStatusResponse>(
+        const res = await unary<UpdateStatusRequest, UpdateStatusResponse>(
           (s, r, deadline, cb) => s.updateStatus(r, new Metadata(), { deadline }, cb),
           UpdateStatusRequest.fromPartial({
             resource,
@@ -231,7 +263,7 @@ export function createClient(opts: ClientOptions): Client {
       },
       async patch(name, patch, o: PatchOptions = {}) {
         const type = o.type ?? "merge";
-        const res = await unary<PatchRequest, import("@tskube/api").PatchResponse>(
+        const res = await unary<PatchRequest, PatchResponse>(
           (s, r, deadline, cb) => s.patch(r, new Metadata(), { deadline }, cb),
           PatchRequest.fromPartial({
             resource,
@@ -252,7 +284,7 @@ export function createClient(opts: ClientOptions): Client {
         return one(res.object);
       },
       async delete(name, o: DeleteOptions = {}) {
-        const res = await unary<DeleteRequest, import("@tskube/api").DeleteResponse>(
+        const res = await unary<DeleteRequest, DeleteResponse>(
           (s, r, deadline, cb) => s.delete(r, new Metadata(), { deadline }, cb),
           DeleteRequest.fromPartial({
             resource,
@@ -264,7 +296,7 @@ export function createClient(opts: ClientOptions): Client {
         return { object: one(res.object), deleted: res.deleted };
       },
       async deleteCollection(o: ListOptions & DeleteOptions = {}) {
-        const res = await unary<DeleteCollectionRequest, import("@tskube/api").DeleteCollectionResponse>(
+        const res = await unary<DeleteCollectionRequest, DeleteCollectionResponse>(
           (s, r, deadline, cb) => s.deleteCollection(r, new Metadata(), { deadline }, cb),
           DeleteCollectionRequest.fromPartial({
             resource,
@@ -280,6 +312,7 @@ export function createClient(opts: ClientOptions): Client {
         return watchStream<T>(
           () => current,
           (i) => stubs[i]!,
+          connect,
           failover,
           WatchRequest.fromPartial({
             resource,
@@ -297,12 +330,12 @@ export function createClient(opts: ClientOptions): Client {
 
   return {
     resource<T extends KubeObject>(kind: KindInfo<T> | string): ResourceClient<T> {
-      const k = typeof kind === "string" ? kindForResource(kind) : kind;
+      const k = typeof kind === "string" ? (kindForResource(kind) ?? kindForAlias(kind)) : kind;
       if (!k) throw new Error(`unknown resource ${JSON.stringify(kind)}`);
       return resourceClient(k as KindInfo<T>);
     },
     async discovery() {
-      const res = await unary<DiscoveryRequest, import("@tskube/api").DiscoveryResponse>(
+      const res = await unary<DiscoveryRequest, DiscoveryResponse>(
         (s, r, deadline, cb) => s.discovery(r, new Metadata(), { deadline }, cb),
         DiscoveryRequest.fromPartial({}),
       );
@@ -363,12 +396,20 @@ function deleteOptions(o: DeleteOptions) {
 async function* watchStream<T extends KubeObject>(
   currentIndex: () => number,
   stub: (i: number) => Stub,
+  connect: (i: number) => Promise<void>,
   failover: (from: number) => void,
   req: WatchRequest,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<WatchEvent<T>> {
   if (signal?.aborted) return;
   const index = currentIndex();
+  try {
+    await connect(index);
+  } catch (err) {
+    if (signal?.aborted) return;
+    failover(index);
+    throw err;
+  }
   const stream: ClientReadableStream<WatchResponse> = stub(index).watch(req);
   const onAbort = () => stream.cancel();
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -377,8 +418,7 @@ async function* watchStream<T extends KubeObject>(
       yield { type: msg.type as WatchEventType, object: unpack<T>(msg.object) };
     }
   } catch (err) {
-    const code = (err as { code?: number }).code;
-    if (code === GrpcStatus.CANCELLED && signal?.aborted) return;
+    if (signal?.aborted) return;
     if (isRetriable(err)) failover(index);
     throw fromServiceError(err);
   } finally {

@@ -45,11 +45,18 @@ export function fromServiceError(err: unknown): ApiError {
     );
   }
   const message = se.details || se.message || String(err);
+  // Callers' own cancellations never get here (they see their signal's reason), so a cancelled
+  // call is the server going away mid-call: a force-shutdown apiserver resets its streams.
+  if (code === GrpcStatus.CANCELLED)
+    return new ApiError(GrpcStatus.UNAVAILABLE, "ServiceUnavailable", `the apiserver went away: ${message}`);
   return new ApiError(code, REASON_BY_CODE[code] ?? "Unknown", message);
 }
 
-/** Errors worth trying on another apiserver: the server was not reached or is going away. */
+/**
+ * Errors worth trying on another apiserver: the server was not reached or went away (callers check
+ * their own abort first, so CANCELLED here came from the server side).
+ */
 export function isRetriable(err: unknown): boolean {
   const code = (err as Partial<ServiceError>).code;
-  return code === GrpcStatus.UNAVAILABLE;
+  return code === GrpcStatus.UNAVAILABLE || code === GrpcStatus.CANCELLED;
 }

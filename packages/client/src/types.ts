@@ -91,6 +91,11 @@ export interface ClientOptions {
   servers: readonly string[];
   /** Deadline of one unary call (default 30 s). */
   timeoutMs?: number;
+  /**
+   * How long a call or watch waits for a connection to an apiserver before trying the next one
+   * (default 5 s, at most timeoutMs).
+   */
+  connectTimeoutMs?: number;
   /** Retries of a call that failed with UNAVAILABLE (another server is tried; default 5). */
   retries?: number;
   /** Identifies the caller in fieldManager defaults and logs. */
