@@ -3,13 +3,17 @@
  * problems worded as Kubernetes words them; an empty list means valid.
  */
 
+import { isIP, isIPv4 } from "node:net";
+
 const DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const DNS1035_LABEL = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_SUBDOMAIN = `${DNS1123_LABEL}(\\.${DNS1123_LABEL})*`;
 const QUALIFIED_NAME = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE = `(${QUALIFIED_NAME})?`;
 
 const full = (re: string) => new RegExp(`^${re}$`);
 const LABEL_RE = full(DNS1123_LABEL);
+const DNS1035_RE = full(DNS1035_LABEL);
 const SUBDOMAIN_RE = full(DNS1123_SUBDOMAIN);
 const QUALIFIED_RE = full(QUALIFIED_NAME);
 const LABEL_VALUE_RE = full(LABEL_VALUE);
@@ -22,6 +26,18 @@ export function isDNS1123Label(value: string): string[] {
   if (!LABEL_RE.test(value)) {
     errs.push(
       `a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '${DNS1123_LABEL}')`,
+    );
+  }
+  return errs;
+}
+
+/** DNS-1035 labels start with a letter: what Service names must be. */
+export function isDNS1035Label(value: string): string[] {
+  const errs: string[] = [];
+  if (value.length > 63) errs.push(maxLen(63));
+  if (!DNS1035_RE.test(value)) {
+    errs.push(
+      `a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '${DNS1035_LABEL}')`,
     );
   }
   return errs;
@@ -87,17 +103,25 @@ export function isValidPortName(name: string): string[] {
   if (name.length > 15) errs.push(maxLen(15));
   if (!/^[-a-z0-9]+$/.test(name))
     errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
-  if (name.includes("--")) errs.push("must not contain consecutive hyphens");
   if (!/[a-z]/.test(name)) errs.push("must contain at least one letter (a-z)");
+  if (name.includes("--")) errs.push("must not contain consecutive hyphens");
   if (name.startsWith("-") || name.endsWith("-")) errs.push("must not begin or end with a hyphen");
   return errs;
 }
 
+/** IPv4 (dotted quad, no leading zeros) or IPv6. */
 export function isValidIP(value: string): string[] {
-  const v4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-  if (v4.test(value)) return [];
-  if (value.includes(":") && /^[0-9a-fA-F:.]+$/.test(value) && value.split("::").length <= 2) return [];
-  return ["must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"];
+  return isIP(value) ? [] : ["must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"];
+}
+
+/** An IP network in CIDR notation ("10.96.0.0/12", "fd00::/108"). */
+export function isValidCIDR(value: string): string[] {
+  const slash = value.lastIndexOf("/");
+  const ip = value.slice(0, slash);
+  const bits = value.slice(slash + 1);
+  const max = isIPv4(ip) ? 32 : 128;
+  const ok = slash > 0 && isIP(ip) !== 0 && /^(0|[1-9]\d*)$/.test(bits) && Number(bits) <= max;
+  return ok ? [] : ["must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"];
 }
 
 /** ConfigMap and Secret keys. */

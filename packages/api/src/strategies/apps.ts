@@ -1,70 +1,87 @@
 import {
   type FieldError,
   field,
-  getScaledValueFromIntOrPercent,
-  isIntOrPercent,
+  isIntValue,
+  isValidPercent,
   selectorFromLabelSelector,
 } from "@tskube/machinery";
-import type { Deployment, PodTemplateSpec, ReplicaSet } from "../gen/tskube/v1/apps.js";
+import type {
+  Deployment,
+  DeploymentStrategy,
+  PodTemplateSpec,
+  ReplicaSet,
+  RollingUpdateDeployment,
+} from "../gen/tskube/v1/apps.js";
 import type { LabelSelector } from "../gen/tskube/v1/meta.js";
-import { validateLabels, validateObjectMeta, validateObjectMetaUpdate } from "./meta.js";
+import {
+  goLabelSelector,
+  goStringMap,
+  invalidGoValue,
+  validateObjectMeta,
+  validateObjectMetaUpdate,
+  validateTemplateMeta,
+} from "./meta.js";
 import { defaultPodSpec, validatePodSpec } from "./pod.js";
+import { validateLabelSelector } from "./selector.js";
 import type { Strategy } from "./types.js";
 
-function formatLabels(labels: Record<string, string>): string {
-  return `map[string]string{${Object.entries(labels)
-    .map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`)
-    .join(", ")}}`;
-}
+const nonNegative = (path: string, v: number | undefined): FieldError[] =>
+  v !== undefined && v < 0 ? [field.invalid(path, v, "must be greater than or equal to 0")] : [];
 
-/** Selector required and non-empty; the template's labels must match it. */
+/**
+ * The shared spec rules of ReplicaSet and Deployment (ValidateReplicaSetSpec /
+ * ValidateDeploymentSpec): replicas ≥ 0, a non-empty valid selector, and a pod template whose
+ * labels the selector matches and whose pods restart Always.
+ */
 export function validateSelectorAndTemplate(
   selector: LabelSelector | undefined,
   template: PodTemplateSpec | undefined,
   replicas: number | undefined,
 ): FieldError[] {
   const errs: FieldError[] = [];
-  if (replicas !== undefined && replicas < 0) {
-    errs.push(field.invalid("spec.replicas", replicas, "must be greater than or equal to 0"));
-  }
+  errs.push(...nonNegative("spec.replicas", replicas));
+  let selectorOk = false;
   if (!selector) errs.push(field.required("spec.selector", ""));
   else {
-    const empty = Object.keys(selector.matchLabels).length === 0 && selector.matchExpressions.length === 0;
-    if (empty) errs.push(field.invalid("spec.selector", "{}", "empty selector is invalid for deployment"));
-    errs.push(...validateLabels(selector.matchLabels, "spec.selector.matchLabels"));
-    selector.matchExpressions.forEach((e, i) => {
-      const ops = ["In", "NotIn", "Exists", "DoesNotExist"];
-      if (!ops.includes(e.operator))
-        errs.push(field.notSupported(`spec.selector.matchExpressions[${i}].operator`, e.operator, ops));
-    });
+    const selectorErrs = validateLabelSelector(selector, "spec.selector");
+    errs.push(...selectorErrs);
+    if (Object.keys(selector.matchLabels).length + selector.matchExpressions.length === 0) {
+      errs.push(
+        invalidGoValue(
+          "spec.selector",
+          goLabelSelector(selector),
+          "empty selector is invalid for deployment",
+        ),
+      );
+    } else selectorOk = selectorErrs.length === 0;
   }
   if (!template) {
     errs.push(field.required("spec.template", ""));
     return errs;
   }
   const labels = template.metadata?.labels ?? {};
-  errs.push(...validateLabels(labels, "spec.template.metadata.labels"));
-  if (selector && errs.length === 0) {
-    let matches = false;
-    try {
-      matches = selectorFromLabelSelector(selector).matches(labels);
-    } catch {
-      matches = false;
-    }
-    if (!matches) {
-      errs.push(
-        field.invalid(
-          "spec.template.metadata.labels",
-          formatLabels(labels),
-          "`selector` does not match template `labels`",
-        ),
-      );
-    }
-  }
-  errs.push(...validatePodSpec(template.spec, "spec.template.spec"));
-  if (template.spec && template.spec.restartPolicy && template.spec.restartPolicy !== "Always") {
+  if (selector && selectorOk && !selectorFromLabelSelector(selector).matches(labels)) {
     errs.push(
-      field.notSupported("spec.template.spec.restartPolicy", template.spec.restartPolicy, ["Always"]),
+      invalidGoValue(
+        "spec.template.metadata.labels",
+        goStringMap(labels),
+        "`selector` does not match template `labels`",
+      ),
+    );
+  }
+  errs.push(...validateTemplateMeta(template.metadata, "spec.template.metadata"));
+  errs.push(...validatePodSpec(template.spec, "spec.template.spec"));
+  const spec = template.spec;
+  if (spec?.restartPolicy && spec.restartPolicy !== "Always") {
+    errs.push(field.notSupported("spec.template.spec.restartPolicy", spec.restartPolicy, ["Always"]));
+  }
+  if (spec?.activeDeadlineSeconds !== undefined) {
+    errs.push(
+      field.invalid(
+        "spec.template.spec.activeDeadlineSeconds",
+        spec.activeDeadlineSeconds,
+        "activeDeadlineSeconds in ReplicaSet is not Supported",
+      ),
     );
   }
   return errs;
@@ -74,29 +91,31 @@ function selectorImmutable(
   selector: LabelSelector | undefined,
   old: LabelSelector | undefined,
 ): FieldError[] {
-  return JSON.stringify(selector) === JSON.stringify(old)
+  const canonical = (s: LabelSelector | undefined) =>
+    s
+      ? JSON.stringify([
+          Object.entries(s.matchLabels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+          s.matchExpressions.map((e) => [e.key, e.operator, e.values]),
+        ])
+      : "";
+  return canonical(selector) === canonical(old)
     ? []
-    : [
-        field.invalid(
-          "spec.selector",
-          selector ? JSON.stringify(selector.matchLabels) : "null",
-          "field is immutable",
-        ),
-      ];
+    : [invalidGoValue("spec.selector", goLabelSelector(selector), "field is immutable")];
 }
 
-function nonNegative(path: string, v: number | undefined): FieldError[] {
-  return v !== undefined && v < 0 ? [field.invalid(path, v, "must be greater than or equal to 0")] : [];
+/** Labels default to the template's when the object has none (SetDefaults_ReplicaSet/Deployment). */
+function defaultLabelsFromTemplate(obj: ReplicaSet | Deployment): void {
+  const labels = obj.spec?.template?.metadata?.labels;
+  if (obj.metadata && labels && Object.keys(obj.metadata.labels).length === 0) {
+    obj.metadata.labels = { ...labels };
+  }
 }
 
 export const replicaSetStrategy: Strategy<ReplicaSet> = {
   applyDefaults(rs) {
     if (!rs.spec) return;
     rs.spec.replicas ??= 1;
-    // A ReplicaSet without labels takes its template's (Kubernetes' defaulting).
-    if (rs.metadata && Object.keys(rs.metadata.labels).length === 0 && rs.spec.template?.metadata) {
-      rs.metadata.labels = { ...rs.spec.template.metadata.labels };
-    }
+    defaultLabelsFromTemplate(rs);
     defaultPodSpec(rs.spec.template?.spec);
   },
   validate(rs) {
@@ -113,15 +132,25 @@ export const replicaSetStrategy: Strategy<ReplicaSet> = {
       ...selectorImmutable(rs.spec?.selector, old.spec?.selector),
     ];
   },
-  validateStatusUpdate(rs) {
+  validateStatusUpdate(rs, old) {
+    const errs = validateObjectMetaUpdate(rs.metadata, old.metadata);
     const s = rs.status;
-    if (!s) return [];
-    return [
+    if (!s) return errs;
+    errs.push(
       ...nonNegative("status.replicas", s.replicas),
+      ...nonNegative("status.fullyLabeledReplicas", s.fullyLabeledReplicas),
       ...nonNegative("status.readyReplicas", s.readyReplicas),
       ...nonNegative("status.availableReplicas", s.availableReplicas),
-      ...nonNegative("status.fullyLabeledReplicas", s.fullyLabeledReplicas),
-    ];
+      ...nonNegative("status.observedGeneration", s.observedGeneration),
+    );
+    const cap = (path: string, v: number, what: string, max: number) => {
+      if (v > max) errs.push(field.invalid(path, v, `cannot be greater than ${what}`));
+    };
+    cap("status.fullyLabeledReplicas", s.fullyLabeledReplicas, "status.replicas", s.replicas);
+    cap("status.readyReplicas", s.readyReplicas, "status.replicas", s.replicas);
+    cap("status.availableReplicas", s.availableReplicas, "status.replicas", s.replicas);
+    cap("status.availableReplicas", s.availableReplicas, "readyReplicas", s.readyReplicas);
+    return errs;
   },
   selectableFields(rs) {
     return { "status.replicas": String(rs.status?.replicas ?? 0) };
@@ -129,6 +158,50 @@ export const replicaSetStrategy: Strategy<ReplicaSet> = {
 };
 
 const STRATEGY_TYPES = ["Recreate", "RollingUpdate"];
+
+/** IntOrString fields of a rolling update: a non-negative integer or a valid percentage. */
+function validatePositiveIntOrPercent(value: string, path: string): FieldError[] {
+  if (isIntValue(value)) return nonNegative(path, Number(value));
+  return isValidPercent(value).map((e) => field.invalid(path, value, e));
+}
+
+const intOrPercentValue = (v: string): number => Number(v.endsWith("%") ? v.slice(0, -1) : v);
+
+function validateRollingUpdate(ru: RollingUpdateDeployment, path: string): FieldError[] {
+  const errs = [
+    ...validatePositiveIntOrPercent(ru.maxUnavailable, `${path}.maxUnavailable`),
+    ...validatePositiveIntOrPercent(ru.maxSurge, `${path}.maxSurge`),
+  ];
+  if (intOrPercentValue(ru.maxUnavailable) === 0 && intOrPercentValue(ru.maxSurge) === 0) {
+    errs.push(
+      field.invalid(`${path}.maxUnavailable`, ru.maxUnavailable, "may not be 0 when `maxSurge` is 0"),
+    );
+  }
+  if (ru.maxUnavailable.endsWith("%") && intOrPercentValue(ru.maxUnavailable) > 100) {
+    errs.push(field.invalid(`${path}.maxUnavailable`, ru.maxUnavailable, "must not be greater than 100%"));
+  }
+  return errs;
+}
+
+function validateDeploymentStrategy(s: DeploymentStrategy | undefined, path: string): FieldError[] {
+  switch (s?.type) {
+    case "Recreate":
+      return s.rollingUpdate
+        ? [
+            field.forbidden(
+              `${path}.rollingUpdate`,
+              "may not be specified when strategy `type` is 'Recreate'",
+            ),
+          ]
+        : [];
+    case "RollingUpdate":
+      return s.rollingUpdate
+        ? validateRollingUpdate(s.rollingUpdate, `${path}.rollingUpdate`)
+        : [field.required(`${path}.rollingUpdate`, "this should be defaulted and never be nil")];
+    default:
+      return [field.notSupported(`${path}.type`, s?.type ?? "", STRATEGY_TYPES)];
+  }
+}
 
 export const deploymentStrategy: Strategy<Deployment> = {
   applyDefaults(d) {
@@ -148,6 +221,7 @@ export const deploymentStrategy: Strategy<Deployment> = {
       spec.strategy.rollingUpdate.maxSurge ||= "25%";
       spec.strategy.rollingUpdate.maxUnavailable ||= "25%";
     }
+    defaultLabelsFromTemplate(d);
     defaultPodSpec(spec.template?.spec);
   },
   validate(d) {
@@ -155,60 +229,20 @@ export const deploymentStrategy: Strategy<Deployment> = {
     if (!d.spec) return [...errs, field.required("spec", "")];
     const spec = d.spec;
     errs.push(...validateSelectorAndTemplate(spec.selector, spec.template, spec.replicas));
+    errs.push(...validateDeploymentStrategy(spec.strategy, "spec.strategy"));
     errs.push(...nonNegative("spec.minReadySeconds", spec.minReadySeconds));
     errs.push(...nonNegative("spec.revisionHistoryLimit", spec.revisionHistoryLimit));
-    const type = spec.strategy?.type ?? "";
-    if (type && !STRATEGY_TYPES.includes(type))
-      errs.push(field.notSupported("spec.strategy.type", type, STRATEGY_TYPES));
-    const ru = spec.strategy?.rollingUpdate;
-    if (type === "Recreate" && ru)
-      errs.push(
-        field.forbidden(
-          "spec.strategy.rollingUpdate",
-          "may not be specified when strategy `type` is 'Recreate'",
-        ),
-      );
-    if (ru) {
-      for (const [name, v] of [
-        ["maxSurge", ru.maxSurge],
-        ["maxUnavailable", ru.maxUnavailable],
-      ] as const) {
-        const p = `spec.strategy.rollingUpdate.${name}`;
-        if (!v) continue;
-        if (!isIntOrPercent(v))
-          errs.push(
-            field.invalid(
-              p,
-              v,
-              "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')",
-            ),
-          );
-        else if (v.endsWith("%") && Number(v.slice(0, -1)) > 100 && name === "maxUnavailable") {
-          errs.push(field.invalid(p, v, "must not be greater than 100%"));
-        }
+    if (spec.progressDeadlineSeconds !== undefined) {
+      errs.push(...nonNegative("spec.progressDeadlineSeconds", spec.progressDeadlineSeconds));
+      if (spec.progressDeadlineSeconds <= spec.minReadySeconds) {
+        errs.push(
+          field.invalid(
+            "spec.progressDeadlineSeconds",
+            spec.progressDeadlineSeconds,
+            "must be greater than minReadySeconds",
+          ),
+        );
       }
-      if (isIntOrPercent(ru.maxSurge) && isIntOrPercent(ru.maxUnavailable)) {
-        const surge = getScaledValueFromIntOrPercent(ru.maxSurge || "0", 100, true);
-        const unavailable = getScaledValueFromIntOrPercent(ru.maxUnavailable || "0", 100, false);
-        if (surge === 0 && unavailable === 0) {
-          errs.push(
-            field.invalid(
-              "spec.strategy.rollingUpdate.maxUnavailable",
-              ru.maxUnavailable,
-              "may not be 0 when `maxSurge` is 0",
-            ),
-          );
-        }
-      }
-    }
-    if (spec.progressDeadlineSeconds !== undefined && spec.progressDeadlineSeconds <= spec.minReadySeconds) {
-      errs.push(
-        field.invalid(
-          "spec.progressDeadlineSeconds",
-          spec.progressDeadlineSeconds,
-          "must be greater than minReadySeconds",
-        ),
-      );
     }
     return errs;
   },
@@ -219,15 +253,34 @@ export const deploymentStrategy: Strategy<Deployment> = {
       ...selectorImmutable(d.spec?.selector, old.spec?.selector),
     ];
   },
-  validateStatusUpdate(d) {
+  validateStatusUpdate(d, old) {
+    const errs = validateObjectMetaUpdate(d.metadata, old.metadata);
     const s = d.status;
-    if (!s) return [];
-    return [
+    if (!s) return errs;
+    errs.push(
+      ...nonNegative("status.observedGeneration", s.observedGeneration),
       ...nonNegative("status.replicas", s.replicas),
       ...nonNegative("status.updatedReplicas", s.updatedReplicas),
       ...nonNegative("status.readyReplicas", s.readyReplicas),
       ...nonNegative("status.availableReplicas", s.availableReplicas),
-    ];
+      ...nonNegative("status.unavailableReplicas", s.unavailableReplicas),
+    );
+    if (s.collisionCount !== undefined) errs.push(...nonNegative("status.collisionCount", s.collisionCount));
+    const msg = "cannot be greater than status.replicas";
+    if (s.updatedReplicas > s.replicas)
+      errs.push(field.invalid("status.updatedReplicas", s.updatedReplicas, msg));
+    if (s.readyReplicas > s.replicas) errs.push(field.invalid("status.readyReplicas", s.readyReplicas, msg));
+    if (s.availableReplicas > s.replicas)
+      errs.push(field.invalid("status.availableReplicas", s.availableReplicas, msg));
+    if (s.availableReplicas > s.readyReplicas)
+      errs.push(
+        field.invalid(
+          "status.availableReplicas",
+          s.availableReplicas,
+          "cannot be greater than readyReplicas",
+        ),
+      );
+    return errs;
   },
   selectableFields() {
     return {};

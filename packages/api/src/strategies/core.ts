@@ -1,21 +1,50 @@
+import { isIPv4 } from "node:net";
 import {
-  type FieldError,
+  FieldError,
   field,
   isConfigMapKey,
+  isDNS1123Subdomain,
+  isQualifiedName,
+  isValidCIDR,
   isValidIP,
   isValidPortName,
   isValidPortNum,
 } from "@tskube/machinery";
 import type { Lease } from "../gen/tskube/v1/coordination.js";
-import type { ConfigMap, Endpoints, Event, Namespace, Node, Secret, Service } from "../gen/tskube/v1/core.js";
+import type {
+  ConfigMap,
+  EndpointAddress,
+  Endpoints,
+  Event,
+  Namespace,
+  Node,
+  Secret,
+  Service,
+} from "../gen/tskube/v1/core.js";
 import type { KubeObject } from "../kinds.js";
-import { dns1123Label, validateObjectMeta, validateObjectMetaUpdate } from "./meta.js";
+import {
+  byteLength,
+  dns1035Label,
+  dns1123Label,
+  immutableField,
+  validateLabels,
+  validateObjectMeta,
+  validateObjectMetaUpdate,
+} from "./meta.js";
 import type { Strategy } from "./types.js";
 
-const noErrors = (): FieldError[] => [];
+/** core.MaxSecretSize: ConfigMaps and Secrets hold at most 1 MiB of values. */
 const MAX_DATA_BYTES = 1024 * 1024;
+const PROTOCOLS = ["SCTP", "TCP", "UDP"];
+const TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
 
-/** A strategy built from create-time checks; updates add the immutable metadata checks. */
+const nonNegative = (path: string, v: number | undefined): FieldError[] =>
+  v !== undefined && v < 0 ? [field.invalid(path, v, "must be greater than or equal to 0")] : [];
+
+/**
+ * A strategy from its create-time checks: an update re-runs them plus the metadata immutability
+ * rules, and a status write checks only that metadata stayed put.
+ */
 function simple<T extends KubeObject>(
   s: Partial<Strategy<T>> & { validate: (obj: T) => FieldError[] },
 ): Strategy<T> {
@@ -25,45 +54,96 @@ function simple<T extends KubeObject>(
     validateUpdate:
       s.validateUpdate ??
       ((obj, old) => [...s.validate(obj), ...validateObjectMetaUpdate(obj.metadata, old.metadata)]),
-    validateStatusUpdate: s.validateStatusUpdate ?? noErrors,
+    validateStatusUpdate:
+      s.validateStatusUpdate ?? ((obj, old) => validateObjectMetaUpdate(obj.metadata, old.metadata)),
     selectableFields: s.selectableFields ?? (() => ({})),
   };
 }
 
+const NAMESPACE_PHASES = ["Active", "Terminating"];
+const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+
 export const namespaceStrategy = simple<Namespace>({
   applyDefaults(ns) {
     ns.spec ??= { $type: "tskube.v1.NamespaceSpec", finalizers: [] };
-    if (!ns.metadata?.deletionTimestamp && ns.spec.finalizers.length === 0 && !ns.metadata?.resourceVersion) {
+    // The "kubernetes" finalizer lets the namespace controller empty the namespace before it goes.
+    if (!ns.metadata?.resourceVersion && !ns.metadata?.deletionTimestamp && ns.spec.finalizers.length === 0) {
       ns.spec.finalizers = ["kubernetes"];
     }
-    if (ns.metadata) ns.metadata.labels["kubernetes.io/metadata.name"] = ns.metadata.name;
+    if (ns.metadata?.name) ns.metadata.labels[NAMESPACE_NAME_LABEL] = ns.metadata.name;
   },
-  validate: (ns) => validateObjectMeta(ns.metadata, false, dns1123Label),
-  validateStatusUpdate(ns) {
+  validate(ns) {
+    const errs = validateObjectMeta(ns.metadata, false, dns1123Label);
+    ns.spec?.finalizers.forEach((f, i) => {
+      for (const e of isQualifiedName(f)) errs.push(field.invalid(`spec.finalizers[${i}]`, f, e));
+    });
+    return errs;
+  },
+  validateStatusUpdate(ns, old) {
+    const errs = validateObjectMetaUpdate(ns.metadata, old.metadata);
     const phase = ns.status?.phase;
-    return phase && !["Active", "Terminating"].includes(phase)
-      ? [field.notSupported("status.phase", phase, ["Active", "Terminating"])]
-      : [];
+    if (phase && !NAMESPACE_PHASES.includes(phase))
+      errs.push(field.notSupported("status.phase", phase, NAMESPACE_PHASES));
+    return errs;
   },
   selectableFields: (ns) => ({ "status.phase": ns.status?.phase ?? "" }),
 });
 
-export const nodeStrategy = simple<Node>({
+export const nodeStrategy: Strategy<Node> = simple<Node>({
   validate(node) {
     const errs = validateObjectMeta(node.metadata, false);
-    for (const [i, t] of (node.spec?.taints ?? []).entries()) {
-      const effects = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
-      if (!t.key) errs.push(field.required(`spec.taints[${i}].key`, ""));
-      if (!effects.includes(t.effect))
-        errs.push(field.notSupported(`spec.taints[${i}].effect`, t.effect, effects));
-    }
+    const spec = node.spec;
+    const seen = new Set<string>();
+    spec?.taints.forEach((t, i) => {
+      const p = `spec.taints[${i}]`;
+      if (!t.key) errs.push(field.required(`${p}.key`, ""));
+      else for (const e of isQualifiedName(t.key)) errs.push(field.invalid(`${p}.key`, t.key, e));
+      if (!t.effect) errs.push(field.required(`${p}.effect`, ""));
+      else if (!TAINT_EFFECTS.includes(t.effect))
+        errs.push(field.notSupported(`${p}.effect`, t.effect, TAINT_EFFECTS));
+      const key = `${t.key}:${t.effect}`;
+      if (seen.has(key))
+        errs.push(new FieldError("Duplicate", p, "taints must be unique by key and effect pair", key, true));
+      seen.add(key);
+    });
+    if (spec?.podCidr)
+      for (const e of isValidCIDR(spec.podCidr)) errs.push(field.invalid("spec.podCIDR", spec.podCidr, e));
+    spec?.podCidrs.forEach((c, i) => {
+      for (const e of isValidCIDR(c)) errs.push(field.invalid(`spec.podCIDRs[${i}]`, c, e));
+    });
+    return errs;
+  },
+  validateUpdate(node, old) {
+    const errs = [...nodeStrategy.validate(node), ...validateObjectMetaUpdate(node.metadata, old.metadata)];
+    // A pod CIDR is assigned once (by the node IPAM controller or the kubelet) and then kept.
+    if (old.spec?.podCidr && node.spec?.podCidr !== old.spec.podCidr)
+      errs.push(
+        field.forbidden("spec.podCIDR", 'node updates may not change podCIDR except from "" to valid'),
+      );
+    if (old.spec?.providerId && node.spec?.providerId !== old.spec.providerId)
+      errs.push(
+        field.forbidden("spec.providerID", 'node updates may not change providerID except from "" to valid'),
+      );
+    return errs;
+  },
+  validateStatusUpdate(node, old) {
+    const errs = validateObjectMetaUpdate(node.metadata, old.metadata);
+    node.status?.addresses.forEach((a, i) => {
+      if (!a.address) errs.push(field.required(`status.addresses[${i}].address`, ""));
+    });
     return errs;
   },
   selectableFields: (node) => ({ "spec.unschedulable": String(node.spec?.unschedulable ?? false) }),
 });
 
-const SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
+// Kubernetes keeps these in sets and prints them sorted.
+const SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
 const AFFINITIES = ["ClientIP", "None"];
+const TRAFFIC_POLICIES = ["Cluster", "Local"];
+const IP_FAMILY_POLICIES = ["PreferDualStack", "RequireDualStack", "SingleStack"];
+const IP_FAMILIES = ["IPv4", "IPv6"];
+
+const ipFamilyOf = (ip: string) => (isIPv4(ip) ? "IPv4" : "IPv6");
 
 export const serviceStrategy: Strategy<Service> = simple<Service>({
   applyDefaults(svc) {
@@ -71,80 +151,207 @@ export const serviceStrategy: Strategy<Service> = simple<Service>({
     if (!spec) return;
     spec.type ||= "ClusterIP";
     spec.sessionAffinity ||= "None";
+    if (spec.sessionAffinity === "ClientIP") {
+      spec.sessionAffinityConfig ??= { $type: "tskube.v1.SessionAffinityConfig", clientIp: undefined };
+      spec.sessionAffinityConfig.clientIp ??= {
+        $type: "tskube.v1.ClientIPConfig",
+        timeoutSeconds: undefined,
+      };
+      spec.sessionAffinityConfig.clientIp.timeoutSeconds ??= 10800;
+    }
     if (spec.type === "NodePort" || spec.type === "LoadBalancer") spec.externalTrafficPolicy ||= "Cluster";
-    if (spec.type !== "ExternalName") spec.internalTrafficPolicy ||= "Cluster";
+    if (spec.type === "LoadBalancer") spec.allocateLoadBalancerNodePorts ??= true;
+    if (spec.type !== "ExternalName") {
+      spec.internalTrafficPolicy ||= "Cluster";
+      // The families follow the addresses already chosen; the allocator fills in the rest.
+      if (spec.clusterIp && spec.clusterIps.length === 0) spec.clusterIps = [spec.clusterIp];
+      const ips = spec.clusterIps.filter((ip) => isValidIP(ip).length === 0);
+      if (spec.ipFamilies.length === 0 && ips.length > 0) spec.ipFamilies = ips.map(ipFamilyOf);
+      if (!spec.ipFamilyPolicy && (spec.clusterIp !== "None" || Object.keys(spec.selector).length > 0))
+        spec.ipFamilyPolicy = spec.ipFamilies.length > 1 ? "RequireDualStack" : "SingleStack";
+    }
     for (const p of spec.ports) {
       p.protocol ||= "TCP";
-      p.targetPort ||= String(p.port);
+      if (!p.targetPort || p.targetPort === "0") p.targetPort = String(p.port);
     }
   },
   validate(svc) {
-    const errs = validateObjectMeta(svc.metadata, true, dns1123Label);
+    const errs = validateObjectMeta(svc.metadata, true, dns1035Label);
     const spec = svc.spec;
     if (!spec) return [...errs, field.required("spec", "")];
-    if (!SERVICE_TYPES.includes(spec.type))
+    if (!spec.type) errs.push(field.required("spec.type", ""));
+    else if (!SERVICE_TYPES.includes(spec.type))
       errs.push(field.notSupported("spec.type", spec.type, SERVICE_TYPES));
     if (!AFFINITIES.includes(spec.sessionAffinity))
       errs.push(field.notSupported("spec.sessionAffinity", spec.sessionAffinity, AFFINITIES));
+    const headless = spec.clusterIp === "None";
     if (spec.type === "ExternalName") {
+      if (spec.clusterIp)
+        errs.push(field.forbidden("spec.clusterIP", "may not be set for ExternalName services"));
       if (!spec.externalName) errs.push(field.required("spec.externalName", ""));
-    } else if (spec.ports.length === 0 && spec.clusterIp !== "None") {
+      else
+        for (const e of isDNS1123Subdomain(spec.externalName.replace(/\.$/, "")))
+          errs.push(field.invalid("spec.externalName", spec.externalName, e));
+    } else if (spec.ports.length === 0 && !headless) {
       errs.push(field.required("spec.ports", ""));
     }
+    if (headless && spec.type !== "ClusterIP" && spec.type !== "ExternalName") {
+      errs.push(
+        field.invalid(
+          "spec.clusterIPs[0]",
+          "None",
+          "may not be set to 'None' for LoadBalancer or NodePort services",
+        ),
+      );
+    }
     const names = new Set<string>();
+    const keys = new Set<string>();
     spec.ports.forEach((p, i) => {
       const path = `spec.ports[${i}]`;
       if (spec.ports.length > 1 && !p.name) errs.push(field.required(`${path}.name`, ""));
       if (p.name) {
-        for (const e of isValidPortName(p.name)) errs.push(field.invalid(`${path}.name`, p.name, e));
+        for (const e of dns1123Label(p.name)) errs.push(field.invalid(`${path}.name`, p.name, e));
         if (names.has(p.name)) errs.push(field.duplicate(`${path}.name`, p.name));
         names.add(p.name);
       }
       for (const e of isValidPortNum(p.port)) errs.push(field.invalid(`${path}.port`, p.port, e));
-      if (!["TCP", "UDP", "SCTP"].includes(p.protocol))
-        errs.push(field.notSupported(`${path}.protocol`, p.protocol, ["TCP", "UDP", "SCTP"]));
-      if (/^\d+$/.test(p.targetPort)) {
+      if (!p.protocol) errs.push(field.required(`${path}.protocol`, ""));
+      else if (!PROTOCOLS.includes(p.protocol))
+        errs.push(field.notSupported(`${path}.protocol`, p.protocol, PROTOCOLS));
+      if (/^-?\d+$/.test(p.targetPort)) {
         for (const e of isValidPortNum(Number(p.targetPort)))
           errs.push(field.invalid(`${path}.targetPort`, Number(p.targetPort), e));
       } else if (p.targetPort) {
         for (const e of isValidPortName(p.targetPort))
           errs.push(field.invalid(`${path}.targetPort`, p.targetPort, e));
       }
-      if (p.nodePort && (spec.type === "ClusterIP" || spec.type === "ExternalName")) {
-        errs.push(field.forbidden(`${path}.nodePort`, "may not be used when `type` is 'ClusterIP'"));
+      if (p.nodePort) {
+        if (spec.type === "ClusterIP")
+          errs.push(field.forbidden(`${path}.nodePort`, "may not be used when `type` is 'ClusterIP'"));
+        else
+          for (const e of isValidPortNum(p.nodePort))
+            errs.push(field.invalid(`${path}.nodePort`, p.nodePort, e));
       }
+      const key = `${p.protocol}/${p.port}`;
+      if (keys.has(key)) errs.push(field.duplicate(path, key));
+      keys.add(key);
     });
-    if (spec.clusterIp && spec.clusterIp !== "None") {
+    errs.push(...validateLabels(spec.selector, "spec.selector"));
+    if (spec.clusterIp && !headless)
       for (const e of isValidIP(spec.clusterIp))
         errs.push(field.invalid("spec.clusterIP", spec.clusterIp, e));
+    spec.clusterIps.forEach((ip, i) => {
+      if (ip !== "None")
+        for (const e of isValidIP(ip)) errs.push(field.invalid(`spec.clusterIPs[${i}]`, ip, e));
+    });
+    if (spec.clusterIps.length > 0 && spec.clusterIp && spec.clusterIps[0] !== spec.clusterIp)
+      errs.push(
+        field.invalid(
+          "spec.clusterIPs",
+          spec.clusterIps,
+          "must be empty or the first value must match spec.clusterIP",
+        ),
+      );
+    spec.externalIps.forEach((ip, i) => {
+      for (const e of isValidIP(ip)) errs.push(field.invalid(`spec.externalIPs[${i}]`, ip, e));
+    });
+    spec.loadBalancerSourceRanges.forEach((r, i) => {
+      for (const e of isValidCIDR(r)) errs.push(field.invalid(`spec.loadBalancerSourceRanges[${i}]`, r, e));
+    });
+    if (spec.externalTrafficPolicy) {
+      if (spec.type !== "NodePort" && spec.type !== "LoadBalancer")
+        errs.push(
+          field.invalid(
+            "spec.externalTrafficPolicy",
+            spec.externalTrafficPolicy,
+            "may only be set when `type` is 'NodePort' or 'LoadBalancer'",
+          ),
+        );
+      else if (!TRAFFIC_POLICIES.includes(spec.externalTrafficPolicy))
+        errs.push(
+          field.notSupported("spec.externalTrafficPolicy", spec.externalTrafficPolicy, TRAFFIC_POLICIES),
+        );
     }
+    if (spec.internalTrafficPolicy && !TRAFFIC_POLICIES.includes(spec.internalTrafficPolicy))
+      errs.push(
+        field.notSupported("spec.internalTrafficPolicy", spec.internalTrafficPolicy, TRAFFIC_POLICIES),
+      );
+    if (spec.ipFamilyPolicy && !IP_FAMILY_POLICIES.includes(spec.ipFamilyPolicy))
+      errs.push(field.notSupported("spec.ipFamilyPolicy", spec.ipFamilyPolicy, IP_FAMILY_POLICIES));
+    spec.ipFamilies.forEach((f, i) => {
+      if (!IP_FAMILIES.includes(f)) errs.push(field.notSupported(`spec.ipFamilies[${i}]`, f, IP_FAMILIES));
+    });
+    const timeout = spec.sessionAffinityConfig?.clientIp?.timeoutSeconds;
+    if (timeout !== undefined && (timeout <= 0 || timeout > 86400))
+      errs.push(
+        field.invalid(
+          "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+          timeout,
+          "must be greater than 0 and less than 86400",
+        ),
+      );
     return errs;
   },
   validateUpdate(svc, old) {
     const errs = [...serviceStrategy.validate(svc), ...validateObjectMetaUpdate(svc.metadata, old.metadata)];
-    if (old.spec?.clusterIp && svc.spec?.clusterIp && svc.spec.clusterIp !== old.spec.clusterIp) {
-      errs.push(field.invalid("spec.clusterIP", svc.spec.clusterIp, "field is immutable"));
-    }
+    // The address stays for the service's life unless it becomes (or stops being) an ExternalName.
+    const externalName = svc.spec?.type === "ExternalName" || old.spec?.type === "ExternalName";
+    if (!externalName && old.spec?.clusterIp && svc.spec?.clusterIp !== old.spec.clusterIp)
+      errs.push(...immutableField(svc.spec?.clusterIp, old.spec.clusterIp, "spec.clusterIP"));
     return errs;
   },
+  selectableFields: (svc) => ({
+    "spec.clusterIP": svc.spec?.clusterIp ?? "",
+    "spec.type": svc.spec?.type ?? "",
+  }),
 });
+
+function validateEndpointAddress(a: EndpointAddress, path: string): FieldError[] {
+  const errs = isValidIP(a.ip).map((e) => field.invalid(`${path}.ip`, a.ip, e));
+  if (a.hostname)
+    for (const e of dns1123Label(a.hostname)) errs.push(field.invalid(`${path}.hostname`, a.hostname, e));
+  if (a.nodeName)
+    for (const e of isDNS1123Subdomain(a.nodeName))
+      errs.push(field.invalid(`${path}.nodeName`, a.nodeName, e));
+  return errs;
+}
 
 export const endpointsStrategy = simple<Endpoints>({
   validate(ep) {
     const errs = validateObjectMeta(ep.metadata, true);
     ep.subsets.forEach((s, i) => {
-      [...s.addresses, ...s.notReadyAddresses].forEach((a, j) => {
-        for (const e of isValidIP(a.ip))
-          errs.push(field.invalid(`subsets[${i}].addresses[${j}].ip`, a.ip, e));
+      const sp = `subsets[${i}]`;
+      if (s.addresses.length === 0 && s.notReadyAddresses.length === 0)
+        errs.push(field.required(sp, "must specify `addresses` or `notReadyAddresses`"));
+      s.addresses.forEach((a, j) => {
+        errs.push(...validateEndpointAddress(a, `${sp}.addresses[${j}]`));
       });
+      s.notReadyAddresses.forEach((a, j) => {
+        errs.push(...validateEndpointAddress(a, `${sp}.notReadyAddresses[${j}]`));
+      });
+      const names = new Set<string>();
       s.ports.forEach((p, j) => {
-        for (const e of isValidPortNum(p.port))
-          errs.push(field.invalid(`subsets[${i}].ports[${j}].port`, p.port, e));
+        const pp = `${sp}.ports[${j}]`;
+        if (s.ports.length > 1 && !p.name) errs.push(field.required(`${pp}.name`, ""));
+        if (p.name) {
+          for (const e of dns1123Label(p.name)) errs.push(field.invalid(`${pp}.name`, p.name, e));
+          if (names.has(p.name)) errs.push(field.duplicate(`${pp}.name`, p.name));
+          names.add(p.name);
+        }
+        for (const e of isValidPortNum(p.port)) errs.push(field.invalid(`${pp}.port`, p.port, e));
+        if (!p.protocol) errs.push(field.required(`${pp}.protocol`, ""));
+        else if (!PROTOCOLS.includes(p.protocol))
+          errs.push(field.notSupported(`${pp}.protocol`, p.protocol, PROTOCOLS));
       });
     });
     return errs;
   },
+  applyDefaults(ep) {
+    for (const s of ep.subsets) for (const p of s.ports) p.protocol ||= "TCP";
+  },
 });
+
+const EVENT_TYPES = ["Normal", "Warning"];
 
 export const eventStrategy = simple<Event>({
   applyDefaults(ev) {
@@ -153,9 +360,23 @@ export const eventStrategy = simple<Event>({
   },
   validate(ev) {
     const errs = validateObjectMeta(ev.metadata, true);
-    if (!["Normal", "Warning"].includes(ev.type))
-      errs.push(field.notSupported("type", ev.type, ["Normal", "Warning"]));
-    if (!ev.involvedObject) errs.push(field.required("involvedObject", ""));
+    const ns = ev.metadata?.namespace ?? "";
+    const involved = ev.involvedObject;
+    if (!involved) errs.push(field.required("involvedObject", ""));
+    // Events about cluster-scoped objects live in "default" (or nowhere); others beside their object.
+    else if (!involved.namespace ? ns !== "" && ns !== "default" : ns !== involved.namespace) {
+      errs.push(
+        field.invalid("involvedObject.namespace", involved.namespace, "does not match event.namespace"),
+      );
+    }
+    if (!EVENT_TYPES.includes(ev.type)) errs.push(field.notSupported("type", ev.type, EVENT_TYPES));
+    errs.push(...nonNegative("count", ev.count));
+    if (ev.reportingComponent)
+      for (const e of isQualifiedName(ev.reportingComponent))
+        errs.push(field.invalid("reportingComponent", ev.reportingComponent, e));
+    if (ev.action.length > 128) errs.push(field.tooLong("action", 128));
+    if (ev.reason.length > 128) errs.push(field.tooLong("reason", 128));
+    if (byteLength(ev.message) > 4096) errs.push(field.tooLong("message", 4096));
     return errs;
   },
   selectableFields: (ev) => ({
@@ -173,42 +394,60 @@ export const eventStrategy = simple<Event>({
   }),
 });
 
-function validateDataKeys(keys: readonly string[], path: string, size: number): FieldError[] {
+function validateKeys(keys: Iterable<string>, path: string): FieldError[] {
   const errs: FieldError[] = [];
-  for (const k of keys) for (const e of isConfigMapKey(k)) errs.push(field.invalid(path, k, e));
-  if (size > MAX_DATA_BYTES) errs.push(field.tooLong(path, MAX_DATA_BYTES));
+  for (const k of keys) for (const e of isConfigMapKey(k)) errs.push(field.invalid(`${path}[${k}]`, k, e));
   return errs;
 }
 
+/** Once `immutable` is set, neither the data nor the flag may change (Kubernetes 1.21+). */
 function immutableData(
   obj: { immutable?: boolean | undefined },
   old: { immutable?: boolean | undefined },
-  same: boolean,
+  sameData: boolean,
 ): FieldError[] {
   const errs: FieldError[] = [];
-  if (old.immutable && !same)
-    errs.push(field.forbidden("data", "field is immutable when `immutable` is set"));
-  if (old.immutable && !obj.immutable)
-    errs.push(field.forbidden("immutable", "field is immutable when `immutable` is set"));
+  if (!old.immutable) return errs;
+  if (!sameData) errs.push(field.forbidden("data", "field is immutable when `immutable` is set"));
+  if (!obj.immutable) errs.push(field.forbidden("immutable", "field is immutable when `immutable` is set"));
   return errs;
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array | undefined) =>
+  b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+
+function sameByteMap(a: Record<string, Uint8Array>, b: Record<string, Uint8Array>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => sameBytes(a[k]!, b[k]));
+}
+
+function sameStringMap(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 export const configMapStrategy: Strategy<ConfigMap> = simple<ConfigMap>({
   validate(cm) {
     const errs = validateObjectMeta(cm.metadata, true);
     let size = 0;
-    for (const [k, v] of Object.entries(cm.data)) size += k.length + v.length;
-    for (const [k, v] of Object.entries(cm.binaryData)) {
-      size += k.length + v.length;
-      if (k in cm.data) errs.push(field.invalid("binaryData", k, "duplicate of key present in data"));
+    for (const [k, v] of Object.entries(cm.data)) {
+      size += byteLength(v);
+      if (k in cm.binaryData)
+        errs.push(field.invalid(`data[${k}]`, k, "duplicate of key present in binaryData"));
     }
-    errs.push(...validateDataKeys([...Object.keys(cm.data), ...Object.keys(cm.binaryData)], "data", size));
+    for (const [k, v] of Object.entries(cm.binaryData)) {
+      size += v.length;
+      if (k in cm.data) errs.push(field.invalid(`binaryData[${k}]`, k, "duplicate of key present in data"));
+    }
+    errs.push(
+      ...validateKeys(Object.keys(cm.data), "data"),
+      ...validateKeys(Object.keys(cm.binaryData), "binaryData"),
+    );
+    if (size > MAX_DATA_BYTES) errs.push(field.tooLong("data", MAX_DATA_BYTES));
     return errs;
   },
   validateUpdate(cm, old) {
-    const same =
-      JSON.stringify(cm.data) === JSON.stringify(old.data) &&
-      JSON.stringify(cm.binaryData) === JSON.stringify(old.binaryData);
+    const same = sameStringMap(cm.data, old.data) && sameByteMap(cm.binaryData, old.binaryData);
     return [
       ...configMapStrategy.validate(cm),
       ...validateObjectMetaUpdate(cm.metadata, old.metadata),
@@ -217,29 +456,45 @@ export const configMapStrategy: Strategy<ConfigMap> = simple<ConfigMap>({
   },
 });
 
+/** Keys some secret types must carry (ValidateSecret). */
+const REQUIRED_SECRET_KEYS: Record<string, string[]> = {
+  "kubernetes.io/dockercfg": [".dockercfg"],
+  "kubernetes.io/dockerconfigjson": [".dockerconfigjson"],
+  "kubernetes.io/ssh-auth": ["ssh-privatekey"],
+  "kubernetes.io/tls": ["tls.crt", "tls.key"],
+};
+
 export const secretStrategy: Strategy<Secret> = simple<Secret>({
   applyDefaults(s) {
     s.type ||= "Opaque";
   },
   validate(s) {
     const errs = validateObjectMeta(s.metadata, true);
+    // stringData is folded into data before validation; whatever is left still counts.
+    const keys = new Set([...Object.keys(s.data), ...Object.keys(s.stringData)]);
     let size = 0;
-    for (const [k, v] of Object.entries(s.data)) size += k.length + v.length;
-    for (const [k, v] of Object.entries(s.stringData)) size += k.length + v.length;
-    errs.push(...validateDataKeys([...Object.keys(s.data), ...Object.keys(s.stringData)], "data", size));
+    for (const v of Object.values(s.data)) size += v.length;
+    for (const [k, v] of Object.entries(s.stringData)) if (!(k in s.data)) size += byteLength(v);
+    errs.push(...validateKeys(keys, "data"));
+    if (size > MAX_DATA_BYTES) errs.push(field.tooLong("data", MAX_DATA_BYTES));
+    for (const k of REQUIRED_SECRET_KEYS[s.type] ?? [])
+      if (!keys.has(k)) errs.push(field.required(`data[${k}]`, ""));
+    if (s.type === "kubernetes.io/basic-auth" && !keys.has("username") && !keys.has("password"))
+      errs.push(field.required("data[username]", ""), field.required("data[password]", ""));
+    if (
+      s.type === "kubernetes.io/service-account-token" &&
+      !s.metadata?.annotations["kubernetes.io/service-account.name"]
+    )
+      errs.push(field.required("metadata.annotations[kubernetes.io/service-account.name]", ""));
     return errs;
   },
   validateUpdate(s, old) {
-    const errs = [...secretStrategy.validate(s), ...validateObjectMetaUpdate(s.metadata, old.metadata)];
-    if (s.type !== old.type) errs.push(field.invalid("type", s.type, "field is immutable"));
-    const same = Buffer.from(
-      JSON.stringify(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])),
-    ).equals(
-      Buffer.from(
-        JSON.stringify(Object.entries(old.data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])),
-      ),
-    );
-    return [...errs, ...immutableData(s, old, same)];
+    return [
+      ...secretStrategy.validate(s),
+      ...validateObjectMetaUpdate(s.metadata, old.metadata),
+      ...immutableField(s.type, old.type, "type"),
+      ...immutableData(s, old, sameByteMap(s.data, old.data)),
+    ];
   },
   selectableFields: (s) => ({ type: s.type }),
 });

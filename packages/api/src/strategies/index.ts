@@ -14,8 +14,9 @@ import { podStrategy } from "./pod.js";
 import type { Strategy } from "./types.js";
 
 export { validateSelectorAndTemplate } from "./apps.js";
-export { validateObjectMeta, validateObjectMetaUpdate } from "./meta.js";
+export { validateAnnotations, validateLabels, validateObjectMeta, validateObjectMetaUpdate } from "./meta.js";
 export { defaultPodSpec, validatePodSpec } from "./pod.js";
+export { validateLabelSelector } from "./selector.js";
 export type { Strategy } from "./types.js";
 
 const STRATEGIES: Record<string, Strategy<never>> = {
