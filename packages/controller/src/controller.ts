@@ -1,5 +1,7 @@
+import { type KubeObject, objectKey } from "@tskube/api";
 import { type Logger, silentLogger } from "@tskube/log";
 import { type Clock, realClock } from "./clock.js";
+import type { EventHandlers } from "./informer.js";
 import { WorkQueue } from "./workqueue.js";
 
 export interface ReconcileContext {
@@ -44,6 +46,33 @@ export class Controller {
 
   enqueueAfter(key: string, ms: number): void {
     this.queue.addAfter(key, ms);
+  }
+
+  /** Enqueues the object's own `namespace/name` key. */
+  enqueueObject(obj: KubeObject): void {
+    this.queue.add(objectKey(obj));
+  }
+
+  /**
+   * Enqueues the object's controlling owner when it is of ownerKind (a ReplicaSet for its pods);
+   * returns whether there was one. The reconciler still checks the owner's uid against its cache,
+   * as a name can be reused by a new object.
+   */
+  enqueueOwner(obj: KubeObject, ownerKind: string): boolean {
+    const ref = obj.metadata?.ownerReferences?.find((r) => r.controller && r.kind === ownerKind);
+    if (!ref) return false;
+    const namespace = obj.metadata?.namespace;
+    this.queue.add(namespace ? `${namespace}/${ref.name}` : ref.name);
+    return true;
+  }
+
+  /** Informer handlers that enqueue the changed object itself: the usual wiring for a primary kind. */
+  handlers<T extends KubeObject>(): EventHandlers<T> {
+    return {
+      onAdd: (obj) => this.enqueueObject(obj),
+      onUpdate: (_old, obj) => this.enqueueObject(obj),
+      onDelete: (obj) => this.enqueueObject(obj),
+    };
   }
 
   /** Starts the workers; resolves when the signal aborts and the workers have finished. */

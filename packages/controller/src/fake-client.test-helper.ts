@@ -1,5 +1,5 @@
 import { KINDS, type KindInfo, type KubeObject, objectKey } from "@tskube/api";
-import type { ListResult, ResourceClient, WatchEvent, WatchOptions } from "@tskube/client";
+import type { ListOptions, ListResult, ResourceClient, WatchEvent, WatchOptions } from "@tskube/client";
 import { ApiError, errors } from "@tskube/machinery";
 
 /**
@@ -17,7 +17,12 @@ export class FakeResourceClient<T extends KubeObject> implements ResourceClient<
   private breakGeneration = 0;
   /** Set to make the next watch calls fail (a dead apiserver). */
   failWatches = 0;
+  /** Set to make the next list calls fail. */
+  failLists = 0;
   watchCalls = 0;
+  /** Options of every list and watch call, to check what informers ask for. */
+  listOptions: ListOptions[] = [];
+  watchOptions: WatchOptions[] = [];
 
   constructor(kindName: string) {
     this.kind = KINDS.find((k) => k.kind === kindName)! as unknown as KindInfo<T>;
@@ -51,7 +56,12 @@ export class FakeResourceClient<T extends KubeObject> implements ResourceClient<
     return structuredClone(o);
   }
 
-  async list(): Promise<ListResult<T>> {
+  async list(opts: ListOptions = {}): Promise<ListResult<T>> {
+    this.listOptions.push({ ...opts });
+    if (this.failLists > 0) {
+      this.failLists--;
+      throw new ApiError(14, "ServiceUnavailable", "connection refused");
+    }
     return {
       items: [...this.objects.values()].map((o) => structuredClone(o)),
       resourceVersion: String(this.rv),
@@ -59,8 +69,8 @@ export class FakeResourceClient<T extends KubeObject> implements ResourceClient<
     };
   }
 
-  listAll(): Promise<ListResult<T>> {
-    return this.list();
+  listAll(opts: ListOptions = {}): Promise<ListResult<T>> {
+    return this.list(opts);
   }
 
   async update(obj: T): Promise<T> {
@@ -101,6 +111,8 @@ export class FakeResourceClient<T extends KubeObject> implements ResourceClient<
 
   async *watch(opts: WatchOptions = {}): AsyncIterable<WatchEvent<T>> {
     this.watchCalls++;
+    const { signal: _, ...recorded } = opts;
+    this.watchOptions.push(recorded);
     if (this.failWatches > 0) {
       this.failWatches--;
       throw new ApiError(14, "ServiceUnavailable", "connection refused");
@@ -141,6 +153,17 @@ export class FakeResourceClient<T extends KubeObject> implements ResourceClient<
       this.watchers.delete(push);
       opts.signal?.removeEventListener("abort", abort);
     }
+  }
+
+  /** Sends a BOOKMARK at the current revision to open watches, as the apiserver does periodically. */
+  bookmark(): void {
+    const object = this.kind.messageType.fromPartial({ metadata: { resourceVersion: String(this.rv) } });
+    for (const w of this.watchers) w({ type: "BOOKMARK", object });
+  }
+
+  /** Writes that leave no history a watch could replay (as if the revision moved on elsewhere). */
+  bumpRevision(): void {
+    this.rv++;
   }
 
   /** Ends open watch streams with an error; later watches work again. */

@@ -4,5 +4,6 @@ export * from "./event-recorder.js";
 export * from "./informer.js";
 export * from "./leader-elector.js";
 export * from "./rate-limiter.js";
+export * from "./shared-informer-factory.js";
 export * from "./store.js";
 export * from "./workqueue.js";

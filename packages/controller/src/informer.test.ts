@@ -94,3 +94,116 @@ describe("Informer", () => {
     await running;
   });
 });
+
+describe("Informer options and handlers", () => {
+  it("lists in pages and watches with the namespace and selectors it was given, with bookmarks", async () => {
+    const fake = new FakeResourceClient<ConfigMap>("ConfigMap");
+    const inf = new Informer(fake, {
+      clock: new FakeClock(),
+      namespace: "kube-system",
+      labelSelector: "app=web",
+      fieldSelector: "spec.nodeName=n1",
+      pageSize: 50,
+    });
+    const ac = new AbortController();
+    const running = inf.run(ac.signal);
+    await inf.waitForSync();
+    await flush();
+    expect(fake.listOptions).toEqual([
+      { namespace: "kube-system", labelSelector: "app=web", fieldSelector: "spec.nodeName=n1", limit: 50 },
+    ]);
+    expect(fake.watchOptions).toEqual([
+      {
+        namespace: "kube-system",
+        labelSelector: "app=web",
+        fieldSelector: "spec.nodeName=n1",
+        resourceVersion: "0",
+        allowWatchBookmarks: true,
+      },
+    ]);
+    ac.abort();
+    await running;
+  });
+
+  it("moves lastSyncResourceVersion on bookmarks, so a resume after compaction needs no re-list", async () => {
+    const clock = new FakeClock();
+    const fake = new FakeResourceClient<ConfigMap>("ConfigMap");
+    await fake.create(cm("a"));
+    const inf = new Informer(fake, { clock, initialBackoffMs: 100 });
+    const ac = new AbortController();
+    const running = inf.run(ac.signal);
+    await inf.waitForSync();
+    await flush();
+    expect(inf.lastSyncResourceVersion()).toBe("1");
+    // Other kinds' writes move the revision on; the bookmark tells this informer.
+    for (let i = 0; i < 5; i++) fake.bumpRevision();
+    fake.bookmark();
+    await flush();
+    expect(inf.lastSyncResourceVersion()).toBe("6");
+    fake.compact();
+    fake.breakOpenWatches();
+    await clock.step(100);
+    expect(fake.listOptions.length).toBe(1);
+    expect(fake.watchOptions.map((o) => o.resourceVersion)).toEqual(["1", "6"]);
+    ac.abort();
+    await running;
+  });
+
+  it("retries a failed list with backoff and only then reports synced", async () => {
+    const clock = new FakeClock();
+    const fake = new FakeResourceClient<ConfigMap>("ConfigMap");
+    await fake.create(cm("a"));
+    fake.failLists = 2;
+    const inf = new Informer(fake, { clock, initialBackoffMs: 100, maxBackoffMs: 150 });
+    const ac = new AbortController();
+    const running = inf.run(ac.signal);
+    await flush();
+    expect(inf.hasSynced()).toBe(false);
+    await clock.step(99);
+    expect(fake.listOptions.length).toBe(1);
+    await clock.step(1);
+    expect(fake.listOptions.length).toBe(2);
+    expect(inf.hasSynced()).toBe(false);
+    await clock.step(150); // doubled, capped at maxBackoffMs
+    expect(fake.listOptions.length).toBe(3);
+    expect(inf.hasSynced()).toBe(true);
+    expect(inf.store.listKeys()).toEqual(["default/a"]);
+    ac.abort();
+    await running;
+  });
+
+  it("keeps calling other handlers when one throws, and replays the cache to late handlers", async () => {
+    const fake = new FakeResourceClient<ConfigMap>("ConfigMap");
+    await fake.create(cm("a"));
+    const inf = new Informer(fake, { clock: new FakeClock() });
+    const r = recorder();
+    inf.addEventHandler({
+      onAdd: () => {
+        throw new Error("handler bug");
+      },
+    });
+    inf.addEventHandler(r.handlers);
+    const ac = new AbortController();
+    inf.start(ac.signal);
+    inf.start(ac.signal); // a second start joins the first
+    await inf.waitForSync();
+    await flush();
+    expect(r.events).toEqual(["add a"]);
+    const late = recorder();
+    inf.addEventHandler(late.handlers);
+    expect(late.events).toEqual(["add a"]);
+    expect(fake.watchCalls).toBe(1);
+    ac.abort();
+    await inf.run(ac.signal);
+  });
+
+  it("waitForSync gives up when its signal aborts", async () => {
+    const fake = new FakeResourceClient<ConfigMap>("ConfigMap");
+    const inf = new Informer(fake, { clock: new FakeClock() });
+    const ac = new AbortController();
+    const waiting = inf.waitForSync(ac.signal);
+    ac.abort();
+    await waiting;
+    expect(inf.hasSynced()).toBe(false);
+  });
+});

@@ -12,10 +12,14 @@ export interface EventHandlers<T> {
   onDelete?(obj: T): void;
 }
 
-export interface InformerOptions {
+/** What an informer watches: one kind, optionally narrowed (kubelets watch `spec.nodeName=<node>`). */
+export interface InformerScope {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+}
+
+export interface InformerOptions<T extends KubeObject = KubeObject> extends InformerScope {
   /** Page size of the initial list (default 500). */
   pageSize?: number;
   /** Backoff between failed list/watch attempts: starts here, doubles to maxBackoffMs. */
@@ -23,7 +27,7 @@ export interface InformerOptions {
   maxBackoffMs?: number;
   clock?: Clock;
   log?: Logger;
-  indexers?: Record<string, IndexFunc<never>>;
+  indexers?: Record<string, IndexFunc<T>>;
 }
 
 /**
@@ -39,14 +43,15 @@ export class Informer<T extends KubeObject> {
   private synced = false;
   private syncWaiters: (() => void)[] = [];
   private lastRv = "";
+  private running: Promise<void> | undefined;
   private readonly clock: Clock;
   private readonly log: Logger;
 
   constructor(
     private readonly client: ResourceClient<T>,
-    private readonly opts: InformerOptions = {},
+    private readonly opts: InformerOptions<T> = {},
   ) {
-    this.store = new Store<T>((opts.indexers ?? {}) as Record<string, IndexFunc<T>>);
+    this.store = new Store<T>(opts.indexers ?? {});
     this.lister = new Lister(this.store);
     this.clock = opts.clock ?? realClock;
     this.log = (opts.log ?? silentLogger).child({ informer: client.kind.resource });
@@ -82,8 +87,18 @@ export class Informer<T extends KubeObject> {
     return o;
   }
 
-  /** Runs until the signal aborts. */
-  async run(signal: AbortSignal): Promise<void> {
+  /** Starts list and watch in the background (once; later calls do nothing). */
+  start(signal: AbortSignal): void {
+    void this.run(signal);
+  }
+
+  /** Lists and watches until the signal aborts; resolves then. A second call joins the first run. */
+  run(signal: AbortSignal): Promise<void> {
+    this.running ??= this.listAndWatch(signal);
+    return this.running;
+  }
+
+  private async listAndWatch(signal: AbortSignal): Promise<void> {
     let backoff = this.opts.initialBackoffMs ?? 800;
     const maxBackoff = this.opts.maxBackoffMs ?? 30_000;
     let needList = true;

@@ -57,22 +57,24 @@ export class LeaderElector {
 
   /** Campaigns, leads until the lease is lost or the signal aborts, and then returns. */
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted && !(await this.tryAcquireOrRenew()))
-      await sleep(this.clock, this.retryMs, signal);
+    while (!signal.aborted && !(await this.attempt())) await sleep(this.clock, this.retryMs, signal);
     if (signal.aborted) return;
     this.leader = true;
     this.log.info("became leader");
     const leading = new AbortController();
     const onAbort = () => leading.abort();
     signal.addEventListener("abort", onAbort, { once: true });
-    const work = Promise.resolve(this.opts.onStartedLeading(leading.signal)).catch((err) =>
-      this.log.error({ err }, "leader work failed"),
-    );
+    const work = Promise.resolve()
+      .then(() => this.opts.onStartedLeading(leading.signal))
+      .catch((err) => this.log.error({ err }, "leader work failed"));
     let lastRenew = this.clock.now();
     while (!signal.aborted) {
       await sleep(this.clock, this.retryMs, signal);
       if (signal.aborted) break;
-      if (await this.tryAcquireOrRenew().catch(() => false)) {
+      // A renewal still pending at the deadline counts as failed: by then a standby may already
+      // have taken the lease, and two leaders must never act at once.
+      const left = lastRenew + this.renewMs - this.clock.now();
+      if (left > 0 && (await this.withDeadline(this.attempt(), left))) {
         lastRenew = this.clock.now();
       } else if (this.clock.now() - lastRenew >= this.renewMs || this.observedHolder !== this.opts.identity) {
         this.log.warn("failed to renew the lease; stepping down");
@@ -85,6 +87,25 @@ export class LeaderElector {
     await work;
     if (signal.aborted) await this.release();
     this.opts.onStoppedLeading?.();
+  }
+
+  /** tryAcquireOrRenew that reports an unreachable apiserver as "not held" instead of throwing. */
+  private attempt(): Promise<boolean> {
+    return this.tryAcquireOrRenew().catch((err) => {
+      this.log.warn({ err: (err as Error).message }, "error reading or writing the lease");
+      return false;
+    });
+  }
+
+  /** The attempt's answer, or false when it is still pending after ms. */
+  private withDeadline(p: Promise<boolean>, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = this.clock.setTimeout(() => resolve(false), ms);
+      void p.then((held) => {
+        this.clock.clearTimeout(timer);
+        resolve(held);
+      });
+    });
   }
 
   private spec(now: number, transitions: number, acquired: string) {
@@ -119,7 +140,10 @@ export class LeaderElector {
     }
     const holder = current.spec?.holderIdentity ?? "";
     if (current.metadata?.resourceVersion !== this.observedRv) this.observe(current, now);
-    const expired = !holder || now - this.observedRenew >= this.leaseMs;
+    // The holder's own leaseDurationSeconds decides, as in client-go: candidates may be configured
+    // differently, and a released lease says 1 s.
+    const durationMs = (current.spec?.leaseDurationSeconds ?? 0) * 1000 || this.leaseMs;
+    const expired = !holder || now - this.observedRenew >= durationMs;
     if (holder !== this.opts.identity && !expired) return false;
     const transitions = (current.spec?.leaseTransitions ?? 0) + (holder === this.opts.identity ? 0 : 1);
     const acquired =

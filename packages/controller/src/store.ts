@@ -41,6 +41,16 @@ export class Store<T extends KubeObject> {
     for (const [name, fn] of this.indexers) for (const v of fn(obj)) setAdd(this.indices.get(name)!, v, key);
   }
 
+  /** client-go's Add: the same as upsert in a keyed cache. */
+  add(obj: T): void {
+    this.upsert(obj);
+  }
+
+  /** client-go's Update: the same as upsert in a keyed cache. */
+  update(obj: T): void {
+    this.upsert(obj);
+  }
+
   /** Adds or replaces; returns the previous object. */
   upsert(obj: T): T | undefined {
     const key = objectKey(obj);
