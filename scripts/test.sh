@@ -7,7 +7,8 @@
 #   TSKUBE_E2E=0 bash scripts/test.sh   # skip e2e
 #
 # Counting: every vitest test counts once (from vitest's JSON report); lint, typecheck and gen:check
-# count as one check each; a vitest run that fails outside any test (an import error) counts one failure.
+# count as one check each; a test file that fails outside its tests (hook, import) counts one failure,
+# and so does a vitest run that fails with no failed file (an unhandled error).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -83,7 +84,13 @@ suite() {
     const fs = require("node:fs");
     let r;
     try { r = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch { console.log("0 0 0"); process.exit(0); }
-    console.log(`${r.numPassedTests} ${r.numFailedTests} ${r.success ? 1 : 0}`);
+    // A file that failed outside its tests (a beforeAll hook, an import) counts at least one failure.
+    let failed = 0;
+    for (const f of r.testResults ?? []) {
+      const own = (f.assertionResults ?? []).filter((a) => a.status === "failed").length;
+      failed += Math.max(own, f.status === "failed" ? 1 : 0);
+    }
+    console.log(`${r.numPassedTests} ${Math.max(failed, r.numFailedTests)} ${r.success ? 1 : 0}`);
   ' "$json")
   local p f ok
   read -r p f ok <<<"$counts"
