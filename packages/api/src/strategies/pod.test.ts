@@ -107,7 +107,7 @@ describe("pod validation", () => {
       errorsOf(`${NGINX_POD}  - name: nginx
     image: busybox`),
     ).toEqual(['spec.containers[1].name: Duplicate value: "nginx"']);
-    expect(errorsOf(NGINX_POD.replace(/ {2}containers:[^]*$/, "  containers: []\n"))).toEqual([
+    expect(errorsOf(NGINX_POD.replace(/ {2}containers:[\s\S]*$/, "  containers: []\n"))).toEqual([
       "spec.containers: Required value",
     ]);
   });
