@@ -1,3 +1,4 @@
+import { Pod } from "@tskube/api";
 import { describe, expect, it } from "vitest";
 import { FakeClock, flush } from "./clock.js";
 import { Controller } from "./controller.js";
@@ -51,29 +52,111 @@ describe("Controller", () => {
     await done;
   });
 
-  it("reconciles a key once even when it is enqueued many times during a burst", async () => {
+  it("never reconciles one key twice at once, and collapses a burst into one more pass", async () => {
     const clock = new FakeClock();
+    const calls: string[] = [];
     let running = 0;
     let maxRunning = 0;
-    let count = 0;
+    const release: (() => void)[] = [];
     const c = new Controller({
       name: "burst",
       clock,
       workers: 4,
-      reconcile: async () => {
+      reconcile: async (key) => {
+        calls.push(key);
         running++;
         maxRunning = Math.max(maxRunning, running);
-        count++;
-        await new Promise((r) => setTimeout(r, 5));
+        await new Promise<void>((r) => release.push(r));
         running--;
       },
     });
     const ac = new AbortController();
     const done = c.run(ac.signal);
+    c.enqueue("same");
+    await flush();
+    // 50 more while the first pass runs: one more pass after it, never two at once.
     for (let i = 0; i < 50; i++) c.enqueue("same");
-    await new Promise((r) => setTimeout(r, 50));
-    expect(maxRunning).toBe(1);
-    expect(count).toBeLessThanOrEqual(2);
+    c.enqueue("other");
+    await flush();
+    expect(calls).toEqual(["same", "other"]);
+    release.shift()!();
+    release.shift()!();
+    await flush();
+    expect(calls).toEqual(["same", "other", "same"]);
+    release.shift()!();
+    await flush();
+    expect(calls.length).toBe(3);
+    expect(maxRunning).toBe(2);
+    ac.abort();
+    await done;
+  });
+
+  it("stops on abort: the key in hand finishes (its signal aborted), queued keys are dropped", async () => {
+    const clock = new FakeClock();
+    let seenSignal: AbortSignal | undefined;
+    let finish!: () => void;
+    const keys: string[] = [];
+    const c = new Controller({
+      name: "stop",
+      clock,
+      workers: 1,
+      reconcile: async (key, { signal }) => {
+        keys.push(key);
+        seenSignal = signal;
+        await new Promise<void>((r) => {
+          finish = r;
+        });
+      },
+    });
+    const ac = new AbortController();
+    let stopped = false;
+    const done = c.run(ac.signal).then(() => {
+      stopped = true;
+    });
+    c.enqueue("k");
+    await flush();
+    c.enqueue("queued");
+    ac.abort();
+    await flush();
+    expect(seenSignal?.aborted).toBe(true);
+    expect(stopped).toBe(false);
+    finish();
+    await done;
+    expect(keys).toEqual(["k"]);
+    c.enqueue("late");
+    expect(c.queueLength()).toBe(0);
+  });
+
+  it("enqueues objects, and the controlling owner of a kind only", async () => {
+    const clock = new FakeClock();
+    const keys: string[] = [];
+    const c = new Controller({
+      name: "owners",
+      clock,
+      reconcile: async (key) => {
+        keys.push(key);
+      },
+    });
+    const pod = Pod.fromPartial({
+      metadata: {
+        name: "web-abc",
+        namespace: "prod",
+        ownerReferences: [
+          { kind: "Node", name: "n1", uid: "1" },
+          { kind: "ReplicaSet", name: "web", uid: "2", controller: true },
+        ],
+      },
+    });
+    expect(c.enqueueOwner(pod, "ReplicaSet")).toBe(true);
+    expect(c.enqueueOwner(pod, "Node")).toBe(false); // not the controller
+    expect(c.enqueueOwner(pod, "StatefulSet")).toBe(false);
+    const h = c.handlers<Pod>();
+    h.onUpdate?.(pod, pod);
+    h.onDelete?.(Pod.fromPartial({ metadata: { name: "gone", namespace: "prod" } }));
+    const ac = new AbortController();
+    const done = c.run(ac.signal);
+    await flush();
+    expect(keys).toEqual(["prod/web", "prod/web-abc", "prod/gone"]);
     ac.abort();
     await done;
   });

@@ -87,6 +87,12 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
+      // Queued keys are dropped, not drained, after a stop: a leader that lost its lease must not
+      // keep acting on them while the new leader already does.
+      if (signal.aborted) {
+        this.queue.done(key);
+        return;
+      }
       const log = this.log.child({ key });
       try {
         const result = await this.opts.reconcile(key, { signal, log });

@@ -1,4 +1,5 @@
-import type { Lease } from "@tskube/api";
+import { Lease } from "@tskube/api";
+import { errors } from "@tskube/machinery";
 import { describe, expect, it } from "vitest";
 import { FakeClock, flush } from "./clock.js";
 import { FakeResourceClient } from "./fake-client.test-helper.js";
@@ -79,5 +80,99 @@ describe("LeaderElector", () => {
     expect(took).toBeLessThanOrEqual(2_000);
     bStop.abort();
     await bRun;
+  });
+
+  it("steps down by renewDeadline when renewals hang, instead of leading on a lease it may have lost", async () => {
+    const clock = new FakeClock(0);
+    const leases = new FakeResourceClient<Lease>("Lease");
+    const log: string[] = [];
+    const a = candidate(leases, clock, "a", log);
+    const stop = new AbortController();
+    let finished = false;
+    const run = a.run(stop.signal).then(() => {
+      finished = true;
+    });
+    await clock.step(4_000);
+    expect(a.isLeader()).toBe(true);
+    const held = await leases.get("kube-controller-manager", { namespace: "kube-system" });
+    expect(held.spec?.acquireTime).toBe("1970-01-01T00:00:00.000000Z");
+    expect(held.spec?.renewTime).toBe("1970-01-01T00:00:04.000000Z");
+    expect(held.spec?.leaseTransitions).toBe(0);
+    // The apiserver stops answering: reads hang (the last renewal was at 4 s).
+    leases.get = () => new Promise<Lease>(() => {});
+    await clock.step(9_999);
+    expect(a.isLeader()).toBe(true);
+    await clock.step(1);
+    expect(a.isLeader()).toBe(false);
+    expect(log).toEqual(["a leads at 0", "a stopped at 14000"]);
+    expect(finished).toBe(true);
+    await run;
+  });
+
+  it("keeps campaigning through apiserver errors", async () => {
+    const clock = new FakeClock(0);
+    const leases = new FakeResourceClient<Lease>("Lease");
+    const log: string[] = [];
+    const realGet = leases.get.bind(leases);
+    let failures = 3;
+    leases.get = (name, opts) =>
+      failures-- > 0 ? Promise.reject(errors.serviceUnavailable("connection refused")) : realGet(name, opts);
+    const a = candidate(leases, clock, "a", log);
+    const stop = new AbortController();
+    const run = a.run(stop.signal);
+    await clock.step(10_000);
+    expect(log).toEqual(["a leads at 6000"]);
+    stop.abort();
+    await run;
+  });
+
+  it("lets exactly one of two simultaneous candidates win, and both learn who", async () => {
+    const clock = new FakeClock(0);
+    const leases = new FakeResourceClient<Lease>("Lease");
+    const seen: string[] = [];
+    const make = (identity: string) =>
+      new LeaderElector({
+        leases,
+        name: "sched",
+        identity,
+        clock,
+        onStartedLeading: (signal) => new Promise<void>((r) => signal.addEventListener("abort", () => r())),
+        onNewLeader: (leader) => seen.push(`${identity} sees ${leader}`),
+      });
+    const a = make("a");
+    const b = make("b");
+    const stop = new AbortController();
+    const runs = [a.run(stop.signal), b.run(stop.signal)];
+    await clock.step(6_000);
+    expect([a.isLeader(), b.isLeader()].filter(Boolean).length).toBe(1);
+    const winner = a.isLeader() ? "a" : "b";
+    expect(seen.sort()).toEqual([`a sees ${winner}`, `b sees ${winner}`]);
+    stop.abort();
+    await Promise.all(runs);
+  });
+
+  it("honours the holder's leaseDurationSeconds rather than its own", async () => {
+    const clock = new FakeClock(0);
+    const leases = new FakeResourceClient<Lease>("Lease");
+    await leases.create(
+      Lease.fromPartial({
+        metadata: { name: "kube-controller-manager", namespace: "kube-system" },
+        spec: { holderIdentity: "x", leaseDurationSeconds: 60, leaseTransitions: 4 },
+      }),
+    );
+    const log: string[] = [];
+    const b = candidate(leases, clock, "b", log);
+    const stop = new AbortController();
+    const run = b.run(stop.signal);
+    await clock.step(58_000);
+    expect(b.isLeader()).toBe(false);
+    await clock.step(4_000);
+    expect(log).toEqual(["b leads at 60000"]);
+    const lease = await leases.get("kube-controller-manager", { namespace: "kube-system" });
+    expect(lease.spec?.holderIdentity).toBe("b");
+    expect(lease.spec?.leaseDurationSeconds).toBe(15);
+    expect(lease.spec?.leaseTransitions).toBe(5);
+    stop.abort();
+    await run;
   });
 });

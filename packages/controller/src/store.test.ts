@@ -1,4 +1,4 @@
-import { Pod } from "@tskube/api";
+import { Node, Pod } from "@tskube/api";
 import { describe, expect, it } from "vitest";
 import { Lister, NAMESPACE_INDEX, Store } from "./store.js";
 
@@ -26,5 +26,42 @@ describe("Store", () => {
     const lister = new Lister(s);
     expect(lister.list(undefined, "app=web").map((p) => p.metadata!.name)).toEqual(["p3"]);
     expect(lister.get("b", "p3")?.spec?.nodeName).toBe("n2");
+  });
+
+  it("adds, updates and lists keys; cluster-scoped objects are keyed by name alone", () => {
+    const s = new Store<Pod>();
+    s.add(pod("a", "p1", "n1", "web"));
+    s.update(pod("a", "p1", "n2", "web"));
+    expect(s.size).toBe(1);
+    expect(s.get("a/p1")?.spec?.nodeName).toBe("n2");
+    const nodes = new Store<Node>();
+    nodes.add(Node.fromPartial({ metadata: { name: "n1" } }));
+    expect(nodes.listKeys()).toEqual(["n1"]);
+    expect(nodes.getByName("", "n1")?.metadata?.name).toBe("n1");
+    expect(s.delete("a/missing")).toBeUndefined();
+  });
+
+  it("indexes objects already cached when an indexer is added late, including multi-valued ones", () => {
+    const s = new Store<Pod>();
+    s.add(pod("a", "p1", "n1", "web"));
+    s.add(pod("a", "p2", "n2", "db"));
+    s.addIndexer("labelValues", (p) => Object.values(p.metadata?.labels ?? {}).concat("any"));
+    expect(s.byIndex("labelValues", "web").map((p) => p.metadata!.name)).toEqual(["p1"]);
+    expect(s.byIndex("labelValues", "any").length).toBe(2);
+    s.add(pod("a", "p3", "n1", "web"));
+    expect(s.byIndex("labelValues", "web").length).toBe(2);
+    expect(s.byIndex("unknown-index", "x")).toEqual([]);
+  });
+
+  it("lists by namespace and selector together through the Lister", () => {
+    const s = new Store<Pod>();
+    s.add(pod("a", "p1", "n1", "web"));
+    s.add(pod("a", "p2", "n1", "db"));
+    s.add(pod("b", "p3", "n1", "web"));
+    const lister = new Lister(s);
+    expect(lister.list("a", "app in (web,db)").length).toBe(2);
+    expect(lister.list("a", "app!=db").map((p) => p.metadata!.name)).toEqual(["p1"]);
+    expect(lister.list("c")).toEqual([]);
+    expect(lister.list().length).toBe(3);
   });
 });
