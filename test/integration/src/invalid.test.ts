@@ -145,7 +145,7 @@ describe("invalid input", () => {
       ],
       [
         "negative.yaml",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: n\nspec:\n  replicas: -1\n  selector: {matchLabels: {app: n}}\n  template:\n    metadata: {labels: {app: n}}\n    spec: {containers: [{name: c, image: nginx}]}\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: negative\nspec:\n  replicas: -1\n  selector: {matchLabels: {app: negative}}\n  template:\n    metadata: {labels: {app: negative}}\n    spec: {containers: [{name: c, image: nginx}]}\n",
         /spec\.replicas: Invalid value: -1: must be greater than or equal to 0/,
       ],
     ];

@@ -1,4 +1,10 @@
-export { DecodeError, decodeMessage, decodeObject, encodeMessage, encodeObject } from "./json.js";
-export { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from "./patch.js";
-export { messageSchema } from "./schema.js";
-export { parseManifests, toJson, toYaml } from "./yaml.js";
+export { DecodeError, decodeMessage, decodeObject } from "./decode.js";
+export { encodeMessage, encodeObject } from "./encode.js";
+export { applyJsonPatch } from "./json-patch.js";
+export type { JsonObject, JsonValue } from "./json-value.js";
+export { applyMergePatch } from "./merge-patch.js";
+export { MERGE_LISTS } from "./patch-strategies.js";
+export { type FieldSchema, type MessageSchema, messageSchema } from "./schema.js";
+export { applyStrategicMergePatch } from "./strategic-merge-patch.js";
+export { toJson } from "./to-json.js";
+export { parseManifests, toYaml } from "./yaml.js";
