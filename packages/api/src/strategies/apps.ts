@@ -13,6 +13,7 @@ import type {
   RollingUpdateDeployment,
 } from "../gen/tskube/v1/apps.js";
 import type { LabelSelector } from "../gen/tskube/v1/meta.js";
+import { canonicalJson } from "./canonical.js";
 import {
   goLabelSelector,
   goStringMap,
@@ -91,14 +92,7 @@ function selectorImmutable(
   selector: LabelSelector | undefined,
   old: LabelSelector | undefined,
 ): FieldError[] {
-  const canonical = (s: LabelSelector | undefined) =>
-    s
-      ? JSON.stringify([
-          Object.entries(s.matchLabels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-          s.matchExpressions.map((e) => [e.key, e.operator, e.values]),
-        ])
-      : "";
-  return canonical(selector) === canonical(old)
+  return canonicalJson(selector) === canonicalJson(old)
     ? []
     : [invalidGoValue("spec.selector", goLabelSelector(selector), "field is immutable")];
 }

@@ -191,7 +191,7 @@ describe("config maps and secrets", () => {
   it("checks keys and the 1 MiB budget", () => {
     const cm = (data: string) =>
       admit<ConfigMap>(`apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n${data}`);
-    expect(cm("  game.properties: x\n  ui_properties: y\n").errors).toEqual([]);
+    expect(cm("  game.properties: x\n  ui_properties: blue\n").errors).toEqual([]);
     expect(cm('  "bad/key": x\n').errors).toEqual([
       `data[bad/key]: Invalid value: "bad/key": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')`,
     ]);

@@ -371,12 +371,6 @@ export const eventStrategy = simple<Event>({
     }
     if (!EVENT_TYPES.includes(ev.type)) errs.push(field.notSupported("type", ev.type, EVENT_TYPES));
     errs.push(...nonNegative("count", ev.count));
-    if (ev.reportingComponent)
-      for (const e of isQualifiedName(ev.reportingComponent))
-        errs.push(field.invalid("reportingComponent", ev.reportingComponent, e));
-    if (ev.action.length > 128) errs.push(field.tooLong("action", 128));
-    if (ev.reason.length > 128) errs.push(field.tooLong("reason", 128));
-    if (byteLength(ev.message) > 4096) errs.push(field.tooLong("message", 4096));
     return errs;
   },
   selectableFields: (ev) => ({

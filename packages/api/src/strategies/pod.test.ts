@@ -323,6 +323,15 @@ describe("pod updates", () => {
     ]);
   });
 
+  it("does not take reordered map keys for a change", () => {
+    const selective = structuredClone(pod);
+    selective.spec!.nodeSelector = { disktype: "ssd", zone: "a" };
+    expect(update(selective, (p) => (p.spec!.nodeSelector = { zone: "a", disktype: "ssd" }))).toEqual([]);
+    expect(update(selective, (p) => (p.spec!.nodeSelector = { zone: "b", disktype: "ssd" }))).toEqual([
+      FORBIDDEN,
+    ]);
+  });
+
   it("forbids removing or changing tolerations", () => {
     const tolerant = structuredClone(pod);
     tolerant.spec!.tolerations.push({

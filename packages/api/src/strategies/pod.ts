@@ -22,6 +22,7 @@ import type {
   Toleration,
   Volume,
 } from "../gen/tskube/v1/core.js";
+import { canonicalJson } from "./canonical.js";
 import {
   dns1123Label,
   dns1123Subdomain,
@@ -569,7 +570,7 @@ export function validatePodSpec(spec: PodSpec | undefined, path: string): FieldE
 /** The spec with everything a pod update may change blanked out, for comparison. */
 function frozenView(spec: PodSpec | undefined): string {
   if (!spec) return "";
-  return JSON.stringify({
+  return canonicalJson({
     ...spec,
     containers: spec.containers.map((c) => ({ ...c, image: "" })),
     initContainers: spec.initContainers.map((c) => ({ ...c, image: "" })),
