@@ -160,4 +160,27 @@ describe("Controller", () => {
     ac.abort();
     await done;
   });
+
+  it("returns at once when run with a signal that is already aborted", async () => {
+    const keys: string[] = [];
+    const c = new Controller({
+      name: "late",
+      clock: new FakeClock(),
+      workers: 2,
+      reconcile: async (key) => {
+        keys.push(key);
+      },
+    });
+    c.enqueue("k");
+    const ac = new AbortController();
+    ac.abort();
+    let stopped = false;
+    const done = c.run(ac.signal).then(() => {
+      stopped = true;
+    });
+    await flush();
+    expect(stopped).toBe(true);
+    expect(keys).toEqual([]);
+    await done;
+  });
 });

@@ -77,7 +77,10 @@ export class Controller {
 
   /** Starts the workers; resolves when the signal aborts and the workers have finished. */
   run(signal: AbortSignal): Promise<void> {
-    signal.addEventListener("abort", () => this.queue.shutDown(), { once: true });
+    // An already-aborted signal never fires "abort": without this check the workers would wait on
+    // the queue forever and a process stopped during start-up would hang.
+    if (signal.aborted) this.queue.shutDown();
+    else signal.addEventListener("abort", () => this.queue.shutDown(), { once: true });
     const workers = this.opts.workers ?? 1;
     for (let i = 0; i < workers; i++) this.running.push(this.worker(signal));
     return Promise.all(this.running).then(() => undefined);

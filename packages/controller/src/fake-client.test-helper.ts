@@ -49,7 +49,7 @@ export class FakeResourceClient<T extends KubeObject> implements ResourceClient<
     return structuredClone(stored);
   }
 
-  async get(name: string, opts: { namespace?: string } = {}): Promise<T> {
+  async get(name: string, opts: { namespace?: string; signal?: AbortSignal } = {}): Promise<T> {
     const key = this.kind.namespaced ? `${opts.namespace ?? "default"}/${name}` : name;
     const o = this.objects.get(key);
     if (!o) throw errors.notFound(this.gr(), name);
@@ -57,7 +57,8 @@ export class FakeResourceClient<T extends KubeObject> implements ResourceClient<
   }
 
   async list(opts: ListOptions = {}): Promise<ListResult<T>> {
-    this.listOptions.push({ ...opts });
+    const { signal: _, ...recorded } = opts;
+    this.listOptions.push(recorded);
     if (this.failLists > 0) {
       this.failLists--;
       throw new ApiError(14, "ServiceUnavailable", "connection refused");

@@ -206,4 +206,43 @@ describe("Informer options and handlers", () => {
     await waiting;
     expect(inf.hasSynced()).toBe(false);
   });
+
+  it("waitForSync returns at once for a signal that is already aborted", async () => {
+    const fake = new FakeResourceClient<ConfigMap>("ConfigMap");
+    const inf = new Informer(fake, { clock: new FakeClock() });
+    const ac = new AbortController();
+    ac.abort();
+    let returned = false;
+    const waiting = inf.waitForSync(ac.signal).then(() => {
+      returned = true;
+    });
+    await flush();
+    expect(returned).toBe(true);
+    await waiting;
+  });
+
+  it("stops while the initial list hangs: the abort cancels the list call", async () => {
+    const fake = new FakeResourceClient<ConfigMap>("ConfigMap");
+    const seen: (AbortSignal | undefined)[] = [];
+    fake.listAll = (opts = {}) => {
+      seen.push(opts.signal);
+      // An apiserver that never answers: only the caller's signal ends the call.
+      return new Promise((_, reject) =>
+        opts.signal?.addEventListener("abort", () => reject(opts.signal?.reason), { once: true }),
+      );
+    };
+    const inf = new Informer(fake, { clock: new FakeClock() });
+    const ac = new AbortController();
+    let stopped = false;
+    const running = inf.run(ac.signal).then(() => {
+      stopped = true;
+    });
+    await flush();
+    expect(seen).toEqual([ac.signal]);
+    ac.abort();
+    await flush();
+    expect(stopped).toBe(true);
+    expect(inf.hasSynced()).toBe(false);
+    await running;
+  });
 });

@@ -68,10 +68,15 @@ export class Informer<T extends KubeObject> {
   }
 
   waitForSync(signal?: AbortSignal): Promise<void> {
-    if (this.synced) return Promise.resolve();
+    // An already-aborted signal never fires "abort", so it must be checked here.
+    if (this.synced || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      this.syncWaiters.push(resolve);
-      signal?.addEventListener("abort", () => resolve(), { once: true });
+      const done = () => {
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      this.syncWaiters.push(done);
+      signal?.addEventListener("abort", done, { once: true });
     });
   }
 
@@ -105,7 +110,7 @@ export class Informer<T extends KubeObject> {
     while (!signal.aborted) {
       try {
         if (needList) {
-          await this.relist();
+          await this.relist(signal);
           needList = false;
         }
         await this.watch(signal);
@@ -125,8 +130,14 @@ export class Informer<T extends KubeObject> {
   }
 
   /** Lists everything and reconciles the store with it, telling handlers what changed. */
-  private async relist(): Promise<void> {
-    const list = await this.client.listAll({ ...this.listOptions(), limit: this.opts.pageSize ?? 500 });
+  private async relist(signal: AbortSignal): Promise<void> {
+    // The signal cancels a list stuck on an unresponsive apiserver, so stopping does not wait out
+    // the call deadline.
+    const list = await this.client.listAll({
+      ...this.listOptions(),
+      limit: this.opts.pageSize ?? 500,
+      signal,
+    });
     const seen = new Set<string>();
     for (const obj of list.items) {
       const key = objectKey(obj);

@@ -175,4 +175,27 @@ describe("LeaderElector", () => {
     stop.abort();
     await run;
   });
+
+  it("stops campaigning at once when its signal aborts during a read that hangs", async () => {
+    const clock = new FakeClock(0);
+    const leases = new FakeResourceClient<Lease>("Lease");
+    // An apiserver that never answers: only the caller's signal ends the call.
+    leases.get = (_name, opts) =>
+      new Promise<Lease>((_, reject) =>
+        opts?.signal?.addEventListener("abort", () => reject(opts.signal?.reason), { once: true }),
+      );
+    const log: string[] = [];
+    const a = candidate(leases, clock, "a", log);
+    const stop = new AbortController();
+    let finished = false;
+    const run = a.run(stop.signal).then(() => {
+      finished = true;
+    });
+    await flush();
+    stop.abort();
+    await flush();
+    expect(finished).toBe(true);
+    expect(log).toEqual([]);
+    await run;
+  });
 });

@@ -57,7 +57,7 @@ export class LeaderElector {
 
   /** Campaigns, leads until the lease is lost or the signal aborts, and then returns. */
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted && !(await this.attempt())) await sleep(this.clock, this.retryMs, signal);
+    while (!signal.aborted && !(await this.attempt(signal))) await sleep(this.clock, this.retryMs, signal);
     if (signal.aborted) return;
     this.leader = true;
     this.log.info("became leader");
@@ -74,7 +74,7 @@ export class LeaderElector {
       // A renewal still pending at the deadline counts as failed: by then a standby may already
       // have taken the lease, and two leaders must never act at once.
       const left = lastRenew + this.renewMs - this.clock.now();
-      if (left > 0 && (await this.withDeadline(this.attempt(), left))) {
+      if (left > 0 && (await this.withDeadline(this.attempt(signal), left))) {
         lastRenew = this.clock.now();
       } else if (this.clock.now() - lastRenew >= this.renewMs || this.observedHolder !== this.opts.identity) {
         this.log.warn("failed to renew the lease; stepping down");
@@ -90,8 +90,9 @@ export class LeaderElector {
   }
 
   /** tryAcquireOrRenew that reports an unreachable apiserver as "not held" instead of throwing. */
-  private attempt(): Promise<boolean> {
-    return this.tryAcquireOrRenew().catch((err) => {
+  private attempt(signal: AbortSignal): Promise<boolean> {
+    return this.tryAcquireOrRenew(signal).catch((err) => {
+      if (signal.aborted) return false;
       this.log.warn({ err: (err as Error).message }, "error reading or writing the lease");
       return false;
     });
@@ -119,12 +120,14 @@ export class LeaderElector {
   }
 
   /** One attempt: create, renew, or take over an expired lease. True when we hold it afterwards. */
-  async tryAcquireOrRenew(): Promise<boolean> {
+  async tryAcquireOrRenew(signal?: AbortSignal): Promise<boolean> {
     const now = this.clock.now();
     const meta: Partial<ObjectMeta> = { name: this.opts.name, namespace: this.namespace };
     let current: Lease;
     try {
-      current = await this.opts.leases.get(this.opts.name, { namespace: this.namespace });
+      // The signal cancels a read stuck on an unresponsive apiserver, so a stopping candidate
+      // does not wait out the call deadline.
+      current = await this.opts.leases.get(this.opts.name, { namespace: this.namespace, signal });
     } catch (err) {
       if (!isNotFound(err)) throw err;
       try {
