@@ -84,6 +84,8 @@ async function waitForHttp(url: string, signal: AbortSignal, accept: (body: stri
 
 class Supervisor {
   private readonly children = new Map<string, ChildProcess>();
+  /** First-start order; a restarted process keeps its place, so shutdown order stays etcd-last. */
+  private readonly order: string[] = [];
   private stopping = false;
   private ready = false;
   readonly done: Promise<number>;
@@ -121,6 +123,7 @@ class Supervisor {
       env: process.env,
     });
     this.children.set(spec.name, child);
+    if (!this.order.includes(spec.name)) this.order.push(spec.name);
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream! }).on("line", (line) => this.say(spec.name, line));
     }
@@ -171,7 +174,10 @@ class Supervisor {
   async stop(code: number): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const [name, child] of [...this.children].reverse()) await this.stopOne(name, child);
+    for (const name of [...this.order].reverse()) {
+      const child = this.children.get(name);
+      if (child) await this.stopOne(name, child);
+    }
     this.finish(code);
   }
 
