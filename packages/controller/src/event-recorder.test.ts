@@ -33,4 +33,16 @@ describe("EventRecorder", () => {
     expect(failed.lastTimestamp).toBe("2026-01-01T00:00:05Z");
     expect(failed.source?.component).toBe("default-scheduler");
   });
+
+  it("counts concurrent repeats on one Event", async () => {
+    const events = new FakeResourceClient<Event>("Event");
+    const rec = new EventRecorder({ events, component: "replicaset-controller", clock: new FakeClock(0) });
+    const rs = Pod.fromPartial({ metadata: { name: "web", namespace: "default", uid: "u2" } });
+    await Promise.all(
+      [1, 2, 3, 4].map(() => rec.event(rs, "Warning", "FailedCreate", "Error creating: quota")),
+    );
+    const list = (await events.list()).items;
+    expect(list.length).toBe(1);
+    expect(list[0]!.count).toBe(4);
+  });
 });

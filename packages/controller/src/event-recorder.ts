@@ -36,10 +36,20 @@ export class EventRecorder {
     this.log = opts.log ?? silentLogger;
   }
 
+  /** Records in flight per event key: repeats wait for the first, so they count on its Event. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+
   event(obj: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
-    return this.record(obj, type, reason, message).catch((err) =>
-      this.log.warn({ err: (err as Error).message, reason }, "could not record event"),
-    );
+    // Concurrent repeats (a batch of failing creates) would otherwise each create an Event.
+    const key = `${obj.metadata?.uid}|${type}|${reason}|${message}`;
+    const run = (this.inFlight.get(key) ?? Promise.resolve())
+      .then(() => this.record(obj, type, reason, message))
+      .catch((err) => this.log.warn({ err: (err as Error).message, reason }, "could not record event"));
+    this.inFlight.set(key, run);
+    void run.then(() => {
+      if (this.inFlight.get(key) === run) this.inFlight.delete(key);
+    });
+    return run;
   }
 
   private async record(obj: KubeObject, type: EventType, reason: string, message: string): Promise<void> {

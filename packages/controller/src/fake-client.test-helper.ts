@@ -20,6 +20,8 @@ export class FakeResourceClient<T extends KubeObject> implements ResourceClient<
   /** Set to make the next list calls fail. */
   failLists = 0;
   watchCalls = 0;
+  /** Called before each create; throwing makes that create fail (a quota, a webhook). */
+  beforeCreate: ((obj: T) => void) | undefined;
   /** Options of every list and watch call, to check what informers ask for. */
   listOptions: ListOptions[] = [];
   watchOptions: WatchOptions[] = [];
@@ -42,6 +44,13 @@ export class FakeResourceClient<T extends KubeObject> implements ResourceClient<
   }
 
   async create(obj: T): Promise<T> {
+    this.beforeCreate?.(obj);
+    // As the apiserver does: generateName gets a unique suffix, every object a uid.
+    const m = obj.metadata!;
+    if (!m.name && m.generateName)
+      obj = { ...obj, metadata: { ...m, name: `${m.generateName}${this.rv + 1}x` } };
+    if (!obj.metadata!.uid)
+      obj = { ...obj, metadata: { ...obj.metadata!, uid: `uid-${this.kind.resource}-${this.rv + 1}` } };
     const key = objectKey(obj);
     if (this.objects.has(key)) throw errors.alreadyExists(this.gr(), obj.metadata!.name);
     const stored = this.record("ADDED", obj);
@@ -98,10 +107,12 @@ export class FakeResourceClient<T extends KubeObject> implements ResourceClient<
     throw new Error("not used in these tests");
   }
 
-  async delete(name: string, opts: { namespace?: string } = {}) {
+  async delete(name: string, opts: { namespace?: string; preconditions?: { uid?: string } } = {}) {
     const key = this.kind.namespaced ? `${opts.namespace ?? "default"}/${name}` : name;
     const cur = this.objects.get(key);
     if (!cur) throw errors.notFound(this.gr(), name);
+    if (opts.preconditions?.uid && opts.preconditions.uid !== cur.metadata!.uid)
+      throw errors.conflict(this.gr(), name, "Precondition failed: UID in precondition");
     this.objects.delete(key);
     return { object: this.record("DELETED", cur), deleted: true };
   }
@@ -185,5 +196,21 @@ export class FakeResourceClient<T extends KubeObject> implements ResourceClient<
     this.watchers.clear();
     fn();
     for (const w of saved) this.watchers.add(w);
+  }
+}
+
+/** A Client whose every kind is a FakeResourceClient, for controllers that use several kinds. */
+export class FakeClient {
+  private readonly clients = new Map<string, FakeResourceClient<KubeObject>>();
+
+  resource<T extends KubeObject = KubeObject>(kind: KindInfo<T> | string): FakeResourceClient<T> {
+    const info = typeof kind === "string" ? KINDS.find((k) => k.kind === kind || k.resource === kind) : kind;
+    if (!info) throw new Error(`unknown kind ${String(kind)}`);
+    let c = this.clients.get(info.kind);
+    if (!c) {
+      c = new FakeResourceClient<KubeObject>(info.kind);
+      this.clients.set(info.kind, c);
+    }
+    return c as unknown as FakeResourceClient<T>;
   }
 }

@@ -1,0 +1,38 @@
+import type { ControllerContext, RunnableController } from "./context.js";
+import { ReplicaSetController } from "./replicaset/replicaset-controller.js";
+
+export interface Workers {
+  replicaset: number;
+  deployment: number;
+}
+
+/** Every controller this manager knows, by the names kube-controller-manager's --controllers uses. */
+export const KNOWN_CONTROLLERS: Record<
+  string,
+  (ctx: ControllerContext, workers: Workers) => RunnableController
+> = {
+  replicaset: (ctx, w) => new ReplicaSetController(ctx, { workers: w.replicaset }),
+};
+
+/**
+ * --controllers as kube-controller-manager reads it: a comma-separated list where "*" means every
+ * controller that is on by default, "foo" turns foo on and "-foo" turns it off.
+ */
+export function enabledControllers(flag: string): string[] {
+  const items = flag
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const known = Object.keys(KNOWN_CONTROLLERS);
+  for (const item of items) {
+    const name = item.replace(/^-/, "");
+    if (name !== "*" && !known.includes(name))
+      throw new Error(
+        `--controllers: Unsupported value: "${name}": supported values: "*", ${known.map((k) => `"${k}"`).join(", ")}`,
+      );
+  }
+  return known.filter((name) => {
+    if (items.includes(`-${name}`)) return false;
+    return items.includes(name) || items.includes("*");
+  });
+}

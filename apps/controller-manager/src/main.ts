@@ -1,0 +1,152 @@
+import { hostname } from "node:os";
+import { createClient } from "@tskube/client";
+import { EventRecorder, LeaderElector, realClock, SharedInformerFactory } from "@tskube/controller";
+import { readFlags, startHttp } from "@tskube/grpc";
+import { componentLogger } from "@tskube/log";
+import { parseDuration } from "@tskube/machinery";
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { ControllerContext } from "./context.js";
+import { enabledControllers, KNOWN_CONTROLLERS, type Workers } from "./controllers.js";
+
+/** Every flag has a TSKUBE_* environment variable; the flag wins. Defaults are kube-controller-manager's. */
+const FLAGS = {
+  server: { env: "TSKUBE_SERVER", default: "127.0.0.1:6443" },
+  controllers: { env: "TSKUBE_CONTROLLERS", default: "*" },
+  "http-address": { env: "TSKUBE_HTTP_ADDRESS", default: "0.0.0.0:10257" },
+  "leader-elect": { env: "TSKUBE_LEADER_ELECT", default: "true" },
+  "leader-elect-lease-duration": { env: "TSKUBE_LEADER_ELECT_LEASE_DURATION", default: "15s" },
+  "leader-elect-renew-deadline": { env: "TSKUBE_LEADER_ELECT_RENEW_DEADLINE", default: "10s" },
+  "leader-elect-retry-period": { env: "TSKUBE_LEADER_ELECT_RETRY_PERIOD", default: "2s" },
+  "leader-elect-resource-name": {
+    env: "TSKUBE_LEADER_ELECT_RESOURCE_NAME",
+    default: "kube-controller-manager",
+  },
+  "leader-elect-resource-namespace": {
+    env: "TSKUBE_LEADER_ELECT_RESOURCE_NAMESPACE",
+    default: "kube-system",
+  },
+  "concurrent-replicaset-syncs": { env: "TSKUBE_CONCURRENT_REPLICASET_SYNCS", default: "5" },
+  "concurrent-deployment-syncs": { env: "TSKUBE_CONCURRENT_DEPLOYMENT_SYNCS", default: "5" },
+  "request-timeout": { env: "TSKUBE_REQUEST_TIMEOUT", default: "30s" },
+  id: { env: "TSKUBE_ID", default: `${hostname()}_${process.pid}` },
+} as const;
+type Flag = keyof typeof FLAGS;
+
+function positiveInt(flags: Record<Flag, string>, name: Flag): number {
+  const v = flags[name];
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new Error(`--${name}: Invalid value: "${v}": must be a positive integer`);
+  return Number(v);
+}
+
+async function main(): Promise<void> {
+  const log = componentLogger("controller-manager");
+  let flags: Record<Flag, string>;
+  let controllers: string[];
+  let workers: Workers;
+  try {
+    flags = readFlags("controller-manager", FLAGS);
+    for (const d of [
+      "leader-elect-lease-duration",
+      "leader-elect-renew-deadline",
+      "leader-elect-retry-period",
+      "request-timeout",
+    ] as const) {
+      parseDuration(flags[d]);
+    }
+    controllers = enabledControllers(flags.controllers);
+    workers = {
+      replicaset: positiveInt(flags, "concurrent-replicaset-syncs"),
+      deployment: positiveInt(flags, "concurrent-deployment-syncs"),
+    };
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  log.info({ flags, controllers }, "starting controller-manager");
+  const client = createClient({
+    servers: flags.server.split(","),
+    userAgent: "kube-controller-manager",
+    timeoutMs: parseDuration(flags["request-timeout"]),
+  });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const leaderGauge = new Gauge({
+    name: "leader_election_master_status",
+    help: "1 while this instance holds the controller-manager Lease.",
+    labelNames: ["name"] as const,
+    registers: [registry],
+  });
+  const http = await startHttp({
+    address: flags["http-address"],
+    log,
+    metrics: registry,
+    checks: { live: async () => undefined, ready: async () => undefined },
+  });
+  const stop = new AbortController();
+  const host = hostname();
+
+  /**
+   * One leadership term: fresh informers and controllers, all stopped by the term's signal. A
+   * new term starts from a fresh list instead of a cache that went stale while not leading.
+   */
+  const lead = async (signal: AbortSignal) => {
+    const ctx: ControllerContext = {
+      client,
+      informers: new SharedInformerFactory(client, { log }),
+      recorder: (component) => new EventRecorder({ events: client.resource("events"), component, host, log }),
+      clock: realClock,
+      log,
+    };
+    const running = controllers.map((name) => {
+      const c = KNOWN_CONTROLLERS[name]!(ctx, workers);
+      log.info({ controller: name }, "started controller");
+      return c;
+    });
+    ctx.informers.start(signal);
+    await Promise.all(running.map((c) => c.run(signal)));
+  };
+
+  const shutdown = (signal: string) => {
+    log.info({ signal }, "shutting down");
+    stop.abort();
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  const leaseName = flags["leader-elect-resource-name"];
+  if (flags["leader-elect"] === "false") {
+    leaderGauge.set({ name: leaseName }, 1);
+    await lead(stop.signal);
+  } else {
+    // A leader that loses its lease stops every controller and campaigns again.
+    while (!stop.signal.aborted) {
+      await new LeaderElector({
+        leases: client.resource("leases"),
+        namespace: flags["leader-elect-resource-namespace"],
+        name: leaseName,
+        identity: flags.id,
+        leaseDurationMs: parseDuration(flags["leader-elect-lease-duration"]),
+        renewDeadlineMs: parseDuration(flags["leader-elect-renew-deadline"]),
+        retryPeriodMs: parseDuration(flags["leader-elect-retry-period"]),
+        log,
+        onStartedLeading: (signal) => {
+          leaderGauge.set({ name: leaseName }, 1);
+          log.info({ identity: flags.id }, "became leader");
+          return lead(signal);
+        },
+        onStoppedLeading: () => {
+          leaderGauge.set({ name: leaseName }, 0);
+          log.info("stopped leading");
+        },
+      }).run(stop.signal);
+    }
+  }
+  http.close();
+  client.close();
+  process.exit(0);
+}
+
+main().catch((err) => {
+  componentLogger("controller-manager").fatal({ err }, "controller-manager failed");
+  process.exit(1);
+});
