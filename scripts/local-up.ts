@@ -308,6 +308,26 @@ async function main(): Promise<number> {
       ready: (signal) => waitForHttp(`http://${httpAddress}/healthz`, signal),
     });
   }
+  // Two controller-managers, one leader (Lease kube-system/kube-controller-manager), as in compose.
+  for (let i = 0; i < 2; i++) {
+    const httpAddress = `127.0.0.1:${10257 + 10 * i}`;
+    controlPlane.push({
+      name: `controller-manager-${i}`,
+      command: process.execPath,
+      args: [
+        "--import",
+        "tsx",
+        "apps/controller-manager/src/main.ts",
+        "--server",
+        servers.join(","),
+        "--http-address",
+        httpAddress,
+        "--id",
+        `controller-manager-${i}`,
+      ],
+      ready: (signal) => waitForHttp(`http://${httpAddress}/healthz`, signal),
+    });
+  }
   // Two nodes with the process runtime: containers are local processes, each pod on its own
   // loopback address from the node's pod CIDR.
   for (let i = 0; i < 2; i++) {
@@ -377,6 +397,7 @@ async function main(): Promise<number> {
       `  HTTP /healthz /readyz /metrics: ${servers.map((_, i) => `http://127.0.0.1:${cfg.http + i}`).join(", ")}`,
       `  etcd: ${etcdClientUrl} (data in ${dataDir})`,
       "  schedulers: scheduler-0, scheduler-1 (leader in lease kube-system/kube-scheduler)",
+      "  controller-managers: controller-manager-0, controller-manager-1 (leader in lease kube-system/kube-controller-manager)",
       "  nodes: node-1, node-2 (kubelets with the process runtime)",
       "use it with ktl:",
       `  export TSKUBE_SERVER=${servers.join(",")}`,
