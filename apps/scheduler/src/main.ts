@@ -19,9 +19,23 @@ const FLAGS = {
   "leader-elect-retry-period": { env: "TSKUBE_LEADER_ELECT_RETRY_PERIOD", default: "2s" },
   "pod-initial-backoff": { env: "TSKUBE_POD_INITIAL_BACKOFF", default: "1s" },
   "pod-max-backoff": { env: "TSKUBE_POD_MAX_BACKOFF", default: "10s" },
+  // KubeSchedulerConfiguration's percentageOfNodesToScore: 0 is adaptive (50% - nodes/125, at least 5%).
+  "percentage-of-nodes-to-score": { env: "TSKUBE_PERCENTAGE_OF_NODES_TO_SCORE", default: "0" },
+  // 0: an assumed pod waits for its binding to be observed (Kubernetes' durationToExpireAssumedPod).
+  "assumed-pod-ttl": { env: "TSKUBE_ASSUMED_POD_TTL", default: "0s" },
   id: { env: "TSKUBE_ID", default: `${hostname()}_${process.pid}` },
 } as const;
 type Flag = keyof typeof FLAGS;
+
+/** An integer from 0 to 100, worded as the config validation words it. */
+function percentageOfNodesToScore(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 100)
+    throw new Error(
+      `percentageOfNodesToScore: Invalid value: ${JSON.stringify(v)}: not in valid range [0-100]`,
+    );
+  return n;
+}
 
 async function main(): Promise<void> {
   const log = componentLogger("scheduler");
@@ -34,9 +48,11 @@ async function main(): Promise<void> {
       "leader-elect-retry-period",
       "pod-initial-backoff",
       "pod-max-backoff",
+      "assumed-pod-ttl",
     ] as const) {
       parseDuration(flags[d]);
     }
+    percentageOfNodesToScore(flags["percentage-of-nodes-to-score"]);
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
     process.exit(2);
@@ -83,6 +99,8 @@ async function main(): Promise<void> {
       scores: DEFAULT_SCORES,
       initialBackoffMs: parseDuration(flags["pod-initial-backoff"]),
       maxBackoffMs: parseDuration(flags["pod-max-backoff"]),
+      percentageOfNodesToScore: percentageOfNodesToScore(flags["percentage-of-nodes-to-score"]),
+      assumedPodTtlMs: parseDuration(flags["assumed-pod-ttl"]),
       metrics,
     }).run(signal);
   const shutdown = (signal: string) => {

@@ -1,4 +1,5 @@
 import { type Clock, realClock } from "@tskube/controller";
+import { KeyHeap } from "./heap.js";
 
 export interface QueueOptions {
   clock?: Clock;
@@ -21,8 +22,7 @@ interface Entry {
  * waits until the cluster changes (a node or pod event) or the periodic flush.
  */
 export class SchedulingQueue {
-  private active: string[] = [];
-  private activeSet = new Set<string>();
+  private readonly active: KeyHeap;
   private backoff = new Map<string, Entry>();
   private unschedulable = new Map<string, Entry>();
   private attempts = new Map<string, number>();
@@ -34,16 +34,17 @@ export class SchedulingQueue {
   private lastFlush: number;
 
   constructor(
-    private readonly order: (a: string, b: string) => number,
+    order: (a: string, b: string) => number,
     private readonly opts: QueueOptions = {},
   ) {
+    this.active = new KeyHeap(order);
     this.clock = opts.clock ?? realClock;
     this.lastFlush = this.clock.now();
   }
 
   /** A new or changed pending pod: tried now unless it is backing off. */
   add(key: string): void {
-    if (this.closed || this.activeSet.has(key) || this.backoff.has(key)) return;
+    if (this.closed || this.active.has(key) || this.backoff.has(key)) return;
     if (this.inFlight.has(key)) return;
     this.unschedulable.delete(key);
     this.push(key);
@@ -57,14 +58,11 @@ export class SchedulingQueue {
       return;
     }
     this.active.push(key);
-    this.activeSet.add(key);
-    this.active.sort(this.order);
   }
 
   /** The pod is gone or bound: forget it everywhere. */
   delete(key: string): void {
-    this.activeSet.delete(key);
-    this.active = this.active.filter((k) => k !== key);
+    this.active.delete(key);
     this.backoff.delete(key);
     this.unschedulable.delete(key);
     this.attempts.delete(key);
@@ -73,9 +71,8 @@ export class SchedulingQueue {
   /** Next pod to schedule; waits for one. undefined once closed. */
   pop(): Promise<string | undefined> {
     this.tick();
-    const key = this.active.shift();
+    const key = this.active.pop();
     if (key !== undefined) {
-      this.activeSet.delete(key);
       this.inFlight.add(key);
       return Promise.resolve(key);
     }
@@ -143,7 +140,7 @@ export class SchedulingQueue {
   }
 
   sizes(): { active: number; backoff: number; unschedulable: number } {
-    return { active: this.active.length, backoff: this.backoff.size, unschedulable: this.unschedulable.size };
+    return { active: this.active.size, backoff: this.backoff.size, unschedulable: this.unschedulable.size };
   }
 
   close(): void {

@@ -1,55 +1,105 @@
 import type { Pod } from "@tskube/api";
-import type { FilterPlugin, ScorePlugin, Snapshot } from "./framework/types.js";
+import {
+  CycleState,
+  type FilterPlugin,
+  type NodeInfo,
+  type ScorePlugin,
+  type Snapshot,
+} from "./framework/types.js";
 
 export type ScheduleResult =
-  | { node: string; feasible: number; scores: Map<string, number> }
-  | { node: undefined; message: string; reasons: Map<string, number> };
+  | { node: string; feasible: number; processed: number; score: number }
+  | { node: undefined; message: string; reasons: Map<string, number>; processed: number };
+
+export interface ScheduleOptions {
+  /** Rotates among equally scored nodes so they share the load. */
+  tieBreak?: number;
+  /** Where filtering starts in the node list (Kubernetes' nextStartNodeIndex), so every node gets its turn. */
+  startIndex?: number;
+  /** percentageOfNodesToScore: 0 is adaptive, 100 finds every feasible node. */
+  percentageOfNodesToScore?: number;
+}
+
+/** Below this many nodes every node is checked (Kubernetes' minFeasibleNodesToFind). */
+export const MIN_FEASIBLE_NODES_TO_FIND = 100;
+/** The adaptive percentage never goes below this (minFeasibleNodesPercentageToFind). */
+export const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5;
 
 /**
- * One scheduling decision (Kubernetes' schedulePod): run every filter on every node, score the
- * feasible ones with weighted, normalized plugin scores, and pick the best (ties: first by name,
- * rotated by `tieBreak` so equal nodes share the load).
+ * How many feasible nodes are enough (Kubernetes' numFeasibleNodesToFind): on big clusters,
+ * filtering stops after this many fit and only those are scored, since a good-enough node found
+ * quickly beats the best node found slowly. Adaptive (percentage 0): 50% minus 1% per 125 nodes,
+ * at least 5%, and never fewer than 100 nodes.
+ */
+export function numFeasibleNodesToFind(numAllNodes: number, percentageOfNodesToScore = 0): number {
+  if (numAllNodes < MIN_FEASIBLE_NODES_TO_FIND || percentageOfNodesToScore >= 100) return numAllNodes;
+  let pct = percentageOfNodesToScore;
+  if (pct <= 0) {
+    pct = 50 - Math.trunc(numAllNodes / 125);
+    pct = Math.max(pct, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND);
+  }
+  const n = Math.trunc((numAllNodes * pct) / 100);
+  return Math.max(n, MIN_FEASIBLE_NODES_TO_FIND);
+}
+
+/**
+ * One scheduling decision (Kubernetes' schedulePod): run the filters on the nodes, starting at
+ * `startIndex` and stopping once enough fit (numFeasibleNodesToFind), score the feasible ones
+ * with weighted, normalized plugin scores, and pick the best (ties: rotated by `tieBreak`).
+ * `processed` is how many nodes were looked at, for the caller's next start index.
  */
 export function scheduleOne(
   pod: Pod,
   snapshot: Snapshot,
   filters: readonly FilterPlugin[],
   scorers: readonly ScorePlugin[],
-  tieBreak = 0,
+  opts: ScheduleOptions = {},
 ): ScheduleResult {
-  const feasible: string[] = [];
+  const state = new CycleState();
+  const all = snapshot.nodes;
+  const want = numFeasibleNodesToFind(all.length, opts.percentageOfNodesToScore ?? 0);
+  const start = all.length ? (opts.startIndex ?? 0) % all.length : 0;
+  const feasible: NodeInfo[] = [];
   const reasons = new Map<string, number>();
-  for (const node of snapshot.nodes) {
+  let processed = 0;
+  for (; processed < all.length && feasible.length < want; processed++) {
+    const node = all[(start + processed) % all.length]!;
     let ok = true;
     for (const f of filters) {
-      const status = f.filter(pod, node, snapshot);
+      const status = f.filter(pod, node, snapshot, state);
       if (status.code === "Success") continue;
       for (const r of status.reasons) reasons.set(r, (reasons.get(r) ?? 0) + 1);
       ok = false;
       break;
     }
-    if (ok) feasible.push(node.name);
+    if (ok) feasible.push(node);
   }
   if (feasible.length === 0)
-    return { node: undefined, message: fitErrorMessage(snapshot.nodes.length, reasons), reasons };
-  const total = new Map<string, number>(feasible.map((n) => [n, 0]));
+    return { node: undefined, message: fitErrorMessage(all.length, reasons), reasons, processed };
+  const total = new Float64Array(feasible.length);
   if (feasible.length > 1) {
+    // One map per plugin, as NormalizeScore sees a plugin's scores for all feasible nodes.
+    const scores = new Map<string, number>();
     for (const s of scorers) {
-      const scores = new Map<string, number>();
-      for (const n of feasible) scores.set(n, s.score(pod, snapshot.byName.get(n)!, snapshot));
+      scores.clear();
+      for (const n of feasible) scores.set(n.name, s.score(pod, n, snapshot, state));
       s.normalize?.(scores);
-      for (const [n, v] of scores) total.set(n, total.get(n)! + v * s.weight);
+      let i = 0;
+      for (const v of scores.values()) total[i++]! += v * s.weight;
     }
   }
   let best = -Infinity;
-  let winners: string[] = [];
-  for (const [n, v] of total) {
+  const winners: number[] = [];
+  for (let i = 0; i < total.length; i++) {
+    const v = total[i]!;
     if (v > best) {
       best = v;
-      winners = [n];
-    } else if (v === best) winners.push(n);
+      winners.length = 0;
+      winners.push(i);
+    } else if (v === best) winners.push(i);
   }
-  return { node: winners[tieBreak % winners.length]!, feasible: feasible.length, scores: total };
+  const pick = winners[(opts.tieBreak ?? 0) % winners.length]!;
+  return { node: feasible[pick]!.name, feasible: feasible.length, processed, score: best };
 }
 
 /** `0/3 nodes are available: 2 Insufficient cpu, 1 node(s) had untolerated taint {k: v}.` */

@@ -4,7 +4,8 @@ import { type Clock, type EventRecorder, Informer, realClock } from "@tskube/con
 import type { Logger } from "@tskube/log";
 import { isConflict, isNotFound } from "@tskube/machinery";
 import type { Counter, Histogram } from "prom-client";
-import { buildSnapshot } from "./framework/snapshot.js";
+import { newSnapshot, SchedulerCache } from "./cache/cache.js";
+import { isTerminal } from "./framework/snapshot.js";
 import type { FilterPlugin, ScorePlugin } from "./framework/types.js";
 import { SchedulingQueue } from "./queue.js";
 import { scheduleOne } from "./schedule-one.js";
@@ -18,6 +19,12 @@ export interface SchedulerOptions {
   scores: readonly ScorePlugin[];
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /** Share of nodes to find feasible before scoring; 0 is Kubernetes' adaptive default. */
+  percentageOfNodesToScore?: number;
+  /** See SchedulerCacheOptions.assumedPodTtlMs (0: assumed pods wait for confirmation). */
+  assumedPodTtlMs?: number;
+  /** How often expired assumed pods are dropped (Kubernetes' cleanAssumedPeriod, 1 s). */
+  cleanAssumedPeriodMs?: number;
   clock?: Clock;
   metrics?: { attempts: Counter<"result">; latency: Histogram<"result"> };
 }
@@ -27,22 +34,30 @@ const MAX_BINDINGS_IN_FLIGHT = 16;
 
 const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
+/** A bound pod that still holds its node's resources. */
+const countsOnNode = (p: Pod) => !!p.spec?.nodeName && !isTerminal(p);
+
 /**
- * The scheduler loop: informers on pods and nodes, a queue of pods waiting for a node, and one
- * decision at a time (filter → score → bind). A bound pod is "assumed" on its node until the
- * informer shows the binding, so the next decision already counts it.
+ * The scheduler loop: informers on pods and nodes feed the scheduler cache and a queue of pods
+ * waiting for a node; one decision at a time (filter → score → bind) on a snapshot the cache
+ * updates incrementally. A placed pod is "assumed" on its node until the informer shows the
+ * binding, so the next decision already counts it.
  */
 export class Scheduler {
   private readonly pods: Informer<Pod>;
   private readonly nodes: Informer<Node>;
   private readonly queue: SchedulingQueue;
-  private readonly assumed = new Map<string, Pod>();
+  private readonly cache: SchedulerCache;
+  private readonly snapshot = newSnapshot();
   private readonly binding = new Set<Promise<void>>();
   private readonly clock: Clock;
   private tie = 0;
+  /** Where the next attempt starts filtering, so every node gets its turn (nextStartNodeIndex). */
+  private nextStartNodeIndex = 0;
 
   constructor(private readonly opts: SchedulerOptions) {
     this.clock = opts.clock ?? realClock;
+    this.cache = new SchedulerCache({ assumedPodTtlMs: opts.assumedPodTtlMs ?? 0 });
     this.pods = new Informer(opts.client.resource<Pod>("pods"), { log: opts.log });
     this.nodes = new Informer(opts.client.resource<Node>("nodes"), { log: opts.log });
     this.queue = new SchedulingQueue((a, b) => this.order(a, b), {
@@ -51,22 +66,34 @@ export class Scheduler {
       maxBackoffMs: opts.maxBackoffMs,
     });
     this.pods.addEventHandler({
-      onAdd: (p) => this.onPod(p),
-      onUpdate: (old, p) => {
+      onAdd: (p) => {
+        if (countsOnNode(p)) this.cache.addPod(p);
         this.onPod(p);
-        // A pod finishing frees its node's resources.
-        const done = (x: Pod) => x.status?.phase === "Succeeded" || x.status?.phase === "Failed";
-        if (!done(old) && done(p)) this.queue.moveAllToActiveOrBackoff();
+      },
+      onUpdate: (old, p) => {
+        // Unbound → bound confirms an assumed pod; bound → finished frees its node's resources.
+        if (countsOnNode(p)) this.cache.updatePod(old, p);
+        else if (this.cache.getPod(objectKey(p))) this.cache.removePod(p);
+        this.onPod(p);
+        if (!isTerminal(old) && isTerminal(p)) this.queue.moveAllToActiveOrBackoff();
       },
       onDelete: (p) => {
-        const key = objectKey(p);
-        this.queue.delete(key);
-        this.assumed.delete(key);
+        this.cache.removePod(p);
+        this.queue.delete(objectKey(p));
         if (p.spec?.nodeName) this.queue.moveAllToActiveOrBackoff();
       },
     });
-    const nodeChanged = () => this.queue.moveAllToActiveOrBackoff();
-    this.nodes.addEventHandler({ onAdd: nodeChanged, onUpdate: nodeChanged });
+    this.nodes.addEventHandler({
+      onAdd: (n) => {
+        this.cache.addNode(n);
+        this.queue.moveAllToActiveOrBackoff();
+      },
+      onUpdate: (old, n) => {
+        this.cache.updateNode(old, n);
+        this.queue.moveAllToActiveOrBackoff();
+      },
+      onDelete: (n) => this.cache.removeNode(n),
+    });
   }
 
   /** Higher priority first, then the oldest. */
@@ -93,7 +120,6 @@ export class Scheduler {
 
   private onPod(p: Pod): void {
     const key = objectKey(p);
-    if (p.spec?.nodeName) this.assumed.delete(key);
     if (this.isPendingForUs(p)) this.queue.add(key);
     else this.queue.delete(key);
   }
@@ -102,6 +128,7 @@ export class Scheduler {
     const informers = [this.pods.run(signal), this.nodes.run(signal)];
     await Promise.all([this.pods.waitForSync(signal), this.nodes.waitForSync(signal)]);
     signal.addEventListener("abort", () => this.queue.close(), { once: true });
+    if ((this.opts.assumedPodTtlMs ?? 0) > 0) this.cleanAssumedPods(signal);
     this.opts.log.info("scheduler caches synced; scheduling");
     for (;;) {
       const key = await this.queue.pop();
@@ -115,22 +142,31 @@ export class Scheduler {
     await Promise.all(informers);
   }
 
-  private scheduledPods(): Pod[] {
-    const out: Pod[] = [];
-    for (const p of this.pods.store.list()) {
-      const key = objectKey(p);
-      if (p.spec?.nodeName) out.push(p);
-      else if (this.assumed.has(key)) out.push(this.assumed.get(key)!);
-    }
-    return out;
+  /** Drops assumed pods never confirmed within the TTL after their binding, every cleanAssumedPeriod. */
+  private cleanAssumedPods(signal: AbortSignal): void {
+    const period = this.opts.cleanAssumedPeriodMs ?? 1000;
+    const tick = () => {
+      if (signal.aborted) return;
+      for (const key of this.cache.cleanupExpiredAssumedPods(this.clock.now()))
+        this.opts.log.warn({ pod: key }, "assumed pod expired before its binding was observed");
+      timer = this.clock.setTimeout(tick, period);
+    };
+    let timer = this.clock.setTimeout(tick, period);
+    signal.addEventListener("abort", () => this.clock.clearTimeout(timer), { once: true });
   }
 
   private async attempt(key: string): Promise<"scheduled" | "unschedulable" | "error"> {
     const pod = this.pods.store.get(key);
-    if (!pod || !this.isPendingForUs(pod) || this.assumed.has(key)) return "scheduled";
+    if (!pod || !this.isPendingForUs(pod) || this.cache.isAssumed(key)) return "scheduled";
     const start = this.clock.now();
-    const snapshot = buildSnapshot(this.nodes.store.list(), this.scheduledPods());
-    const result = scheduleOne(pod, snapshot, this.opts.filters, this.opts.scores, this.tie++);
+    this.cache.updateSnapshot(this.snapshot);
+    const result = scheduleOne(pod, this.snapshot, this.opts.filters, this.opts.scores, {
+      tieBreak: this.tie++,
+      startIndex: this.nextStartNodeIndex,
+      percentageOfNodesToScore: this.opts.percentageOfNodesToScore ?? 0,
+    });
+    const numNodes = this.snapshot.nodes.length;
+    this.nextStartNodeIndex = numNodes ? (this.nextStartNodeIndex + result.processed) % numNodes : 0;
     const log = this.opts.log.child({ pod: key });
     if (result.node === undefined) {
       log.info({ reason: result.message }, "pod is unschedulable");
@@ -141,9 +177,9 @@ export class Scheduler {
     }
     // Assume, then bind in the background (Kubernetes' binding cycle): the next decision already
     // counts this pod on its node, and binding latency does not limit throughput.
-    const bound = structuredClone(pod);
-    bound.spec!.nodeName = result.node;
-    this.assumed.set(key, bound);
+    // A shallow copy is enough: informer objects are never mutated, only nodeName differs.
+    const bound: Pod = { ...pod, spec: { ...pod.spec!, nodeName: result.node } };
+    this.cache.assumePod(bound);
     this.observe("scheduled", start);
     while (this.binding.size >= MAX_BINDINGS_IN_FLIGHT) await Promise.race(this.binding);
     const job = this.bind(key, pod, bound, result.node, result.feasible).finally(() =>
@@ -156,11 +192,11 @@ export class Scheduler {
   private async bind(key: string, pod: Pod, bound: Pod, node: string, feasible: number): Promise<void> {
     const log = this.opts.log.child({ pod: key });
     try {
-      const written = await this.opts.client.resource<Pod>("pods").update(bound);
-      this.assumed.set(key, written);
+      await this.opts.client.resource<Pod>("pods").update(bound);
+      this.cache.finishBinding(bound, this.clock.now());
     } catch (err) {
       // Someone changed or deleted the pod first: forget the assumption and try again.
-      this.assumed.delete(key);
+      if (this.cache.isAssumed(key)) this.cache.forgetPod(bound);
       if (!isConflict(err) && !isNotFound(err)) log.warn({ err: (err as Error).message }, "binding failed");
       // After this attempt is marked done (the queue ignores keys still in flight).
       if (!isNotFound(err)) setImmediate(() => this.queue.add(key));

@@ -12,16 +12,47 @@ export interface NodeInfo {
   node: Node;
   name: string;
   pods: Pod[];
+  /** The node's pods that carry required anti-affinity (usually none). */
+  podsWithRequiredAntiAffinity: Pod[];
   requested: Resources;
   allocatable: Resources;
+  /** The scheduler cache's generation of this node when it was copied (see SchedulerCache). */
+  generation: number;
 }
 
 /** What every plugin can read during one cycle: all nodes, and every scheduled pod with its node. */
 export interface Snapshot {
+  /** Sorted by name; the order filtering walks them in. */
   nodes: NodeInfo[];
   byName: Map<string, NodeInfo>;
   /** Scheduled pods that carry required anti-affinity, with their nodes (usually none). */
   withAntiAffinity: { pod: Pod; node: NodeInfo }[];
+  /** The highest cache generation copied into this snapshot: later changes are what the next update copies. */
+  generation: number;
+}
+
+/**
+ * Per-attempt scratch space (framework.CycleState): what a plugin derives from the pod alone is
+ * worked out once per scheduling attempt instead of once per node (PreFilter/PreScore state).
+ */
+export class CycleState {
+  private readonly data = new Map<string, unknown>();
+
+  /** The value stored under `key`, computed on first use. */
+  read<T>(key: string, compute: () => T): T {
+    if (this.data.has(key)) return this.data.get(key) as T;
+    const v = compute();
+    this.data.set(key, v);
+    return v;
+  }
+}
+
+/**
+ * Pre-computed per-pod state: from the cycle's state when the framework runs the plugin, computed
+ * on the spot when a caller (a test) runs one plugin on one node without a cycle.
+ */
+export function preState<T>(state: CycleState | undefined, key: string, compute: () => T): T {
+  return state ? state.read(key, compute) : compute();
 }
 
 export type Code = "Success" | "Unschedulable" | "UnschedulableAndUnresolvable" | "Error";
@@ -42,7 +73,7 @@ export const unresolvable = (...reasons: string[]): Status => ({
 /** framework.FilterPlugin: may this pod run on this node? */
 export interface FilterPlugin {
   readonly name: string;
-  filter(pod: Pod, node: NodeInfo, snapshot: Snapshot): Status;
+  filter(pod: Pod, node: NodeInfo, snapshot: Snapshot, state?: CycleState): Status;
 }
 
 export const MAX_NODE_SCORE = 100;
@@ -51,8 +82,11 @@ export const MAX_NODE_SCORE = 100;
 export interface ScorePlugin {
   readonly name: string;
   readonly weight: number;
-  score(pod: Pod, node: NodeInfo, snapshot: Snapshot): number;
-  /** Rescales raw scores of all feasible nodes into 0–100 (ScoreExtensions.NormalizeScore). */
+  score(pod: Pod, node: NodeInfo, snapshot: Snapshot, state?: CycleState): number;
+  /**
+   * Rescales raw scores of all feasible nodes into 0–100 (ScoreExtensions.NormalizeScore), in
+   * place: it sets existing keys only, so the map keeps the feasible nodes' order.
+   */
   normalize?(scores: Map<string, number>): void;
 }
 

@@ -1,7 +1,9 @@
-import type { Node, NodeSelectorRequirement, NodeSelectorTerm } from "@tskube/api";
+import type { Node, NodeSelectorRequirement, NodeSelectorTerm, Pod } from "@tskube/api";
 import {
+  type CycleState,
   defaultNormalize,
   type FilterPlugin,
+  preState,
   type ScorePlugin,
   success,
   unresolvable,
@@ -45,18 +47,28 @@ export function matchTerm(term: NodeSelectorTerm, node: Node): boolean {
   );
 }
 
+/** PreFilter state: the pod's nodeSelector pairs and required terms, read once per attempt. */
+function preFilter(pod: Pod): { selector: [string, string][]; terms: NodeSelectorTerm[] } {
+  return {
+    selector: Object.entries(pod.spec?.nodeSelector ?? {}),
+    terms:
+      pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ??
+      [],
+  };
+}
+
 /** Filter: spec.nodeSelector and required node affinity; Score: preferred node affinity weights. */
 export const nodeAffinity: FilterPlugin & ScorePlugin = {
   name: "NodeAffinity",
   weight: 2,
-  filter(pod, node) {
+  filter(pod, node, _snap, state?: CycleState) {
+    const { selector, terms } = preState(state, "PreFilterNodeAffinity", () => preFilter(pod));
+    if (selector.length === 0 && terms.length === 0) return success;
     const labels = node.node.metadata?.labels ?? {};
-    for (const [k, v] of Object.entries(pod.spec?.nodeSelector ?? {})) {
+    for (const [k, v] of selector) {
       if (labels[k] !== v) return unresolvable("node(s) didn't match Pod's node affinity/selector");
     }
-    const terms =
-      pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-    if (terms && terms.length && !terms.some((t) => matchTerm(t, node.node))) {
+    if (terms.length && !terms.some((t) => matchTerm(t, node.node))) {
       return unresolvable("node(s) didn't match Pod's node affinity/selector");
     }
     return success;

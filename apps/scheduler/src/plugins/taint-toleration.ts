@@ -1,7 +1,9 @@
 import type { Toleration } from "@tskube/api";
 import {
+  type CycleState,
   defaultNormalize,
   type FilterPlugin,
+  preState,
   type ScorePlugin,
   success,
   unresolvable,
@@ -37,13 +39,17 @@ export const taintToleration: FilterPlugin & ScorePlugin = {
     return success;
   },
   /** Fewer intolerable PreferNoSchedule taints is better. */
-  score(pod, node) {
-    const tolerations = (pod.spec?.tolerations ?? []).filter(
-      (t) => !t.effect || t.effect === "PreferNoSchedule",
+  score(pod, node, _snap, state?: CycleState) {
+    const taints = node.node.spec?.taints;
+    if (!taints?.length) return 0;
+    // PreScore: the pod's tolerations that can apply to PreferNoSchedule taints.
+    const tolerations = preState(state, "PreScoreTaintToleration", () =>
+      (pod.spec?.tolerations ?? []).filter((t) => !t.effect || t.effect === "PreferNoSchedule"),
     );
-    return (node.node.spec?.taints ?? []).filter(
-      (taint) => taint.effect === "PreferNoSchedule" && !tolerations.some((t) => tolerates(t, taint)),
-    ).length;
+    let n = 0;
+    for (const taint of taints)
+      if (taint.effect === "PreferNoSchedule" && !tolerations.some((t) => tolerates(t, taint))) n++;
+    return n;
   },
   normalize(scores) {
     defaultNormalize(scores, true);
