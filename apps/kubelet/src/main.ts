@@ -13,13 +13,15 @@ import { createPodService } from "./pod-server.js";
 import { DockerRuntime } from "./runtime/docker.js";
 import { FakeRuntime } from "./runtime/fake.js";
 import { ProcessRuntime } from "./runtime/process.js";
+import { resolveIsolation } from "./runtime/process-isolation.js";
 import type { Runtime } from "./runtime/types.js";
 
 /** Every flag has a TSKUBE_* environment variable; the flag wins. Defaults are Kubernetes'. */
 const FLAGS = {
   server: { env: "TSKUBE_SERVER", default: "127.0.0.1:6443" },
   "node-name": { env: "TSKUBE_NODE_NAME", default: hostname() },
-  // Empty: 127.0.0.1 with the process and fake runtimes, this host's first address with docker.
+  // Empty: 127.0.0.1 with the process and fake runtimes (the pod bridge's gateway when the process
+  // runtime isolates pods, so they reach their node), this host's first address with docker.
   "node-ip": { env: "TSKUBE_NODE_IP", default: "" },
   "cluster-name": { env: "TSKUBE_CLUSTER_NAME", default: "tskube" },
   "pod-cidr": { env: "TSKUBE_POD_CIDR", default: "127.1.0.0/16" },
@@ -41,6 +43,10 @@ const FLAGS = {
   "fake-start-delay": { env: "TSKUBE_FAKE_START_DELAY", default: "0s" },
   "docker-network": { env: "TSKUBE_DOCKER_NETWORK", default: "bridge" },
   "sandbox-image": { env: "TSKUBE_SANDBOX_IMAGE", default: "busybox:1.36" },
+  // The process runtime as root: auto isolates pods (namespaces + cgroups) when root and a
+  // non-loopback pod CIDR allow it; namespaces insists (an error says what is missing); none never.
+  "process-isolation": { env: "TSKUBE_PROCESS_ISOLATION", default: "auto" },
+  "cpu-cfs-quota-period": { env: "TSKUBE_CPU_CFS_QUOTA_PERIOD", default: "100ms" },
 } as const;
 type Flag = keyof typeof FLAGS;
 
@@ -52,10 +58,25 @@ function firstAddress(): string {
   return "127.0.0.1";
 }
 
+function processRuntime(flags: Record<Flag, string>): ProcessRuntime {
+  const periodMs = parseDuration(flags["cpu-cfs-quota-period"]);
+  if (!(periodMs >= 1 && periodMs <= 1000))
+    throw new Error(
+      `--cpu-cfs-quota-period: Invalid value: "${flags["cpu-cfs-quota-period"]}": must be between 1ms and 1s`,
+    );
+  const { mode, reason } = resolveIsolation(flags["process-isolation"], flags["pod-cidr"]);
+  return new ProcessRuntime(resolve(flags["root-dir"], flags["node-name"]), flags["pod-cidr"], {
+    nodeName: flags["node-name"],
+    isolation: mode,
+    isolationReason: reason,
+    cfsPeriodUs: Math.round(periodMs * 1000),
+  });
+}
+
 function makeRuntime(flags: Record<Flag, string>): Runtime {
   switch (flags.runtime) {
     case "process":
-      return new ProcessRuntime(resolve(flags["root-dir"], flags["node-name"]), flags["pod-cidr"]);
+      return processRuntime(flags);
     case "docker":
       return new DockerRuntime({
         nodeName: flags["node-name"],
@@ -82,9 +103,26 @@ async function main(): Promise<void> {
     console.error(`error: ${(err as Error).message}`);
     process.exit(2);
   }
-  flags["node-ip"] ||= flags.runtime === "docker" ? firstAddress() : "127.0.0.1";
+  flags["node-ip"] ||=
+    flags.runtime === "docker"
+      ? firstAddress()
+      : (runtime instanceof ProcessRuntime && runtime.podGateway) || "127.0.0.1";
   const log = componentLogger("kubelet", { node: flags["node-name"] });
   log.info({ flags }, "starting kubelet");
+  if (runtime instanceof ProcessRuntime) {
+    try {
+      const removed = await runtime.init();
+      log.info(
+        { isolation: runtime.isolation, reason: runtime.isolationReason, bridge: runtime.bridge, removed },
+        runtime.isolation === "namespaces"
+          ? "process runtime: pods in network namespaces, containers in mount namespaces and cgroups"
+          : "process runtime: containers are host processes without isolation",
+      );
+    } catch (err) {
+      console.error(`error: ${(err as Error).message}`);
+      process.exit(2);
+    }
+  }
   const client = createClient({ servers: flags.server.split(","), userAgent: "kubelet" });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
@@ -13,10 +13,16 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { type CgroupPaths, Cgroups, cgroupPids, oomKilled, removeCgroup } from "./cgroups.js";
+import { intToIp, ipToInt, PodNetwork } from "./netns.js";
+import { type BindMount, type IsolationMode, isolatedScript, shq } from "./process-isolation.js";
 import type {
   ContainerConfig,
   ContainerStatus,
+  ExecOptions,
   ExecResult,
+  ExecSession,
+  Mount,
   Runtime,
   SandboxConfig,
   SandboxStatus,
@@ -29,6 +35,10 @@ interface SandboxRecord {
   createdAt: number;
   labels: Record<string, string>;
   state: "READY" | "NOTREADY";
+  /** Namespaced sandboxes: the named network namespace and the veth's host end. */
+  netns?: string;
+  veth?: string;
+  hostname?: string;
 }
 
 interface ContainerRecord {
@@ -45,10 +55,13 @@ interface ContainerRecord {
   pid: number;
   /** Set when the kubelet stopped it, so a signal death reads as such. */
   stoppedAt: number;
+  /** Namespaced containers: what it was created with, and its cgroup once started. */
+  isolated?: boolean;
+  mounts?: Mount[];
+  cpuMillis?: number;
+  memoryBytes?: number;
+  cgroups?: CgroupPaths;
 }
-
-const ipToInt = (ip: string) => ip.split(".").reduce((a, o) => a * 256 + Number(o), 0);
-const intToIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
 
 /** Whether any process of the container's process group is left (children included). */
 function groupAlive(pid: number): boolean {
@@ -71,28 +84,125 @@ function alive(pid: number): boolean {
   }
 }
 
+export interface ProcessRuntimeOptions {
+  /** Names the node's bridge, namespaces and cgroup tree (several kubelets may share a host). */
+  nodeName?: string;
+  /** "namespaces": each pod in a network namespace, each container in mount and UTS namespaces and cgroups. */
+  isolation?: IsolationMode;
+  /** Why isolation is off, for the log. */
+  isolationReason?: string;
+  /** The CFS period CPU limits are quotas of (Kubernetes' --cpu-cfs-quota-period, 100ms). */
+  cfsPeriodUs?: number;
+}
+
+/** Hostnames are at most 63 bytes (a DNS label), as Kubernetes truncates a long pod name. */
+const HOSTNAME_MAX = 63;
+
 /**
  * Containers as host processes (for `pnpm local-up` and tests without Docker). Each container runs
  * in its own process group under a small shell that records its exit code, with output in a log
  * file, so both survive a kubelet restart and a new kubelet adopts them from the state directory.
- * Each pod gets its own loopback address from the node's pod CIDR (127.0.0.0/8 needs no setup).
- * Without namespaces a container sees the host's filesystem: volumes are host directories passed
+ *
+ * Without isolation each pod gets its own loopback address from the node's pod CIDR (127.0.0.0/8
+ * needs no setup) and a container sees the host's filesystem: volumes are host directories passed
  * by path, and the kubelet says so in an event.
+ *
+ * With isolation (root) a pod is what a container runtime makes of it, minus the image: the
+ * sandbox is a named network namespace on the node's bridge (see PodNetwork) that every container
+ * of the pod joins, so they share localhost and the pod IP; each container also gets its own
+ * mount namespace with the volumes bound at their mountPath, its own UTS namespace with the pod's
+ * hostname, and a cgroup with its memory and CPU limits. The root filesystem stays the host's.
  */
 export class ProcessRuntime implements Runtime {
   readonly name = "process";
   readonly version = "0.1.0";
+  /** No images: a container runs the host's binaries. */
+  readonly images = null;
+  readonly isolation: IsolationMode;
+  readonly isolationReason: string;
   private readonly base: number;
   private readonly size: number;
+  private readonly nodeName: string;
+  private readonly net?: PodNetwork;
+  private readonly cgroups?: Cgroups;
+  /** Addresses handed out by sandboxes still being set up (their record is written at the end). */
+  private readonly reserved = new Set<string>();
+  private initialized?: Promise<string[]>;
 
   constructor(
     private readonly root: string,
     podCidr: string,
+    opts: ProcessRuntimeOptions = {},
   ) {
     const [net, bits] = podCidr.split("/");
     this.base = ipToInt(net!);
     this.size = 2 ** (32 - Number(bits));
+    this.isolation = opts.isolation ?? "none";
+    this.isolationReason = opts.isolationReason ?? "";
+    this.nodeName = opts.nodeName ?? "node";
+    if (this.isolation === "namespaces") {
+      this.net = new PodNetwork(this.nodeName, podCidr);
+      this.cgroups = Cgroups.detect({ cfsPeriodUs: opts.cfsPeriodUs ?? 100_000 });
+    }
     for (const d of ["sandboxes", "containers"]) mkdirSync(join(root, d), { recursive: true });
+  }
+
+  /** The node's address on the pod network (the bridge's gateway), when there is one. */
+  get podGateway(): string | undefined {
+    return this.net?.gateway;
+  }
+
+  get bridge(): string | undefined {
+    return this.net?.bridge;
+  }
+
+  /**
+   * The node's bridge, then leftovers no record owns: namespaces and veths of sandboxes whose
+   * record is gone (a crash mid-setup, a wiped state directory) and cgroups of pods or containers
+   * that no longer exist (their processes are killed). Adopted pods are untouched. Returns what it
+   * removed, for the log. Idempotent and memoized: every call after the first waits for the first.
+   */
+  init(): Promise<string[]> {
+    this.initialized ??= this.setUpNode();
+    return this.initialized;
+  }
+
+  private async setUpNode(): Promise<string[]> {
+    const { net, cgroups } = this;
+    if (!net || !cgroups) return [];
+    await net.ensureBridge();
+    const removed: string[] = [];
+    const sandboxes = this.readSandboxes();
+    const liveNs = new Set(sandboxes.filter((s) => s.state === "READY").map((s) => s.netns));
+    for (const ns of net.namespaces()) {
+      if (liveNs.has(ns.name)) continue;
+      await net.tearDown(ns.name, net.vethName(ns.sandboxId));
+      removed.push(`network namespace ${ns.name}`);
+    }
+    const liveVeth = new Set(sandboxes.filter((s) => s.state === "READY").map((s) => s.veth));
+    for (const v of await net.veths()) {
+      if (liveVeth.has(v)) continue;
+      await net.tearDown("", v);
+      removed.push(`veth ${v}`);
+    }
+    // A bridge deleted and re-made while pods ran has lost its ports: put them back.
+    for (const s of sandboxes)
+      if (s.state === "READY" && s.veth && existsSync(`/sys/class/net/${s.veth}`)) await net.attach(s.veth);
+    const pods = new Set(sandboxes.map((s) => s.podUid));
+    const containers = new Set(readdirSync(join(this.root, "containers")));
+    for (const uid of cgroups.podUids(this.nodeName)) {
+      if (!pods.has(uid)) {
+        await cgroups.removePod(this.nodeName, uid);
+        removed.push(`cgroups of pod ${uid}`);
+        continue;
+      }
+      for (const id of cgroups.containerIds(this.nodeName, uid)) {
+        if (containers.has(id)) continue;
+        await removeCgroup(cgroups.paths(this.nodeName, uid, id));
+        removed.push(`cgroup of container ${id}`);
+      }
+    }
+    return removed;
   }
 
   private sandboxFile(id: string) {
@@ -109,6 +219,11 @@ export class ProcessRuntime implements Runtime {
       .map((f) => JSON.parse(readFileSync(join(this.root, "sandboxes", f), "utf8")) as SandboxRecord);
   }
 
+  private readSandbox(id: string): SandboxRecord | undefined {
+    const f = this.sandboxFile(id);
+    return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as SandboxRecord) : undefined;
+  }
+
   private readContainer(id: string): ContainerRecord | undefined {
     const f = join(this.containerDir(id), "meta.json");
     return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as ContainerRecord) : undefined;
@@ -119,12 +234,18 @@ export class ProcessRuntime implements Runtime {
   }
 
   async runPodSandbox(config: SandboxConfig): Promise<string> {
-    const used = new Set(this.readSandboxes().map((s) => s.ip));
+    if (this.net) await this.init();
+    // A stopped sandbox has no network left (namespaced) or no running containers: its address is free.
+    const used = new Set(
+      this.readSandboxes()
+        .filter((s) => s.state === "READY")
+        .map((s) => s.ip),
+    );
     let ip = "";
     // Skip the network address and the first host (the node's own address in the range).
     for (let i = 2; i < this.size - 1; i++) {
       const candidate = intToIp(this.base + i);
-      if (!used.has(candidate)) {
+      if (!used.has(candidate) && !this.reserved.has(candidate)) {
         ip = candidate;
         break;
       }
@@ -139,35 +260,56 @@ export class ProcessRuntime implements Runtime {
       labels: config.labels,
       state: "READY",
     };
+    if (this.net) {
+      this.reserved.add(ip);
+      try {
+        Object.assign(rec, await this.net.setUp(id, ip), {
+          hostname: config.hostname.slice(0, HOSTNAME_MAX),
+        });
+      } finally {
+        this.reserved.delete(ip);
+      }
+    }
     writeFileSync(this.sandboxFile(id), JSON.stringify(rec));
     return id;
   }
 
+  /** As CRI's StopPodSandbox: the containers stop and the network goes; the record stays. */
   async stopPodSandbox(id: string): Promise<void> {
     for (const c of await this.listContainers())
       if (c.sandboxId === id && c.state === "RUNNING") await this.stopContainer(c.id, 0);
-    const f = this.sandboxFile(id);
-    if (!existsSync(f)) return;
-    const rec = JSON.parse(readFileSync(f, "utf8")) as SandboxRecord;
-    writeFileSync(f, JSON.stringify({ ...rec, state: "NOTREADY" }));
+    const rec = this.readSandbox(id);
+    if (!rec) return;
+    if (rec.netns && this.net) await this.net.tearDown(rec.netns, rec.veth ?? "");
+    writeFileSync(this.sandboxFile(id), JSON.stringify({ ...rec, state: "NOTREADY" }));
   }
 
   async removePodSandbox(id: string): Promise<void> {
     for (const c of await this.listContainers()) if (c.sandboxId === id) await this.removeContainer(c.id);
+    const rec = this.readSandbox(id);
+    if (rec?.netns && this.net) await this.net.tearDown(rec.netns, rec.veth ?? "");
     rmSync(this.sandboxFile(id), { force: true });
+    // The pod's cgroup level goes with its last sandbox (a re-created sandbox keeps using it).
+    if (rec && this.cgroups && !this.readSandboxes().some((s) => s.podUid === rec.podUid))
+      await this.cgroups.removePod(this.nodeName, rec.podUid);
   }
 
   async listPodSandboxes(): Promise<SandboxStatus[]> {
-    return this.readSandboxes().map((s) => ({ ...s }));
+    return this.readSandboxes().map(({ netns, veth, hostname, ...s }) => ({
+      ...s,
+      // A namespace that vanished (a reboot empties /run/netns) is a dead sandbox: the kubelet makes a new one.
+      state: netns && !existsSync(`/run/netns/${netns}`) ? "NOTREADY" : s.state,
+    }));
   }
 
   async createContainer(sandboxId: string, config: ContainerConfig): Promise<string> {
     const id = randomBytes(12).toString("hex");
-    mkdirSync(this.containerDir(id), { recursive: true });
     const argv = [...config.command, ...config.args];
     if (argv.length === 0)
       throw new Error(`the process runtime needs a command: image ${config.image} has no entrypoint here`);
-    this.writeContainer({
+    const sandbox = this.readSandbox(sandboxId);
+    mkdirSync(this.containerDir(id), { recursive: true });
+    const rec: ContainerRecord = {
       id,
       sandboxId,
       name: config.name,
@@ -180,30 +322,97 @@ export class ProcessRuntime implements Runtime {
       startedAt: 0,
       pid: 0,
       stoppedAt: 0,
-    });
+    };
+    if (sandbox?.netns) {
+      rec.isolated = true;
+      rec.mounts = config.mounts;
+      if (config.cpuMillis !== undefined) rec.cpuMillis = config.cpuMillis;
+      if (config.memoryBytes !== undefined) rec.memoryBytes = config.memoryBytes;
+    }
+    this.writeContainer(rec);
     return id;
+  }
+
+  private baseEnv(c: ContainerRecord, sandbox: SandboxRecord | undefined): Record<string, string> {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+      HOME: "/root",
+    };
+    if (sandbox?.hostname) env.HOSTNAME = sandbox.hostname;
+    for (const e of c.env) env[e.name] = e.value;
+    if (sandbox) env.TSKUBE_POD_IP = sandbox.ip;
+    return env;
   }
 
   async startContainer(id: string): Promise<void> {
     const c = this.readContainer(id);
     if (!c) throw new Error(`container ${id} not found`);
     const dir = this.containerDir(id);
-    const log = openSync(join(dir, "log"), "a");
-    const sandbox = this.readSandboxes().find((s) => s.id === c.sandboxId);
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-      HOME: "/root",
+    const sandbox = this.readSandbox(c.sandboxId);
+    const env = {
+      ...this.baseEnv(c, sandbox),
+      TSKUBE_WORKDIR: c.workingDir || "/",
+      TSKUBE_EXIT_FILE: join(dir, "exit"),
     };
-    for (const e of c.env) env[e.name] = e.value;
-    if (sandbox) env.TSKUBE_POD_IP = sandbox.ip;
+    let file = "/bin/sh";
     // The shell records the exit code where a restarted kubelet can still read it.
-    const script =
-      'cd "$TSKUBE_WORKDIR" 2>/dev/null; "$@"; code=$?; echo $code > "$TSKUBE_EXIT_FILE"; exit $code';
-    const child = spawn("/bin/sh", ["-c", script, "sh", ...c.command], {
-      detached: true,
-      stdio: ["ignore", log, log],
-      env: { ...env, TSKUBE_WORKDIR: c.workingDir || "/", TSKUBE_EXIT_FILE: join(dir, "exit") },
-    });
+    let args = [
+      "-c",
+      'cd "$TSKUBE_WORKDIR" 2>/dev/null; "$@"; code=$?; echo $code > "$TSKUBE_EXIT_FILE"; exit $code',
+      "sh",
+      ...c.command,
+    ];
+    if (c.isolated) {
+      const { net, cgroups } = this;
+      if (!net || !cgroups)
+        throw new Error("the container was created with namespaces, but this kubelet runs without them");
+      if (!sandbox?.netns || !existsSync(net.netnsPath(sandbox.netns)))
+        throw new Error(`the pod's network namespace ${sandbox?.netns ?? ""} is gone`);
+      const mounts: BindMount[] = (c.mounts ?? []).map((m) => {
+        if (!existsSync(m.hostPath))
+          throw new Error(
+            `error mounting "${m.hostPath}" to "${m.containerPath}": no such file or directory`,
+          );
+        return {
+          source: m.hostPath,
+          target: m.containerPath,
+          readOnly: m.readOnly,
+          directory: statSync(m.hostPath).isDirectory(),
+        };
+      });
+      const limits = {
+        ...(c.cpuMillis !== undefined ? { cpuMillis: c.cpuMillis } : {}),
+        ...(c.memoryBytes !== undefined ? { memoryBytes: c.memoryBytes } : {}),
+      };
+      c.cgroups = cgroups.create(this.nodeName, sandbox.podUid, c.id, limits);
+      const procs = [...new Set([c.cgroups.memory, c.cgroups.cpu])].map((d) => join(d, "cgroup.procs"));
+      const script = isolatedScript({
+        cgroupProcs: procs,
+        mounts,
+        hostname: sandbox.hostname ?? "",
+        startErrorFile: join(dir, "start-error"),
+      });
+      // nsenter and unshare exec (neither forks without a PID namespace), so the shell keeps the
+      // spawned pid and process group the kubelet tracks.
+      file = "nsenter";
+      args = [
+        `--net=${net.netnsPath(sandbox.netns)}`,
+        "--",
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--uts",
+        "--",
+        "/bin/sh",
+        "-c",
+        script,
+        "sh",
+        ...c.command,
+      ];
+    }
+    const log = openSync(join(dir, "log"), "a");
+    const child = spawn(file, args, { detached: true, stdio: ["ignore", log, log], env });
     closeSync(log);
     child.unref();
     child.on("error", () => {});
@@ -212,29 +421,42 @@ export class ProcessRuntime implements Runtime {
     this.writeContainer(c);
   }
 
+  /** The container's processes: its process group, and (namespaced) whatever is in its cgroup. */
+  private running(c: ContainerRecord): boolean {
+    return groupAlive(c.pid) || (c.cgroups ? cgroupPids(c.cgroups).length > 0 : false);
+  }
+
   async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
     const c = this.readContainer(id);
-    if (!c || !groupAlive(c.pid)) return;
+    if (!c || !this.running(c)) return;
     c.stoppedAt = Date.now();
     this.writeContainer(c);
     const signal = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-c.pid, sig);
-      } catch {
-        // already gone
+      const targets = [-c.pid, ...(c.cgroups ? cgroupPids(c.cgroups) : [])];
+      for (const t of targets) {
+        try {
+          process.kill(t, sig);
+        } catch {
+          // already gone
+        }
       }
     };
-    // The whole process group: a child that ignores SIGTERM outlives its shell and gets SIGKILL.
+    // The whole process group (and cgroup: a daemon that left the group is still the container's):
+    // a child that ignores SIGTERM outlives its shell and gets SIGKILL.
     signal("SIGTERM");
     const deadline = Date.now() + timeoutSeconds * 1000;
-    while (groupAlive(c.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (groupAlive(c.pid)) signal("SIGKILL");
-    while (groupAlive(c.pid)) await new Promise((r) => setTimeout(r, 20));
+    while (this.running(c) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (this.running(c)) signal("SIGKILL");
+    while (this.running(c)) {
+      signal("SIGKILL");
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   async removeContainer(id: string): Promise<void> {
     const c = this.readContainer(id);
-    if (c && groupAlive(c.pid)) await this.stopContainer(id, 0);
+    if (c && this.running(c)) await this.stopContainer(id, 0);
+    if (c?.cgroups) await removeCgroup(c.cgroups);
     rmSync(this.containerDir(id), { recursive: true, force: true });
   }
 
@@ -262,7 +484,8 @@ export class ProcessRuntime implements Runtime {
       return { ...base, state: "CREATED", finishedAt: 0, exitCode: 0, reason: "", message: "" };
     if (alive(c.pid))
       return { ...base, state: "RUNNING", finishedAt: 0, exitCode: 0, reason: "", message: "" };
-    const exitFile = join(this.containerDir(c.id), "exit");
+    const dir = this.containerDir(c.id);
+    const exitFile = join(dir, "exit");
     let exitCode: number;
     let finishedAt: number;
     if (existsSync(exitFile)) {
@@ -273,14 +496,17 @@ export class ProcessRuntime implements Runtime {
       exitCode = c.stoppedAt ? 143 : 137;
       finishedAt = c.stoppedAt || Date.now();
     }
-    return {
-      ...base,
-      state: "EXITED",
-      finishedAt,
-      exitCode,
-      reason: exitCode === 0 ? "Completed" : "Error",
-      message: "",
-    };
+    let reason = exitCode === 0 ? "Completed" : "Error";
+    let message = "";
+    const startError = join(dir, "start-error");
+    if (existsSync(startError)) {
+      reason = "StartError";
+      message = readFileSync(startError, "utf8").trim();
+    } else if (exitCode === 137 && c.cgroups && oomKilled(c.cgroups)) {
+      // SIGKILL plus the cgroup's OOM-kill counter: the kernel killed it for its memory limit.
+      reason = "OOMKilled";
+    }
+    return { ...base, state: "EXITED", finishedAt, exitCode, reason, message };
   }
 
   async readLog(id: string, offset: number): Promise<{ data: Buffer; next: number }> {
@@ -298,17 +524,48 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
+  /**
+   * How to run a command in a running container: plain, or (namespaced) through nsenter into the
+   * container's network, mount and UTS namespaces, joining its cgroups before the exec so the
+   * command counts against the container's limits as `docker exec` does.
+   */
+  private execCommand(
+    c: ContainerRecord,
+    command: string[],
+  ): { file: string; args: string[]; env: Record<string, string>; cwd: string } {
+    const sandbox = this.readSandbox(c.sandboxId);
+    const env = this.baseEnv(c, sandbox);
+    if (!c.isolated || !c.cgroups)
+      return { file: command[0]!, args: command.slice(1), env, cwd: c.workingDir || "/" };
+    const join_ = [...new Set([c.cgroups.memory, c.cgroups.cpu])]
+      .map((d) => `echo $$ > ${shq(join(d, "cgroup.procs"))} || exit 126`)
+      .join("; ");
+    return {
+      file: "nsenter",
+      args: [
+        "--target",
+        String(c.pid),
+        "--net",
+        "--mount",
+        "--uts",
+        "--",
+        "/bin/sh",
+        "-c",
+        `${join_}; cd "$TSKUBE_WORKDIR" 2>/dev/null; exec "$@"`,
+        "sh",
+        ...command,
+      ],
+      env: { ...env, TSKUBE_WORKDIR: c.workingDir || "/" },
+      cwd: "/",
+    };
+  }
+
   async execSync(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
     const c = this.readContainer(id);
     if (!c || !alive(c.pid)) return { exitCode: 126, stdout: "", stderr: "container is not running" };
-    const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
-    for (const e of c.env) env[e.name] = e.value;
+    const cmd = this.execCommand(c, command);
     return await new Promise((resolve) => {
-      const child = spawn(command[0]!, command.slice(1), {
-        env,
-        cwd: c.workingDir || "/",
-        timeout: timeoutMs,
-      });
+      const child = spawn(cmd.file, cmd.args, { env: cmd.env, cwd: cmd.cwd, timeout: timeoutMs });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d) => {
@@ -320,5 +577,45 @@ export class ProcessRuntime implements Runtime {
       child.on("error", (err) => resolve({ exitCode: 127, stdout, stderr: err.message }));
       child.on("close", (code) => resolve({ exitCode: code ?? 137, stdout, stderr }));
     });
+  }
+
+  /**
+   * A streaming exec. A terminal comes from util-linux `script` (a pty without a native addon); its
+   * size is set once with stty at the start, later resizes are not passed on.
+   */
+  async exec(id: string, o: ExecOptions): Promise<ExecSession> {
+    const c = this.readContainer(id);
+    if (!c || !alive(c.pid)) throw new Error(`container ${id} is not running`);
+    let command = o.command;
+    if (o.tty) {
+      const size = o.size && o.size.width > 0 ? `stty cols ${o.size.width} rows ${o.size.height}; ` : "";
+      command = ["script", "-qefc", `${size}exec ${o.command.map(shq).join(" ")}`, "/dev/null"];
+    }
+    const cmd = this.execCommand(c, command);
+    const child: ChildProcess = spawn(cmd.file, cmd.args, {
+      env: cmd.env,
+      cwd: cmd.cwd,
+      stdio: [o.stdin || o.tty ? "pipe" : "ignore", "pipe", "pipe"],
+    });
+    child.stdout?.on("data", (d: Buffer) => o.onStdout(d));
+    child.stderr?.on("data", (d: Buffer) => (o.tty ? o.onStdout(d) : o.onStderr(d)));
+    child.stdin?.on("error", () => {});
+    const exited = new Promise<number>((resolve) => {
+      child.on("error", () => resolve(127));
+      child.on("close", (code, sig) => resolve(code ?? (sig ? 128 + (sig === "SIGKILL" ? 9 : 15) : 137)));
+    });
+    return {
+      write: (data) => {
+        child.stdin?.write(data);
+      },
+      closeStdin: () => {
+        child.stdin?.end();
+      },
+      resize: () => {},
+      cancel: () => {
+        child.kill("SIGKILL");
+      },
+      exited,
+    };
   }
 }
