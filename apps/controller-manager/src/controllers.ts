@@ -1,4 +1,5 @@
 import type { ControllerContext, RunnableController } from "./context.js";
+import { DeploymentController } from "./deployment/deployment-controller.js";
 import { ReplicaSetController } from "./replicaset/replicaset-controller.js";
 
 export interface Workers {
@@ -11,6 +12,7 @@ export const KNOWN_CONTROLLERS: Record<
   string,
   (ctx: ControllerContext, workers: Workers) => RunnableController
 > = {
+  deployment: (ctx, w) => new DeploymentController(ctx, { workers: w.deployment }),
   replicaset: (ctx, w) => new ReplicaSetController(ctx, { workers: w.replicaset }),
 };
 
