@@ -329,7 +329,9 @@ async function main(): Promise<number> {
     });
   }
   // Two nodes with the process runtime: containers are local processes, each pod on its own
-  // loopback address from the node's pod CIDR.
+  // loopback address from the node's pod CIDR. As root the kubelets isolate pods (network
+  // namespaces on a per-node bridge, mount namespaces, cgroups), which needs a routable pod CIDR.
+  const isolate = process.getuid?.() === 0;
   for (let i = 0; i < 2; i++) {
     const httpAddress = `127.0.0.1:${10248 - 2 * i}`;
     controlPlane.push({
@@ -344,7 +346,10 @@ async function main(): Promise<number> {
         "--node-name",
         `node-${i + 1}`,
         "--pod-cidr",
-        `127.${i + 1}.0.0/16`,
+        isolate ? `10.244.${i + 1}.0/24` : `127.${i + 1}.0.0/16`,
+        // Insist: without namespaces a 10.244 pod address would be on no interface at all.
+        "--process-isolation",
+        isolate ? "namespaces" : "none",
         "--port",
         String(10250 + i),
         "--http-address",
@@ -398,7 +403,7 @@ async function main(): Promise<number> {
       `  etcd: ${etcdClientUrl} (data in ${dataDir})`,
       "  schedulers: scheduler-0, scheduler-1 (leader in lease kube-system/kube-scheduler)",
       "  controller-managers: controller-manager-0, controller-manager-1 (leader in lease kube-system/kube-controller-manager)",
-      "  nodes: node-1, node-2 (kubelets with the process runtime)",
+      `  nodes: node-1, node-2 (kubelets with the process runtime${isolate ? "; pods in network namespaces on 10.244.1.0/24 and 10.244.2.0/24" : ""})`,
       "use it with ktl:",
       `  export TSKUBE_SERVER=${servers.join(",")}`,
       "  pnpm ktl get namespaces",
