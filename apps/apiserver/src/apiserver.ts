@@ -9,6 +9,7 @@ import { createPodProxy } from "./pod-proxy.js";
 import { Registry } from "./registry.js";
 import { createResourceService } from "./service.js";
 import { Cacher } from "./storage/cacher.js";
+import { EtcdKv } from "./storage/etcd-kv.js";
 import { EtcdStore } from "./storage/etcd-store.js";
 
 export interface ApiserverConfig {
@@ -20,6 +21,8 @@ export interface ApiserverConfig {
   compactionIntervalMs: number;
   maxObjectBytes: number;
   shutdownGraceMs: number;
+  /** Deadline of one etcd call (Kubernetes bounds them by the request's --request-timeout). */
+  etcdRequestTimeoutMs: number;
   log: Logger;
 }
 
@@ -35,7 +38,8 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
   const log = cfg.log;
   const metrics = createMetrics();
   const etcd = new Etcd3({ hosts: cfg.etcdServers, dialTimeout: 5000 });
-  const store = new EtcdStore(etcd, metrics.etcdLatency);
+  const kv = new EtcdKv(cfg.etcdServers, { timeoutMs: cfg.etcdRequestTimeoutMs, connectTimeoutMs: 5000 });
+  const store = new EtcdStore(kv, metrics.etcdLatency);
   const registries = new Map<string, Registry>();
   let nsRegistry: Registry | undefined;
   for (const kind of KINDS) {
@@ -137,6 +141,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
       await new Promise<void>((r) => http.close(() => r()));
       http.closeAllConnections?.();
       etcd.close();
+      kv.close();
     },
   };
 }

@@ -13,6 +13,7 @@ const FLAGS = {
   "etcd-compaction-interval": { env: "TSKUBE_ETCD_COMPACTION_INTERVAL", default: "5m" },
   "max-object-bytes": { env: "TSKUBE_MAX_OBJECT_BYTES", default: "1572864" },
   "shutdown-grace-period": { env: "TSKUBE_SHUTDOWN_GRACE_PERIOD", default: "10s" },
+  "etcd-request-timeout": { env: "TSKUBE_ETCD_REQUEST_TIMEOUT", default: "30s" },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
       compactionIntervalMs: parseDuration(flags["etcd-compaction-interval"]),
       maxObjectBytes: positiveInt("max-object-bytes", flags["max-object-bytes"]),
       shutdownGraceMs: parseDuration(flags["shutdown-grace-period"]),
+      etcdRequestTimeoutMs: parseDuration(flags["etcd-request-timeout"]),
       log,
     };
   } catch (err) {

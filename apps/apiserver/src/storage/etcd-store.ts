@@ -1,5 +1,5 @@
-import type { Etcd3, IKeyValue } from "etcd3";
 import type { Histogram } from "prom-client";
+import type { EtcdKv, KeyValue } from "./etcd-kv.js";
 
 /** A raw value read from etcd with the revision it was last modified at. */
 export interface RawValue {
@@ -35,10 +35,10 @@ const prefixEnd = (prefix: string): Buffer => {
   return Buffer.from([0]);
 };
 
-const toRaw = (kv: IKeyValue): RawValue => ({
+const toRaw = (kv: KeyValue): RawValue => ({
   key: kv.key.toString(),
   value: kv.value,
-  modRevision: Number(kv.mod_revision),
+  modRevision: kv.modRevision,
 });
 
 /**
@@ -48,7 +48,7 @@ const toRaw = (kv: IKeyValue): RawValue => ({
  */
 export class EtcdStore {
   constructor(
-    private readonly etcd: Etcd3,
+    private readonly kv: EtcdKv,
     private readonly latency?: Histogram<"operation">,
   ) {}
 
@@ -62,51 +62,32 @@ export class EtcdStore {
   }
 
   async get(key: string): Promise<RawValue | undefined> {
-    const res = await this.timed("get", () => this.etcd.kv.range({ key: Buffer.from(key) }));
+    const res = await this.timed("get", () => this.kv.range({ key: Buffer.from(key) }));
     const kv = res.kvs[0];
     return kv ? toRaw(kv) : undefined;
   }
 
   /** Writes the key if absent. Returns the new revision, or undefined when the key exists. */
-  async create(key: string, value: Buffer): Promise<number | undefined> {
-    const k = Buffer.from(key);
-    const res = await this.timed("create", () =>
-      this.etcd.kv.txn({
-        compare: [{ key: k, target: "Mod", result: "Equal", mod_revision: 0 }],
-        success: [{ request_put: { key: k, value } }],
-        failure: [],
-      }),
-    );
-    return res.succeeded ? Number(res.header.revision) : undefined;
+  create(key: string, value: Buffer): Promise<number | undefined> {
+    return this.guarded("create", { key: Buffer.from(key), modRevision: 0, put: value });
   }
 
   /**
    * Replaces the key if it was last modified at expectedRevision. Returns the new revision, or
    * undefined when someone else wrote (or deleted) it first.
    */
-  async update(key: string, value: Buffer, expectedRevision: number): Promise<number | undefined> {
-    const k = Buffer.from(key);
-    const res = await this.timed("update", () =>
-      this.etcd.kv.txn({
-        compare: [{ key: k, target: "Mod", result: "Equal", mod_revision: expectedRevision }],
-        success: [{ request_put: { key: k, value } }],
-        failure: [],
-      }),
-    );
-    return res.succeeded ? Number(res.header.revision) : undefined;
+  update(key: string, value: Buffer, expectedRevision: number): Promise<number | undefined> {
+    return this.guarded("update", { key: Buffer.from(key), modRevision: expectedRevision, put: value });
   }
 
   /** Deletes the key if it was last modified at expectedRevision; returns the revision or undefined. */
-  async delete(key: string, expectedRevision: number): Promise<number | undefined> {
-    const k = Buffer.from(key);
-    const res = await this.timed("delete", () =>
-      this.etcd.kv.txn({
-        compare: [{ key: k, target: "Mod", result: "Equal", mod_revision: expectedRevision }],
-        success: [{ request_delete_range: { key: k } }],
-        failure: [],
-      }),
-    );
-    return res.succeeded ? Number(res.header.revision) : undefined;
+  delete(key: string, expectedRevision: number): Promise<number | undefined> {
+    return this.guarded("delete", { key: Buffer.from(key), modRevision: expectedRevision });
+  }
+
+  private async guarded(operation: string, write: Parameters<EtcdKv["txn"]>[0]): Promise<number | undefined> {
+    const res = await this.timed(operation, () => this.kv.txn(write));
+    return res.succeeded ? res.revision : undefined;
   }
 
   /**
@@ -119,19 +100,14 @@ export class EtcdStore {
   ): Promise<RangeResult> {
     try {
       const res = await this.timed("list", () =>
-        this.etcd.kv.range({
+        this.kv.range({
           key: Buffer.from(opts.startKey ?? prefix),
-          range_end: prefixEnd(prefix),
+          rangeEnd: prefixEnd(prefix),
           limit: opts.limit ?? 0,
           revision: opts.revision ?? 0,
         }),
       );
-      return {
-        kvs: res.kvs.map(toRaw),
-        revision: Number(res.header.revision),
-        more: res.more,
-        count: Number(res.count),
-      };
+      return { kvs: res.kvs.map(toRaw), revision: res.revision, more: res.more, count: res.count };
     } catch (err) {
       if (String((err as Error).message).includes("compacted")) throw new CompactedError(opts.revision ?? 0);
       throw err;
@@ -139,13 +115,13 @@ export class EtcdStore {
   }
 
   async currentRevision(): Promise<number> {
-    const res = await this.etcd.kv.range({ key: Buffer.from("/registry/"), limit: 1, keys_only: true });
-    return Number(res.header.revision);
+    const res = await this.kv.range({ key: Buffer.from("/registry/"), limit: 1, keysOnly: true });
+    return res.revision;
   }
 
   /** Discards history up to revision (Kubernetes' apiserver does this every 5 minutes). */
   async compact(revision: number): Promise<void> {
-    await this.etcd.kv.compact({ revision, physical: false });
+    await this.kv.compact(revision);
   }
 }
 

@@ -1,0 +1,183 @@
+import { type AddressInfo, createServer as createTcpServer } from "node:net";
+import * as grpc from "@grpc/grpc-js";
+import { afterEach, describe, expect, it } from "vitest";
+import { UnaryCallError, UnaryChannel, type UnaryMethod } from "./unary-channel.js";
+
+const passthrough = {
+  requestSerialize: (b: Buffer) => b,
+  requestDeserialize: (b: Buffer) => b,
+  responseSerialize: (b: Buffer) => b,
+  responseDeserialize: (b: Buffer) => b,
+  requestStream: false,
+  responseStream: false,
+};
+const SERVICE = {
+  echo: { path: "/test.Test/Echo", ...passthrough },
+  fail: { path: "/test.Test/Fail", ...passthrough },
+  hang: { path: "/test.Test/Hang", ...passthrough },
+};
+const echo: UnaryMethod<Buffer, Buffer> = SERVICE.echo;
+
+interface Running {
+  server: grpc.Server;
+  address: string;
+  port: number;
+}
+
+const pending: (() => void)[] = [];
+
+async function startServer(port = 0): Promise<Running> {
+  const server = new grpc.Server();
+  server.addService(SERVICE as unknown as grpc.ServiceDefinition, {
+    echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
+      cb(null, call.request),
+    fail: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => {
+      const metadata = new grpc.Metadata();
+      metadata.set("detail-bin", Buffer.from([0, 1, 2, 255]));
+      metadata.set("reason", "Conflict");
+      cb({ code: grpc.status.ABORTED, details: "the object has been modified; résumé 100%", metadata });
+    },
+    // Never answers until the test ends.
+    hang: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => pending.push(() => cb(null, Buffer.alloc(0))),
+  });
+  const bound = await new Promise<number>((res, rej) =>
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? rej(err) : res(p),
+    ),
+  );
+  return { server, address: `127.0.0.1:${bound}`, port: bound };
+}
+
+const soon = (ms = 5_000) => ({ deadline: Date.now() + ms });
+
+const failure = async (p: Promise<unknown>): Promise<UnaryCallError> => {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(UnaryCallError);
+  return err as UnaryCallError;
+};
+
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  for (const done of pending.splice(0)) done();
+  for (const fn of cleanup.splice(0)) fn();
+});
+
+describe("UnaryChannel against a grpc-js server", () => {
+  it("round-trips messages, small, empty and large, many at once on one connection", async () => {
+    const { server, address } = await startServer();
+    const ch = new UnaryChannel(address);
+    cleanup.push(
+      () => ch.close(),
+      () => server.forceShutdown(),
+    );
+    expect(await ch.call(echo, Buffer.from("hello"), soon())).toEqual(Buffer.from("hello"));
+    expect(await ch.call(echo, Buffer.alloc(0), soon())).toEqual(Buffer.alloc(0));
+    const big = Buffer.alloc(3 * 1024 * 1024, 7);
+    expect((await ch.call(echo, big, soon())).equals(big)).toBe(true);
+    const many = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => ch.call(echo, Buffer.from(String(i)), soon())),
+    );
+    expect(many.map((b) => b.toString())).toEqual(Array.from({ length: 200 }, (_, i) => String(i)));
+  });
+
+  it("reports the server's status, its decoded message and its trailers, -bin ones as bytes", async () => {
+    const { server, address } = await startServer();
+    const ch = new UnaryChannel(address);
+    cleanup.push(
+      () => ch.close(),
+      () => server.forceShutdown(),
+    );
+    const err = await failure(ch.call(SERVICE.fail, Buffer.from("x"), soon()));
+    expect(err.code).toBe(grpc.status.ABORTED);
+    expect(err.details).toBe("the object has been modified; résumé 100%");
+    expect(err.metadata.get("detail-bin")[0]).toEqual(Buffer.from([0, 1, 2, 255]));
+    expect(err.metadata.get("reason")).toEqual(["Conflict"]);
+    expect(err.notSent).toBe(false);
+    const unknown = await failure(ch.call({ ...echo, path: "/test.Test/Nope" }, Buffer.from("x"), soon()));
+    expect(unknown.code).toBe(grpc.status.UNIMPLEMENTED);
+  });
+
+  it("fails at the deadline and when the signal aborts, and the connection keeps serving", async () => {
+    const { server, address } = await startServer();
+    const ch = new UnaryChannel(address);
+    cleanup.push(
+      () => ch.close(),
+      () => server.forceShutdown(),
+    );
+    const late = await failure(ch.call(SERVICE.hang, Buffer.from("x"), soon(200)));
+    expect(late.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    const ac = new AbortController();
+    const call = ch.call(SERVICE.hang, Buffer.from("x"), { ...soon(), signal: ac.signal });
+    ac.abort();
+    expect((await failure(call)).code).toBe(grpc.status.CANCELLED);
+    expect(await ch.call(echo, Buffer.from("still"), soon())).toEqual(Buffer.from("still"));
+  });
+
+  it("refuses messages above maxReceiveBytes", async () => {
+    const { server, address } = await startServer();
+    const ch = new UnaryChannel(address, { maxReceiveBytes: 1024 });
+    cleanup.push(
+      () => ch.close(),
+      () => server.forceShutdown(),
+    );
+    const err = await failure(ch.call(echo, Buffer.alloc(4096), soon()));
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+  });
+
+  it("a refused address is UNAVAILABLE and marked not sent", async () => {
+    const probe = createTcpServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const ch = new UnaryChannel(`127.0.0.1:${port}`);
+    cleanup.push(() => ch.close());
+    const err = await failure(ch.call(echo, Buffer.from("x"), soon()));
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err.notSent).toBe(true);
+  });
+
+  it("gives up on a listener that never speaks HTTP/2 after connectTimeoutMs, not the deadline", async () => {
+    const silent = createTcpServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const ch = new UnaryChannel(`127.0.0.1:${(silent.address() as AddressInfo).port}`, {
+      connectTimeoutMs: 200,
+    });
+    cleanup.push(
+      () => ch.close(),
+      () => silent.close(),
+    );
+    const started = Date.now();
+    const err = await failure(ch.call(echo, Buffer.from("x"), soon(20_000)));
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err.notSent).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("a server killed under a call fails it as UNAVAILABLE (maybe sent); a restarted one is dialled again", async () => {
+    const first = await startServer();
+    const ch = new UnaryChannel(first.address);
+    cleanup.push(() => ch.close());
+    expect(await ch.call(echo, Buffer.from("a"), soon())).toEqual(Buffer.from("a"));
+    const call = ch.call(SERVICE.hang, Buffer.from("x"), soon());
+    await new Promise((r) => setTimeout(r, 50));
+    first.server.forceShutdown();
+    const err = await failure(call);
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err.notSent).toBe(false);
+    const second = await startServer(first.port);
+    cleanup.push(() => second.server.forceShutdown());
+    expect(await ch.call(echo, Buffer.from("b"), soon())).toEqual(Buffer.from("b"));
+  });
+
+  it("a closed channel refuses calls", async () => {
+    const { server, address } = await startServer();
+    const ch = new UnaryChannel(address);
+    cleanup.push(() => server.forceShutdown());
+    ch.close();
+    const err = await failure(ch.call(echo, Buffer.from("x"), soon()));
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+  });
+});
