@@ -23,6 +23,8 @@ const FLAGS = {
   "percentage-of-nodes-to-score": { env: "TSKUBE_PERCENTAGE_OF_NODES_TO_SCORE", default: "0" },
   // 0: an assumed pod waits for its binding to be observed (Kubernetes' durationToExpireAssumedPod).
   "assumed-pod-ttl": { env: "TSKUBE_ASSUMED_POD_TTL", default: "0s" },
+  // Kubernetes binds each pod in its own goroutine; this bounds the binding writes in flight.
+  "max-bindings-in-flight": { env: "TSKUBE_MAX_BINDINGS_IN_FLIGHT", default: "256" },
   id: { env: "TSKUBE_ID", default: `${hostname()}_${process.pid}` },
 } as const;
 type Flag = keyof typeof FLAGS;
@@ -33,6 +35,15 @@ function percentageOfNodesToScore(v: string): number {
   if (!/^\d+$/.test(v) || n > 100)
     throw new Error(
       `percentageOfNodesToScore: Invalid value: ${JSON.stringify(v)}: not in valid range [0-100]`,
+    );
+  return n;
+}
+
+function maxBindingsInFlight(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1)
+    throw new Error(
+      `max-bindings-in-flight: Invalid value: ${JSON.stringify(v)}: must be greater than or equal to 1`,
     );
   return n;
 }
@@ -53,6 +64,7 @@ async function main(): Promise<void> {
       parseDuration(flags[d]);
     }
     percentageOfNodesToScore(flags["percentage-of-nodes-to-score"]);
+    maxBindingsInFlight(flags["max-bindings-in-flight"]);
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
     process.exit(2);
@@ -72,6 +84,13 @@ async function main(): Promise<void> {
       name: "scheduler_scheduling_attempt_duration_seconds",
       help: "Scheduling attempt latency.",
       labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    extensionPoint: new Histogram({
+      name: "scheduler_framework_extension_point_duration_seconds",
+      help: "Latency for running all plugins of a specific extension point.",
+      labelNames: ["extension_point", "status"] as const,
+      buckets: [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
       registers: [registry],
     }),
   };
@@ -101,6 +120,7 @@ async function main(): Promise<void> {
       maxBackoffMs: parseDuration(flags["pod-max-backoff"]),
       percentageOfNodesToScore: percentageOfNodesToScore(flags["percentage-of-nodes-to-score"]),
       assumedPodTtlMs: parseDuration(flags["assumed-pod-ttl"]),
+      maxBindingsInFlight: maxBindingsInFlight(flags["max-bindings-in-flight"]),
       metrics,
     }).run(signal);
   const shutdown = (signal: string) => {

@@ -19,6 +19,11 @@ export interface SchedulerOptions {
   scores: readonly ScorePlugin[];
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /**
+   * Bindings written concurrently; more wait, so a slow apiserver slows scheduling instead of
+   * piling up. Throughput is at most this many over the binding write's latency.
+   */
+  maxBindingsInFlight?: number;
   /** Share of nodes to find feasible before scoring; 0 is Kubernetes' adaptive default. */
   percentageOfNodesToScore?: number;
   /** See SchedulerCacheOptions.assumedPodTtlMs (0: assumed pods wait for confirmation). */
@@ -26,13 +31,17 @@ export interface SchedulerOptions {
   /** How often expired assumed pods are dropped (Kubernetes' cleanAssumedPeriod, 1 s). */
   cleanAssumedPeriodMs?: number;
   clock?: Clock;
-  metrics?: { attempts: Counter<"result">; latency: Histogram<"result"> };
+  metrics?: {
+    attempts: Counter<"result">;
+    latency: Histogram<"result">;
+    /** Per extension point; the scheduler observes Bind (the binding write), labelled Success or Error. */
+    extensionPoint?: Histogram<"extension_point" | "status">;
+  };
 }
 
-/** Bindings written concurrently; more wait, so a slow apiserver slows scheduling instead of piling up. */
-const MAX_BINDINGS_IN_FLIGHT = 16;
-
 const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+export const DEFAULT_MAX_BINDINGS_IN_FLIGHT = 256;
 
 /** A bound pod that still holds its node's resources. */
 const countsOnNode = (p: Pod) => !!p.spec?.nodeName && !isTerminal(p);
@@ -181,7 +190,8 @@ export class Scheduler {
     const bound: Pod = { ...pod, spec: { ...pod.spec!, nodeName: result.node } };
     this.cache.assumePod(bound);
     this.observe("scheduled", start);
-    while (this.binding.size >= MAX_BINDINGS_IN_FLIGHT) await Promise.race(this.binding);
+    const maxInFlight = this.opts.maxBindingsInFlight ?? DEFAULT_MAX_BINDINGS_IN_FLIGHT;
+    while (this.binding.size >= maxInFlight) await Promise.race(this.binding);
     const job = this.bind(key, pod, bound, result.node, result.feasible).finally(() =>
       this.binding.delete(job),
     );
@@ -191,10 +201,18 @@ export class Scheduler {
 
   private async bind(key: string, pod: Pod, bound: Pod, node: string, feasible: number): Promise<void> {
     const log = this.opts.log.child({ pod: key });
+    const start = this.clock.now();
+    const observe = (status: string) =>
+      this.opts.metrics?.extensionPoint?.observe(
+        { extension_point: "Bind", status },
+        (this.clock.now() - start) / 1000,
+      );
     try {
       await this.opts.client.resource<Pod>("pods").update(bound);
+      observe("Success");
       this.cache.finishBinding(bound, this.clock.now());
     } catch (err) {
+      observe("Error");
       // Someone changed or deleted the pod first: forget the assumption and try again.
       if (this.cache.isAssumed(key)) this.cache.forgetPod(bound);
       if (!isConflict(err) && !isNotFound(err)) log.warn({ err: (err as Error).message }, "binding failed");
