@@ -12,9 +12,10 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { type CgroupPaths, Cgroups, cgroupPids, oomKilled, removeCgroup } from "./cgroups.js";
-import { intToIp, ipToInt, PodNetwork } from "./netns.js";
+import { intToIp, ipToInt, NETNS_DIR, PodNetwork } from "./netns.js";
+import { resizeScriptPty } from "./process-exec.js";
 import { type BindMount, type IsolationMode, isolatedScript, shq } from "./process-isolation.js";
 import type {
   ContainerConfig,
@@ -298,7 +299,7 @@ export class ProcessRuntime implements Runtime {
     return this.readSandboxes().map(({ netns, veth, hostname, ...s }) => ({
       ...s,
       // A namespace that vanished (a reboot empties /run/netns) is a dead sandbox: the kubelet makes a new one.
-      state: netns && !existsSync(`/run/netns/${netns}`) ? "NOTREADY" : s.state,
+      state: netns && !existsSync(join(NETNS_DIR, netns)) ? "NOTREADY" : s.state,
     }));
   }
 
@@ -369,6 +370,9 @@ export class ProcessRuntime implements Runtime {
       if (!sandbox?.netns || !existsSync(net.netnsPath(sandbox.netns)))
         throw new Error(`the pod's network namespace ${sandbox?.netns ?? ""} is gone`);
       const mounts: BindMount[] = (c.mounts ?? []).map((m) => {
+        // Relative to what? There is no image root; a relative path would land in the kubelet's cwd.
+        if (!isAbsolute(m.containerPath))
+          throw new Error(`error mounting "${m.hostPath}": mount path "${m.containerPath}" must be absolute`);
         if (!existsSync(m.hostPath))
           throw new Error(
             `error mounting "${m.hostPath}" to "${m.containerPath}": no such file or directory`,
@@ -412,7 +416,7 @@ export class ProcessRuntime implements Runtime {
       ];
     }
     const log = openSync(join(dir, "log"), "a");
-    const child = spawn(file, args, { detached: true, stdio: ["ignore", log, log], env });
+    const child = spawn(file, args, { detached: true, stdio: ["ignore", log, log], env, cwd: "/" });
     closeSync(log);
     child.unref();
     child.on("error", () => {});
@@ -581,7 +585,7 @@ export class ProcessRuntime implements Runtime {
 
   /**
    * A streaming exec. A terminal comes from util-linux `script` (a pty without a native addon); its
-   * size is set once with stty at the start, later resizes are not passed on.
+   * size is set with stty at the start and from outside on a resize (resizeScriptPty).
    */
   async exec(id: string, o: ExecOptions): Promise<ExecSession> {
     const c = this.readContainer(id);
@@ -611,7 +615,9 @@ export class ProcessRuntime implements Runtime {
       closeStdin: () => {
         child.stdin?.end();
       },
-      resize: () => {},
+      resize: (size) => {
+        if (o.tty) resizeScriptPty(child.pid, size);
+      },
       cancel: () => {
         child.kill("SIGKILL");
       },
