@@ -97,6 +97,15 @@ describe("rolling update arithmetic", () => {
     expect(planScaleDownOld(d, [rs("old", 6, 2), rs("new", 2, 0)], [rs("old", 6, 2)])).toEqual(new Map());
   });
 
+  it("does not count pods a ReplicaSet is still deleting after a scale-down (stale status)", () => {
+    const d = deployment(8);
+    // Old was just scaled 8 → 6 but its status still says 8 available; new has 2 of 4 available.
+    const old = rs("old", 6, 8);
+    const nrs = rs("new", 4, 2);
+    expect(planScaleDownOld(d, [old, nrs], [old])).toEqual(new Map([["old", 4]]));
+    expect(planCleanupUnhealthy([old], 5)).toEqual(new Map());
+  });
+
   it("removes unavailable old pods first, oldest ReplicaSet first, bounded", () => {
     const older = rs("older", 3, 1, "2026-01-01T00:00:00Z");
     const old = rs("old", 4, 2, "2026-01-02T00:00:00Z");

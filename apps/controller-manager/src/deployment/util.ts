@@ -101,6 +101,15 @@ export const byRevision = (a: ReplicaSet, b: ReplicaSet): number =>
   revisionOf(a) - revisionOf(b) || byCreation(a, b);
 
 /**
+ * The available pods a rollout may count on in one ReplicaSet: never more than it is asked for.
+ * Right after a scale-down the ReplicaSet's status still counts the pods it is deleting (its
+ * controller wrote the status from the pods it had before); counting them would let the next
+ * sync scale down again and go below minAvailable.
+ */
+export const usableAvailable = (rs: ReplicaSet): number =>
+  Math.min(rs.status?.availableReplicas ?? 0, replicasOf(rs));
+
+/**
  * deploymentutil.NewRSNewReplicas: how big the new ReplicaSet may be now. A rolling update adds up
  * to maxSurge pods above the desired count in total; Recreate goes straight to the desired count.
  */
@@ -124,7 +133,7 @@ export function newRSNewReplicas(
  */
 export function maxScaledDown(d: Deployment, allRSs: readonly ReplicaSet[], newRS: ReplicaSet): number {
   const minAvailable = replicasOf(d) - maxUnavailable(d);
-  const newUnavailable = replicasOf(newRS) - (newRS.status?.availableReplicas ?? 0);
+  const newUnavailable = replicasOf(newRS) - usableAvailable(newRS);
   return specReplicas(allRSs) - minAvailable - newUnavailable;
 }
 
@@ -138,7 +147,7 @@ export function planCleanupUnhealthy(oldRSs: readonly ReplicaSet[], maxCleanup: 
   for (const rs of [...oldRSs].sort(byCreation)) {
     if (total >= maxCleanup) break;
     const want = replicasOf(rs);
-    const available = rs.status?.availableReplicas ?? 0;
+    const available = usableAvailable(rs);
     if (want === 0 || want === available) continue;
     const down = Math.min(maxCleanup - total, want - available);
     plan.set(rs.metadata!.name, want - down);
@@ -158,7 +167,7 @@ export function planScaleDownOld(
 ): Map<string, number> {
   const plan = new Map<string, number>();
   const minAvailable = replicasOf(d) - maxUnavailable(d);
-  const available = availableReplicas(allRSs);
+  const available = allRSs.reduce((n, rs) => n + usableAvailable(rs), 0);
   if (available <= minAvailable) return plan;
   const totalDown = available - minAvailable;
   let total = 0;
