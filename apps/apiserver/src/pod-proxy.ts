@@ -8,6 +8,8 @@ import {
 import {
   type ExecRequest,
   type ExecResponse,
+  type ExecStreamRequest,
+  type ExecStreamResponse,
   type LogsRequest,
   type LogsResponse,
   type Node,
@@ -65,30 +67,73 @@ export function createPodProxy(pods: Registry, nodes: Registry, log: Logger): Po
     }, fail);
   }
 
-  /** Relays a port-forward stream to the kubelet once the first message names the pod. */
-  function portForward(call: ServerDuplexStream<PortForwardRequest, PortForwardResponse>): void {
-    let upstream: ClientDuplexStream<PortForwardRequest, PortForwardResponse> | undefined;
-    const pending: PortForwardRequest[] = [];
+  /**
+   * Relays a bidirectional stream (port-forward, interactive exec) to the kubelet once the first
+   * message names the pod; what arrives meanwhile, the client's half-close included, follows in order.
+   */
+  function relayDuplex<Req, Res>(
+    call: ServerDuplexStream<Req, Res>,
+    targetOf: (first: Req) => { namespace: string; name: string },
+    open: (client: PodServiceClient) => ClientDuplexStream<Req, Res>,
+  ): void {
+    let upstream: ClientDuplexStream<Req, Res> | undefined;
+    const pending: Req[] = [];
+    let ended = false;
+    let cancelled = false;
     const fail = (err: unknown) =>
       call.emit("error", Object.assign(new Error(String((err as Error).message)), toServiceError(err, log)));
-    call.on("data", (msg: PortForwardRequest) => {
+    call.on("data", (msg: Req) => {
       if (upstream) {
         upstream.write(msg);
         return;
       }
       pending.push(msg);
       if (pending.length > 1) return;
-      kubeletFor(msg.namespace, msg.name).then((client) => {
-        upstream = client.portForward();
-        upstream.on("data", (m: PortForwardResponse) => call.write(m));
-        upstream.on("end", () => call.end());
-        upstream.on("error", (err: Error) => call.emit("error", err));
-        for (const m of pending.splice(0)) upstream.write(m);
+      let target: { namespace: string; name: string };
+      try {
+        target = targetOf(msg);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      kubeletFor(target.namespace, target.name).then((client) => {
+        if (cancelled) return;
+        const up = open(client);
+        upstream = up;
+        up.on("data", (m: Res) => call.write(m));
+        up.on("end", () => call.end());
+        // The kubelet's status (NotFound, BadRequest, …) goes back to the client unchanged.
+        up.on("error", (err: Error) => call.emit("error", err));
+        for (const m of pending.splice(0)) up.write(m);
+        if (ended) up.end();
       }, fail);
     });
-    call.on("end", () => upstream?.end());
-    call.on("cancelled", () => upstream?.cancel());
+    call.on("end", () => {
+      ended = true;
+      upstream?.end();
+    });
+    call.on("cancelled", () => {
+      cancelled = true;
+      upstream?.cancel();
+    });
   }
+
+  const portForward = (call: ServerDuplexStream<PortForwardRequest, PortForwardResponse>) =>
+    relayDuplex(
+      call,
+      (m) => m,
+      (c) => c.portForward(),
+    );
+
+  const execStream = (call: ServerDuplexStream<ExecStreamRequest, ExecStreamResponse>) =>
+    relayDuplex(
+      call,
+      (m) => {
+        if (!m.start) throw errors.badRequest("the first message of an exec stream must be start");
+        return m.start;
+      },
+      (c) => c.execStream(),
+    );
 
   return {
     portForward,
@@ -96,5 +141,6 @@ export function createPodProxy(pods: Registry, nodes: Registry, log: Logger): Po
       relay(call, (c) => c.logs(call.request), call.request),
     exec: (call: ServerWritableStream<ExecRequest, ExecResponse>) =>
       relay(call, (c) => c.exec(call.request), call.request),
+    execStream,
   };
 }

@@ -139,8 +139,8 @@ program
   .argument("[command...]", "the command and its arguments, after --")
   .option("-c, --container <name>", "the container (optional with one container)")
   .option("-i, --stdin", "pass stdin to the command", false)
-  .option("-t, --tty", "accepted for kubectl compatibility; output is not a terminal", false)
-  .action((pod: string, command: string[], o: { container?: string; stdin: boolean }) =>
+  .option("-t, --tty", "allocate a TTY (with -i, when stdin is a terminal)", false)
+  .action((pod: string, command: string[], o: { container?: string; stdin: boolean; tty: boolean }) =>
     run((ctx) => exec(ctx, pod, command, o)),
   );
 

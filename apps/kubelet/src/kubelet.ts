@@ -18,6 +18,8 @@ export interface KubeletOptions {
   nodeIp: string;
   log: Logger;
   backoff: { initialMs: number; maxMs: number; resetMs: number };
+  /** Image pull back-off (Kubernetes: 10 s doubling to 5 min). */
+  imageBackoff?: { initialMs: number; maxMs: number };
   /** How often the runtime is relisted for changes (the PLEG period). */
   relistPeriodMs: number;
   workers?: number;
@@ -66,6 +68,7 @@ export class Kubelet {
       runtime: opts.runtime,
       recorder: opts.recorder,
       backoff: new RestartBackoff(opts.backoff),
+      ...(opts.imageBackoff ? { imageBackoff: opts.imageBackoff } : {}),
       nodeName: opts.nodeName,
       nodeIp: opts.nodeIp,
       log: opts.log,
@@ -121,6 +124,9 @@ export class Kubelet {
           const uid = c.labels[LABEL_POD_UID] ?? "";
           seen.set(uid, `${seen.get(uid) ?? ""}${c.id}:${c.state};`);
         }
+        // A dead sandbox (its containers may still run, cut off from the network) is a change too.
+        for (const s of await this.opts.runtime.listPodSandboxes())
+          seen.set(s.podUid, `${seen.get(s.podUid) ?? ""}${s.id}:${s.state};`);
         for (const [uid, sig] of seen) {
           if (last.get(uid) === sig) continue;
           const key = this.keyByUid.get(uid);

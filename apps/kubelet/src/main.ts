@@ -39,6 +39,8 @@ const FLAGS = {
   "crash-loop-backoff-initial": { env: "TSKUBE_CRASH_LOOP_BACKOFF_INITIAL", default: "10s" },
   "crash-loop-backoff-max": { env: "TSKUBE_CRASH_LOOP_BACKOFF_MAX", default: "5m" },
   "crash-loop-backoff-reset": { env: "TSKUBE_CRASH_LOOP_BACKOFF_RESET", default: "10m" },
+  "image-pull-backoff-initial": { env: "TSKUBE_IMAGE_PULL_BACKOFF_INITIAL", default: "10s" },
+  "image-pull-backoff-max": { env: "TSKUBE_IMAGE_PULL_BACKOFF_MAX", default: "5m" },
   "pleg-relist-period": { env: "TSKUBE_PLEG_RELIST_PERIOD", default: "1s" },
   "fake-start-delay": { env: "TSKUBE_FAKE_START_DELAY", default: "0s" },
   "docker-network": { env: "TSKUBE_DOCKER_NETWORK", default: "bridge" },
@@ -178,6 +180,10 @@ async function main(): Promise<void> {
       initialMs: parseDuration(flags["crash-loop-backoff-initial"]),
       maxMs: parseDuration(flags["crash-loop-backoff-max"]),
       resetMs: parseDuration(flags["crash-loop-backoff-reset"]),
+    },
+    imageBackoff: {
+      initialMs: parseDuration(flags["image-pull-backoff-initial"]),
+      maxMs: parseDuration(flags["image-pull-backoff-max"]),
     },
     relistPeriodMs: parseDuration(flags["pleg-relist-period"]),
   });

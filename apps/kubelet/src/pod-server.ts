@@ -3,6 +3,8 @@ import type { ServerDuplexStream, ServerWritableStream } from "@grpc/grpc-js";
 import {
   type ExecRequest,
   ExecResponse,
+  type ExecStreamRequest,
+  ExecStreamResponse,
   type LogsRequest,
   LogsResponse,
   type Pod,
@@ -14,7 +16,13 @@ import { toServiceError } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
 import { errors } from "@tskube/machinery";
 import type { Kubelet } from "./kubelet.js";
-import { type ContainerStatus, LABEL_ATTEMPT, LABEL_CONTAINER_NAME, type Runtime } from "./runtime/types.js";
+import {
+  type ContainerStatus,
+  type ExecSession,
+  LABEL_ATTEMPT,
+  LABEL_CONTAINER_NAME,
+  type Runtime,
+} from "./runtime/types.js";
 
 const POD_GR = { group: "", resource: "pods", kind: "Pod" };
 const FOLLOW_POLL_MS = 200;
@@ -94,23 +102,93 @@ export function createPodService(kubelet: Kubelet, runtime: Runtime, log: Logger
     call.end();
   }
 
-  async function serveExec(call: ServerWritableStream<ExecRequest, ExecResponse>): Promise<void> {
-    const req = call.request;
-    const pod = findPod(req.namespace, req.name);
-    const name = containerName(pod, req.container);
+  /** The running container an exec goes into, or kubectl's error. */
+  async function execTarget(namespace: string, podName: string, container: string, command: string[]) {
+    const pod = findPod(namespace, podName);
+    const name = containerName(pod, container);
     const running = (await attemptsOf(pod, name)).at(-1);
     if (!running || running.state !== "RUNNING") {
       throw errors.badRequest(
-        `cannot exec in a stopped container; container ${name} of pod ${req.name} is not running`,
+        `cannot exec in a stopped container; container ${name} of pod ${podName} is not running`,
       );
     }
-    if (req.command.length === 0)
+    if (command.length === 0)
       throw errors.badRequest("you must specify at least one command for the container");
-    const result = await runtime.execSync(running.id, req.command, 60_000);
-    if (result.stdout) call.write(ExecResponse.fromPartial({ stdout: Buffer.from(result.stdout) }));
-    if (result.stderr) call.write(ExecResponse.fromPartial({ stderr: Buffer.from(result.stderr) }));
-    call.write(ExecResponse.fromPartial({ exitCode: result.exitCode }));
+    return running;
+  }
+
+  /** Exec with its input given up front: written, closed, then the output streams back. */
+  async function serveExec(call: ServerWritableStream<ExecRequest, ExecResponse>): Promise<void> {
+    const req = call.request;
+    const target = await execTarget(req.namespace, req.name, req.container, req.command);
+    const session = await runtime.exec(target.id, {
+      command: req.command,
+      stdin: req.stdin.length > 0,
+      tty: false,
+      onStdout: (d) => call.write(ExecResponse.fromPartial({ stdout: d })),
+      onStderr: (d) => call.write(ExecResponse.fromPartial({ stderr: d })),
+    });
+    call.on("cancelled", () => session.cancel());
+    if (req.stdin.length) {
+      session.write(req.stdin);
+      session.closeStdin();
+    }
+    call.write(ExecResponse.fromPartial({ exitCode: await session.exited }));
     call.end();
+  }
+
+  /**
+   * Interactive exec: the first message starts the command; input, sizes and the end of input
+   * follow. The client half-closing its side also ends the input. Messages that arrive while the
+   * command is being started wait for it.
+   */
+  function serveExecStream(call: ServerDuplexStream<ExecStreamRequest, ExecStreamResponse>): void {
+    let session: ExecSession | undefined;
+    let starting = false;
+    let cancelled = false;
+    const early: ExecStreamRequest[] = [];
+    let endedEarly = false;
+    const fail = (err: unknown) =>
+      call.emit("error", Object.assign(new Error(String((err as Error).message)), toServiceError(err, log)));
+    const apply = (s: ExecSession, msg: ExecStreamRequest) => {
+      if (msg.stdin?.length) s.write(msg.stdin);
+      if (msg.closeStdin) s.closeStdin();
+      if (msg.resize) s.resize(msg.resize);
+    };
+    call.on("data", (msg: ExecStreamRequest) => {
+      if (session) return apply(session, msg);
+      if (starting) return void early.push(msg);
+      const start = msg.start;
+      if (!start) return fail(errors.badRequest("the first message of an exec stream must be start"));
+      starting = true;
+      void (async () => {
+        const target = await execTarget(start.namespace, start.name, start.container, start.command);
+        const s = await runtime.exec(target.id, {
+          command: start.command,
+          stdin: start.stdin,
+          tty: start.tty,
+          ...(start.size ? { size: start.size } : {}),
+          onStdout: (d) => call.write(ExecStreamResponse.fromPartial({ stdout: d })),
+          onStderr: (d) => call.write(ExecStreamResponse.fromPartial({ stderr: d })),
+        });
+        session = s;
+        if (cancelled) return s.cancel();
+        for (const m of early.splice(0)) apply(s, m);
+        if (endedEarly) s.closeStdin();
+        const code = await s.exited;
+        if (cancelled) return;
+        call.write(ExecStreamResponse.fromPartial({ exitCode: code }));
+        call.end();
+      })().catch(fail);
+    });
+    call.on("end", () => {
+      if (session) session.closeStdin();
+      else endedEarly = true;
+    });
+    call.on("cancelled", () => {
+      cancelled = true;
+      session?.cancel();
+    });
   }
 
   const fail = (call: ServerWritableStream<unknown, unknown>) => (err: unknown) =>
@@ -153,5 +231,6 @@ export function createPodService(kubelet: Kubelet, runtime: Runtime, log: Logger
     portForward: servePortForward,
     logs: (call) => void serveLogs(call).catch(fail(call as ServerWritableStream<unknown, unknown>)),
     exec: (call) => void serveExec(call).catch(fail(call as ServerWritableStream<unknown, unknown>)),
+    execStream: serveExecStream,
   };
 }

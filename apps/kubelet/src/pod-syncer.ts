@@ -4,6 +4,7 @@ import type { EventRecorder } from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { isConflict, isNotFound, parseQuantity } from "@tskube/machinery";
 import type { RestartBackoff } from "./backoff.js";
+import { type ImageBackoffOptions, ImageManager, ImagePullBackoff } from "./images.js";
 import { type ContainerView, computePodStatus } from "./pod-status.js";
 import type { ProbeManager } from "./prober.js";
 import {
@@ -25,6 +26,8 @@ export interface PodSyncerOptions {
   runtime: Runtime;
   recorder: EventRecorder;
   backoff: RestartBackoff;
+  /** Image pull back-off (Kubernetes: 10 s doubling to 5 min). */
+  imageBackoff?: ImageBackoffOptions;
   nodeName: string;
   nodeIp: string;
   log: Logger;
@@ -53,8 +56,16 @@ const podName = (pod: Pod) => `${pod.metadata!.name}_${pod.metadata!.namespace}(
  */
 export class PodSyncer {
   private warnedIsolation = new Set<string>();
+  private readonly images: ImageManager;
 
-  constructor(private readonly opts: PodSyncerOptions) {}
+  constructor(private readonly opts: PodSyncerOptions) {
+    this.images = new ImageManager({
+      images: opts.runtime.images,
+      recorder: opts.recorder,
+      backoff: new ImagePullBackoff(opts.imageBackoff ?? { initialMs: 10_000, maxMs: 300_000 }),
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+  }
 
   private now(): number {
     return this.opts.now?.() ?? Date.now();
@@ -69,14 +80,35 @@ export class PodSyncer {
     }
     const phase = pod.status?.phase;
     const sandboxes = (await runtime.listPodSandboxes()).filter((s) => s.podUid === uid);
-    const containers = (await runtime.listContainers()).filter((c) => c.labels[LABEL_POD_UID] === uid);
+    let containers = (await runtime.listContainers()).filter((c) => c.labels[LABEL_POD_UID] === uid);
     if (phase === "Succeeded" || phase === "Failed") {
       for (const c of containers) if (c.state === "RUNNING") await runtime.stopContainer(c.id, 0);
       return undefined;
     }
-    let sandbox: SandboxStatus | undefined = sandboxes.find((s) => s.state === "READY");
-    if (!sandbox) {
-      for (const s of sandboxes) await runtime.removePodSandbox(s.id);
+    const restartPolicy = pod.spec?.restartPolicy || "Always";
+    let sandbox: SandboxStatus | undefined = sandboxes
+      .filter((s) => s.state === "READY")
+      .sort((a, b) => b.createdAt - a.createdAt)[0];
+    // Kubernetes' computePodActions: a pod that must never restart and already ran keeps its dead
+    // sandbox; its containers are killed and it ends with what they exited with.
+    const recreate =
+      !sandbox && !(sandboxes.length > 0 && restartPolicy === "Never" && containers.length > 0);
+    if (!sandbox && sandboxes.length > 0) {
+      // The sandbox died (`docker kill` of it, a node reboot): its containers lost their network
+      // namespace, so all of them go and start again in a new sandbox. The old ones stay (stopped)
+      // until the pod is deleted: their exits are the restart count and lastState.
+      if (recreate)
+        await this.opts.recorder.event(
+          pod,
+          "Normal",
+          "SandboxChanged",
+          "Pod sandbox changed, it will be killed and re-created.",
+        );
+      await this.killContainers(pod, containers);
+      for (const s of sandboxes) await runtime.stopPodSandbox(s.id);
+      containers = (await runtime.listContainers()).filter((c) => c.labels[LABEL_POD_UID] === uid);
+    }
+    if (recreate) {
       const id = await runtime.runPodSandbox({
         podUid: uid,
         name: pod.metadata!.name,
@@ -115,7 +147,6 @@ export class PodSyncer {
       await this.writeStatus(pod, views, podIp, sandbox?.state === "READY");
       return 2_000;
     }
-    const restartPolicy = pod.spec?.restartPolicy || "Always";
     const views: ContainerView[] = [];
     let requeueMs: number | undefined;
     for (const spec of pod.spec?.containers ?? []) {
@@ -133,7 +164,7 @@ export class PodSyncer {
       if (latest?.state === "EXITED") {
         const restart =
           restartPolicy === "Always" || (restartPolicy === "OnFailure" && latest.exitCode !== 0);
-        if (!restart) {
+        if (!restart || !sandbox) {
           view.finished = true;
           continue;
         }
@@ -152,7 +183,9 @@ export class PodSyncer {
           continue;
         }
       }
-      await this.createAndStart(pod, sandbox!, spec, attempts.length, view, podIp, volumePaths);
+      if (!sandbox) continue;
+      const retry = await this.createAndStart(pod, sandbox, spec, attempts.length, view, podIp, volumePaths);
+      if (retry !== undefined) requeueMs = Math.min(requeueMs ?? retry, retry);
     }
     const fresh = (await runtime.listContainers()).filter((c) => c.labels[LABEL_POD_UID] === uid);
     for (const v of views) {
@@ -210,6 +243,7 @@ export class PodSyncer {
     return out;
   }
 
+  /** Creates and starts one attempt; returns when to try again if the image is not there yet. */
   private async createAndStart(
     pod: Pod,
     sandbox: SandboxStatus,
@@ -218,8 +252,15 @@ export class PodSyncer {
     view: ContainerView,
     podIp: string,
     volumePaths: Map<string, string>,
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     const { runtime, recorder } = this.opts;
+    // As Kubernetes' startContainer: the image first, then the container's config.
+    const pull = await this.images.ensureImageExists(pod, spec);
+    if (pull) {
+      view.waitingReason = { reason: pull.reason, message: pull.message };
+      await recorder.event(pod, "Warning", "Failed", `Error: ${pull.reason}`);
+      return pull.retryAfterMs;
+    }
     let env: { name: string; value: string }[];
     try {
       env = await this.resolveEnv(pod, spec, podIp);
@@ -227,14 +268,8 @@ export class PodSyncer {
       const message = (err as Error).message;
       view.waitingReason = { reason: "CreateContainerConfigError", message };
       await recorder.event(pod, "Warning", "Failed", `Error: ${message}`);
-      return;
+      return undefined;
     }
-    await recorder.event(
-      pod,
-      "Normal",
-      "Pulled",
-      `Container image "${spec.image}" already present on machine`,
-    );
     let id: string;
     try {
       id = await runtime.createContainer(sandbox.id, {
@@ -257,10 +292,11 @@ export class PodSyncer {
     } catch (err) {
       view.waitingReason = { reason: "CreateContainerError", message: (err as Error).message };
       await recorder.event(pod, "Warning", "Failed", `Error: ${(err as Error).message}`);
-      return;
+      return undefined;
     }
     await recorder.event(pod, "Normal", "Created", `Created container ${spec.name}`);
     await this.start(pod, id, spec, view);
+    return undefined;
   }
 
   private async start(pod: Pod, id: string, spec: Container, view: ContainerView): Promise<void> {
@@ -302,19 +338,25 @@ export class PodSyncer {
     }
   }
 
+  /** Stops a pod's running containers in parallel, each with the pod's grace period. */
+  private async killContainers(pod: Pod, containers: RuntimeContainer[]): Promise<void> {
+    const grace = pod.metadata!.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    await Promise.all(
+      containers
+        .filter((c) => c.state === "RUNNING")
+        .map(async (c) => {
+          await this.opts.recorder.event(pod, "Normal", "Killing", `Stopping container ${c.name}`);
+          await this.opts.runtime.stopContainer(c.id, grace);
+        }),
+    );
+  }
+
   /** Graceful stop: SIGTERM, the grace period, SIGKILL; then the pod object is removed. */
   async terminate(pod: Pod): Promise<void> {
     const uid = pod.metadata!.uid;
-    const { runtime } = this.opts;
-    const grace = pod.metadata!.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
-    const running = (await runtime.listContainers()).filter(
-      (c) => c.labels[LABEL_POD_UID] === uid && c.state === "RUNNING",
-    );
-    await Promise.all(
-      running.map(async (c) => {
-        await this.opts.recorder.event(pod, "Normal", "Killing", `Stopping container ${c.name}`);
-        await runtime.stopContainer(c.id, grace);
-      }),
+    await this.killContainers(
+      pod,
+      (await this.opts.runtime.listContainers()).filter((c) => c.labels[LABEL_POD_UID] === uid),
     );
     await this.cleanup(uid);
     try {
@@ -337,6 +379,7 @@ export class PodSyncer {
       await runtime.removePodSandbox(s.id);
     }
     this.opts.backoff.forget(`${uid}/`);
+    this.images.forget(uid);
     this.opts.volumes.tearDown(uid);
     this.warnedIsolation.delete(uid);
   }

@@ -21,6 +21,8 @@ import {
   type DiscoveryResponse,
   ExecRequest,
   type ExecResponse,
+  type ExecStreamRequest,
+  type ExecStreamResponse,
   GetRequest,
   type GetResponse,
   type KindInfo,
@@ -101,6 +103,8 @@ export interface Client {
   exec(opts: ExecOptions): AsyncIterable<ExecResponse>;
   /** One TCP connection to a pod's port as a bidirectional stream (write the target first). */
   portForward(): ClientDuplexStream<PortForwardRequest, PortForwardResponse>;
+  /** An exec with its streams attached (stdin, terminal sizes) as a bidirectional stream (start first). */
+  execStream(): ClientDuplexStream<ExecStreamRequest, ExecStreamResponse>;
   discovery(): Promise<APIResource[]>;
   /** The address calls currently go to. */
   currentServer(): string;
@@ -371,6 +375,7 @@ export function createClient(opts: ClientOptions): Client {
       );
     },
     portForward: () => podStubs[current]!.portForward(),
+    execStream: () => podStubs[current]!.execStream(),
     currentServer: () => opts.servers[current]!,
     close() {
       for (const s of stubs) s.close();

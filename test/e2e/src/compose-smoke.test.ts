@@ -119,6 +119,8 @@ spec:
   containers:
   - name: hello
     image: ${image}
+    # The offline image is tagged :latest (imagePullPolicy Always by default) and there is no registry.
+    imagePullPolicy: IfNotPresent
     command: ["echo"]
     args: ["Hello World!"]
 `;

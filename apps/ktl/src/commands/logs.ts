@@ -1,3 +1,4 @@
+import { ExecStreamRequest, type ExecStreamResponse } from "@tskube/api";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
 
@@ -33,35 +34,79 @@ export async function logs(
   }
 }
 
-/** `ktl exec POD [-c C] -- CMD…`: the command's output, and its exit code as ktl's. */
+/**
+ * `ktl exec POD [-c C] [-i] [-t] -- CMD…`: runs the command in the container over one bidirectional
+ * stream (through the apiserver to the pod's kubelet). -i streams stdin as it is read and its end
+ * as the command's end of input; -t with -i on a terminal allocates a TTY, puts this terminal in raw
+ * mode (Ctrl-C and Ctrl-D go to the command) and forwards its size on every resize. ktl exits with
+ * the command's exit code.
+ */
 export async function exec(
   ctx: Context,
   arg: string,
   command: string[],
-  flags: { container?: string; stdin: boolean },
+  flags: { container?: string; stdin: boolean; tty: boolean },
 ): Promise<void> {
   if (command.length === 0) throw new UsageError("you must specify at least one command for the container");
-  const stdin = flags.stdin ? await readStdin() : undefined;
+  const input = process.stdin;
+  // As kubectl: a TTY needs -i (something must drive it) and input that is a terminal.
+  let tty = flags.tty && flags.stdin;
+  if (tty && !input.isTTY) {
+    process.stderr.write("Unable to use a TTY - input is not a terminal or the right kind of file\n");
+    tty = false;
+  }
+  const size = () => ({ width: process.stdout.columns ?? 0, height: process.stdout.rows ?? 0 });
+  const stream = ctx.client().execStream();
+  stream.write(
+    ExecStreamRequest.fromPartial({
+      start: {
+        namespace: ctx.namespace,
+        name: podName(arg),
+        container: flags.container ?? "",
+        command,
+        stdin: flags.stdin,
+        tty,
+        ...(tty ? { size: size() } : {}),
+      },
+    }),
+  );
+  const onResize = () => stream.write(ExecStreamRequest.fromPartial({ resize: size() }));
+  const onData = (d: Buffer) => stream.write(ExecStreamRequest.fromPartial({ stdin: d }));
+  const onEnd = () => stream.write(ExecStreamRequest.fromPartial({ closeStdin: true }));
+  if (tty) {
+    input.setRawMode(true);
+    process.stdout.on("resize", onResize);
+  }
+  if (flags.stdin) {
+    input.on("data", onData);
+    input.once("end", onEnd);
+  }
   let code = 0;
-  for await (const msg of ctx.client().exec({
-    namespace: ctx.namespace,
-    name: podName(arg),
-    container: flags.container ?? "",
-    command,
-    ...(stdin ? { stdin } : {}),
-  })) {
-    if (msg.stdout.length) process.stdout.write(msg.stdout);
-    if (msg.stderr.length) process.stderr.write(msg.stderr);
-    if (msg.exitCode !== undefined) code = msg.exitCode;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      stream.on("data", (m: ExecStreamResponse) => {
+        if (m.stdout.length) process.stdout.write(m.stdout);
+        if (m.stderr.length) process.stderr.write(m.stderr);
+        if (m.exitCode !== undefined) code = m.exitCode;
+      });
+      stream.on("end", () => resolve());
+      stream.on("error", reject);
+    });
+  } finally {
+    if (tty) {
+      input.setRawMode(false);
+      process.stdout.off("resize", onResize);
+    }
+    if (flags.stdin) {
+      input.off("data", onData);
+      input.off("end", onEnd);
+      // Unread input would keep ktl alive after the command is gone.
+      input.destroy();
+    }
+    stream.end();
   }
   if (code !== 0) {
     process.stderr.write(`command terminated with exit code ${code}\n`);
     ctx.exitCode = code;
   }
-}
-
-async function readStdin(): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }

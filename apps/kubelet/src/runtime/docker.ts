@@ -2,10 +2,15 @@ import Docker from "dockerode";
 import type {
   ContainerConfig,
   ContainerStatus,
+  ExecOptions,
   ExecResult,
+  ExecSession,
+  Image,
+  ImageService,
   Runtime,
   SandboxConfig,
   SandboxStatus,
+  TerminalSize,
 } from "./types.js";
 import { LABEL_POD_UID } from "./types.js";
 
@@ -23,6 +28,34 @@ export interface DockerRuntimeOptions {
   /** The image of the sandbox container that holds the pod's network namespace. */
   sandboxImage: string;
   socketPath?: string;
+}
+
+/**
+ * How long to wait for the engine to mark an exec finished once its stream ended: Docker closes the
+ * stream when the process exits but records the exit code a moment later.
+ */
+const EXEC_EXIT_WAIT_MS = 5_000;
+const EXEC_EXIT_POLL_MS = 20;
+
+/** An Engine API error as the docker CLI prints it ("Error response from daemon: …"). */
+function engineError(err: unknown): Error {
+  const e = err as { statusCode?: number; json?: unknown; message?: string };
+  if (!e.statusCode) return err instanceof Error ? err : new Error(String(err));
+  // docker-modem keeps the body as parsed JSON, or as text for streaming calls such as a pull.
+  let body = e.json;
+  if (Buffer.isBuffer(body)) body = body.toString();
+  if (typeof body === "string") {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // plain text
+    }
+  }
+  const message =
+    (typeof body === "object" && body && String((body as { message?: string }).message ?? "")) ||
+    (typeof body === "string" && body) ||
+    String(e.message ?? "").replace(/^\(HTTP code \d+\) [^-]*- /, "");
+  return new Error(`Error response from daemon: ${message.trim()}`);
 }
 
 const time = (s: string | undefined) => (s && !s.startsWith("0001-") ? Date.parse(s) : 0);
@@ -44,32 +77,80 @@ export function demux(buf: Buffer): { stdout: Buffer; stderr: Buffer; all: Buffe
   return { stdout: Buffer.concat(out), stderr: Buffer.concat(err), all: Buffer.concat(all) };
 }
 
+/** Splits Docker's multiplexed stream as it arrives (frames may span chunks). */
+function demuxer(onStdout: (d: Buffer) => void, onStderr: (d: Buffer) => void): (chunk: Buffer) => void {
+  let pending: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    while (pending.length >= 8) {
+      const size = pending.readUInt32BE(4);
+      if (pending.length < 8 + size) break;
+      const data = pending.subarray(8, 8 + size);
+      if (data.length) (pending[0] === 2 ? onStderr : onStdout)(data);
+      pending = pending.subarray(8 + size);
+    }
+  };
+}
+
+/** The Engine's image store (dockerode): inspect for presence, pull with its progress stream. */
+class DockerImages implements ImageService {
+  constructor(private readonly docker: Docker) {}
+
+  async imageStatus(image: string): Promise<Image | undefined> {
+    try {
+      const info = await this.docker.getImage(image).inspect();
+      return { id: info.Id, repoTags: info.RepoTags ?? [], size: info.Size };
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw engineError(err);
+    }
+  }
+
+  async pullImage(image: string): Promise<Image> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      // The engine answers at once when it cannot reach the registry (HTTP 500 before any progress).
+      stream = await this.docker.pull(image);
+    } catch (err) {
+      throw engineError(err);
+    }
+    await new Promise<void>((resolve, reject) => {
+      let failure: string | undefined;
+      this.docker.modem.followProgress(
+        stream,
+        (err: Error | null) => (err ? reject(err) : failure ? reject(new Error(failure)) : resolve()),
+        // A failure mid-pull (unknown tag, registry refusal) arrives as a progress message.
+        (ev: { error?: string; errorDetail?: { message?: string } }) => {
+          if (ev.error) failure ??= ev.errorDetail?.message || ev.error;
+        },
+      );
+    });
+    const pulled = await this.imageStatus(image);
+    if (!pulled) throw new Error(`image ${image} is not on the node after its pull`);
+    return pulled;
+  }
+}
+
 /**
  * Pods as Docker containers through the Engine API (dockerode): a sandbox container owns the pod's
  * network namespace on the pods network; app containers join it (`container:<sandbox>`), so a pod's
- * containers share an IP and localhost. Limits map to Docker's memory and CPU quotas. Images must be
- * present locally or pullable.
+ * containers share an IP and localhost. Limits map to Docker's memory and CPU quotas. The kubelet pulls
+ * container images (imagePullPolicy) before it creates containers; the sandbox image is the runtime's
+ * own business and is pulled here when missing, as containerd pulls its pause image.
  */
 export class DockerRuntime implements Runtime {
   readonly name = "docker";
   readonly version: string = "engine";
   private readonly docker: Docker;
+  readonly images: DockerImages;
 
   constructor(private readonly opts: DockerRuntimeOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath ?? "/var/run/docker.sock" });
+    this.images = new DockerImages(this.docker);
   }
 
   private async ensureImage(image: string): Promise<void> {
-    try {
-      await this.docker.getImage(image).inspect();
-      return;
-    } catch {
-      // not present: pull it
-    }
-    const stream = await this.docker.pull(image);
-    await new Promise<void>((resolve, reject) =>
-      this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())),
-    );
+    if (!(await this.images.imageStatus(image))) await this.images.pullImage(image);
   }
 
   async runPodSandbox(config: SandboxConfig): Promise<string> {
@@ -136,7 +217,6 @@ export class DockerRuntime implements Runtime {
   }
 
   async createContainer(sandboxId: string, config: ContainerConfig): Promise<string> {
-    await this.ensureImage(config.image);
     const c = await this.docker.createContainer({
       Image: config.image,
       // Kubernetes: command replaces the image's entrypoint, args its cmd.
@@ -237,5 +317,70 @@ export class DockerRuntime implements Runtime {
     const { stdout, stderr } = demux(Buffer.concat(chunks));
     const info = await exec.inspect();
     return { exitCode: info.ExitCode ?? 137, stdout: stdout.toString(), stderr: stderr.toString() };
+  }
+
+  async exec(id: string, o: ExecOptions): Promise<ExecSession> {
+    const exec = await this.docker.getContainer(id).exec({
+      Cmd: o.command,
+      AttachStdin: o.stdin,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: o.tty,
+    });
+    const stream = (await exec.start({
+      hijack: true,
+      stdin: o.stdin,
+      Tty: o.tty,
+    })) as NodeJS.ReadWriteStream & {
+      destroy(): void;
+    };
+    const resize = (size: TerminalSize) => {
+      if (o.tty && size.width > 0 && size.height > 0)
+        exec.resize({ h: size.height, w: size.width }).catch(() => {
+          // the command already exited
+        });
+    };
+    // Engine API 1.41 has no ConsoleSize on create: the size follows the start (a command that
+    // reads it in its first instant may see 0 0, as with `docker exec -t`).
+    if (o.size) resize(o.size);
+    const onData = o.tty ? o.onStdout : demuxer(o.onStdout, o.onStderr);
+    stream.on("data", (d: Buffer) => onData(d));
+    const exited = new Promise<number>((resolve) => {
+      let done = false;
+      const finish = async () => {
+        if (done) return;
+        done = true;
+        const deadline = Date.now() + EXEC_EXIT_WAIT_MS;
+        for (;;) {
+          const info = await exec.inspect().catch(() => undefined);
+          if (!info || (!info.Running && info.ExitCode !== null) || Date.now() > deadline) {
+            // No exit code (the engine lost the exec): 137 as for a killed process.
+            resolve(info?.ExitCode ?? 137);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, EXEC_EXIT_POLL_MS));
+        }
+      };
+      stream.on("end", () => void finish());
+      stream.on("close", () => void finish());
+      stream.on("error", () => void finish());
+    });
+    let stdinOpen = o.stdin;
+    return {
+      write: (data) => {
+        if (stdinOpen) stream.write(data);
+      },
+      // A half-close of the hijacked connection is how the engine learns the input ended.
+      closeStdin: () => {
+        if (!stdinOpen) return;
+        stdinOpen = false;
+        stream.end();
+      },
+      resize,
+      // The Engine API cannot signal an exec; dropping the connection closes its input (and its
+      // terminal, which hangs up a shell on one).
+      cancel: () => stream.destroy(),
+      exited,
+    };
   }
 }

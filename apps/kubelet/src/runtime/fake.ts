@@ -3,10 +3,34 @@ import type {
   ContainerConfig,
   ContainerStatus,
   ExecResult,
+  ExecSession,
+  Image,
+  ImageService,
   Runtime,
   SandboxConfig,
   SandboxStatus,
 } from "./types.js";
+
+/**
+ * Pretend pulls: an image is present once pulled, and a pull takes the runtime's start delay, so a
+ * hollow node's pods go through Pulling/Pulled as a real node's do.
+ */
+class FakeImages implements ImageService {
+  private readonly present = new Map<string, Image>();
+
+  constructor(private readonly pullDelayMs: number) {}
+
+  async imageStatus(image: string): Promise<Image | undefined> {
+    return this.present.get(image);
+  }
+
+  async pullImage(image: string): Promise<Image> {
+    if (this.pullDelayMs) await new Promise((r) => setTimeout(r, this.pullDelayMs));
+    const got = { id: `sha256:${randomBytes(32).toString("hex")}`, repoTags: [image], size: 0 };
+    this.present.set(image, got);
+    return got;
+  }
+}
 
 /**
  * A hollow node's runtime (as kubemark's): nothing runs, but sandboxes get addresses and
@@ -18,11 +42,14 @@ export class FakeRuntime implements Runtime {
   private sandboxes = new Map<string, SandboxStatus>();
   private containers = new Map<string, ContainerStatus>();
   private next = 2;
+  readonly images: FakeImages;
 
   constructor(
     private readonly podCidrBase: string,
     private readonly startDelayMs = 0,
-  ) {}
+  ) {
+    this.images = new FakeImages(startDelayMs);
+  }
 
   async runPodSandbox(config: SandboxConfig): Promise<string> {
     const id = randomBytes(8).toString("hex");
@@ -104,5 +131,16 @@ export class FakeRuntime implements Runtime {
 
   async execSync(): Promise<ExecResult> {
     return { exitCode: 0, stdout: "", stderr: "" };
+  }
+
+  /** Nothing runs: the command exits 0 at once, with no output, whatever it is given. */
+  async exec(): Promise<ExecSession> {
+    return {
+      write: () => {},
+      closeStdin: () => {},
+      resize: () => {},
+      cancel: () => {},
+      exited: Promise.resolve(0),
+    };
   }
 }

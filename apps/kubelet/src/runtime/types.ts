@@ -74,9 +74,61 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** An image on the node (CRI's Image): what the runtime reports for a reference it holds. */
+export interface Image {
+  /** The runtime's image id (docker: the config digest, sha256:…). */
+  id: string;
+  repoTags: string[];
+  /** Bytes on disk. */
+  size: number;
+}
+
+/**
+ * CRI's ImageService: the kubelet decides when to pull (imagePullPolicy, back-off, events); the
+ * runtime only answers whether an image is present and pulls one.
+ */
+export interface ImageService {
+  /** The image if the node has it, undefined if not. */
+  imageStatus(image: string): Promise<Image | undefined>;
+  /** Pulls the image; rejects with the registry's or engine's message when it cannot. */
+  pullImage(image: string): Promise<Image>;
+}
+
+/** Terminal dimensions in character cells (CRI's and Kubernetes' TerminalSize). */
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+export interface ExecOptions {
+  command: string[];
+  /** Attach the caller's input to the command's standard input. */
+  stdin: boolean;
+  /** Run the command on a terminal: stdout and stderr arrive merged on stdout. */
+  tty: boolean;
+  /** The terminal's first size (tty only). */
+  size?: TerminalSize;
+  onStdout(data: Buffer): void;
+  onStderr(data: Buffer): void;
+}
+
+/** A running exec (CRI's streaming Exec): input goes in, output arrives through the callbacks. */
+export interface ExecSession {
+  write(data: Uint8Array): void;
+  /** End of input: the command reads EOF. */
+  closeStdin(): void;
+  resize(size: TerminalSize): void;
+  /** The caller went away: stop relaying (and end the command where the runtime can). */
+  cancel(): void;
+  /** The exit code, once the command exited and its output was delivered. */
+  readonly exited: Promise<number>;
+}
+
 export interface Runtime {
   readonly name: string;
   readonly version: string;
+  /** null: the runtime runs no images (every image counts as present and is never pulled). */
+  readonly images: ImageService | null;
   runPodSandbox(config: SandboxConfig): Promise<string>;
   stopPodSandbox(id: string): Promise<void>;
   removePodSandbox(id: string): Promise<void>;
@@ -90,4 +142,6 @@ export interface Runtime {
   /** The container's log (stdout and stderr, in order) from a byte offset; next is where to go on. */
   readLog(id: string, offset: number): Promise<{ data: Buffer; next: number }>;
   execSync(id: string, command: string[], timeoutMs: number): Promise<ExecResult>;
+  /** Runs a command in a running container with its standard streams attached. */
+  exec(id: string, opts: ExecOptions): Promise<ExecSession>;
 }

@@ -5890,6 +5890,157 @@ const set: unknown = {
      ]
     },
     {
+     "name": "ExecStreamRequest",
+     "field": [
+      {
+       "name": "start",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.ExecStart",
+       "oneofIndex": 0,
+       "jsonName": "start"
+      },
+      {
+       "name": "stdin",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BYTES",
+       "oneofIndex": 0,
+       "jsonName": "stdin"
+      },
+      {
+       "name": "close_stdin",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BOOL",
+       "oneofIndex": 0,
+       "jsonName": "closeStdin"
+      },
+      {
+       "name": "resize",
+       "number": 4,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.TerminalSize",
+       "oneofIndex": 0,
+       "jsonName": "resize"
+      }
+     ],
+     "oneofDecl": [
+      {
+       "name": "request"
+      }
+     ]
+    },
+    {
+     "name": "ExecStart",
+     "field": [
+      {
+       "name": "namespace",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "namespace"
+      },
+      {
+       "name": "name",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "name"
+      },
+      {
+       "name": "container",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "container"
+      },
+      {
+       "name": "command",
+       "number": 4,
+       "label": "LABEL_REPEATED",
+       "type": "TYPE_STRING",
+       "jsonName": "command"
+      },
+      {
+       "name": "stdin",
+       "number": 5,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BOOL",
+       "jsonName": "stdin"
+      },
+      {
+       "name": "tty",
+       "number": 6,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BOOL",
+       "jsonName": "tty"
+      },
+      {
+       "name": "size",
+       "number": 7,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.TerminalSize",
+       "jsonName": "size"
+      }
+     ]
+    },
+    {
+     "name": "TerminalSize",
+     "field": [
+      {
+       "name": "width",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_UINT32",
+       "jsonName": "width"
+      },
+      {
+       "name": "height",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_UINT32",
+       "jsonName": "height"
+      }
+     ]
+    },
+    {
+     "name": "ExecStreamResponse",
+     "field": [
+      {
+       "name": "stdout",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BYTES",
+       "jsonName": "stdout"
+      },
+      {
+       "name": "stderr",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BYTES",
+       "jsonName": "stderr"
+      },
+      {
+       "name": "exit_code",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT32",
+       "oneofIndex": 0,
+       "jsonName": "exitCode",
+       "proto3Optional": true
+      }
+     ],
+     "oneofDecl": [
+      {
+       "name": "_exit_code"
+      }
+     ]
+    },
+    {
      "name": "PortForwardRequest",
      "field": [
       {
@@ -5949,6 +6100,13 @@ const set: unknown = {
        "name": "Exec",
        "inputType": ".tskube.v1.ExecRequest",
        "outputType": ".tskube.v1.ExecResponse",
+       "serverStreaming": true
+      },
+      {
+       "name": "ExecStream",
+       "inputType": ".tskube.v1.ExecStreamRequest",
+       "outputType": ".tskube.v1.ExecStreamResponse",
+       "clientStreaming": true,
        "serverStreaming": true
       },
       {

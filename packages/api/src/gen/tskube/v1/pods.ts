@@ -62,6 +62,54 @@ export interface ExecResponse {
   exitCode?: number | undefined;
 }
 
+export interface ExecStreamRequest {
+  $type: "tskube.v1.ExecStreamRequest";
+  /** The first message, and only the first. */
+  start?:
+    | ExecStart
+    | undefined;
+  /** Bytes for the command's standard input (with start.stdin). */
+  stdin?:
+    | Uint8Array
+    | undefined;
+  /** The client's input ended: the command reads end of file. */
+  closeStdin?:
+    | boolean
+    | undefined;
+  /** The client's terminal changed size (with start.tty). */
+  resize?: TerminalSize | undefined;
+}
+
+export interface ExecStart {
+  $type: "tskube.v1.ExecStart";
+  namespace: string;
+  name: string;
+  /** Optional when the pod has one container. */
+  container: string;
+  command: string[];
+  /** Attach the client's input to the command's standard input. */
+  stdin: boolean;
+  /** Allocate a terminal: the command's stdout and stderr both arrive as stdout. */
+  tty: boolean;
+  /** The terminal's first size (with tty). */
+  size?: TerminalSize | undefined;
+}
+
+/** A terminal's size in character cells. */
+export interface TerminalSize {
+  $type: "tskube.v1.TerminalSize";
+  width: number;
+  height: number;
+}
+
+export interface ExecStreamResponse {
+  $type: "tskube.v1.ExecStreamResponse";
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  /** Set on the last message. */
+  exitCode?: number | undefined;
+}
+
 export interface PortForwardRequest {
   $type: "tskube.v1.PortForwardRequest";
   namespace: string;
@@ -567,6 +615,528 @@ export const ExecResponse: MessageFns<ExecResponse, "tskube.v1.ExecResponse"> = 
 
 messageTypeRegistry.set(ExecResponse.$type, ExecResponse);
 
+function createBaseExecStreamRequest(): ExecStreamRequest {
+  return {
+    $type: "tskube.v1.ExecStreamRequest",
+    start: undefined,
+    stdin: undefined,
+    closeStdin: undefined,
+    resize: undefined,
+  };
+}
+
+export const ExecStreamRequest: MessageFns<ExecStreamRequest, "tskube.v1.ExecStreamRequest"> = {
+  $type: "tskube.v1.ExecStreamRequest" as const,
+
+  encode(message: ExecStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== undefined) {
+      ExecStart.encode(message.start, writer.uint32(10).fork()).join();
+    }
+    if (message.stdin !== undefined) {
+      writer.uint32(18).bytes(message.stdin);
+    }
+    if (message.closeStdin !== undefined) {
+      writer.uint32(24).bool(message.closeStdin);
+    }
+    if (message.resize !== undefined) {
+      TerminalSize.encode(message.resize, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.start = ExecStart.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stdin = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.closeStdin = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.resize = TerminalSize.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecStreamRequest {
+    return {
+      $type: ExecStreamRequest.$type,
+      start: isSet(object.start) ? ExecStart.fromJSON(object.start) : undefined,
+      stdin: isSet(object.stdin) ? bytesFromBase64(object.stdin) : undefined,
+      closeStdin: isSet(object.closeStdin)
+        ? globalThis.Boolean(object.closeStdin)
+        : isSet(object.close_stdin)
+        ? globalThis.Boolean(object.close_stdin)
+        : undefined,
+      resize: isSet(object.resize) ? TerminalSize.fromJSON(object.resize) : undefined,
+    };
+  },
+
+  toJSON(message: ExecStreamRequest): unknown {
+    const obj: any = {};
+    if (message.start !== undefined) {
+      obj.start = ExecStart.toJSON(message.start);
+    }
+    if (message.stdin !== undefined) {
+      obj.stdin = base64FromBytes(message.stdin);
+    }
+    if (message.closeStdin !== undefined) {
+      obj.closeStdin = message.closeStdin;
+    }
+    if (message.resize !== undefined) {
+      obj.resize = TerminalSize.toJSON(message.resize);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExecStreamRequest>): ExecStreamRequest {
+    return ExecStreamRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExecStreamRequest>): ExecStreamRequest {
+    const message = createBaseExecStreamRequest();
+    message.start = (object.start !== undefined && object.start !== null)
+      ? ExecStart.fromPartial(object.start)
+      : undefined;
+    message.stdin = object.stdin ?? undefined;
+    message.closeStdin = object.closeStdin ?? undefined;
+    message.resize = (object.resize !== undefined && object.resize !== null)
+      ? TerminalSize.fromPartial(object.resize)
+      : undefined;
+    return message;
+  },
+};
+
+messageTypeRegistry.set(ExecStreamRequest.$type, ExecStreamRequest);
+
+function createBaseExecStart(): ExecStart {
+  return {
+    $type: "tskube.v1.ExecStart",
+    namespace: "",
+    name: "",
+    container: "",
+    command: [],
+    stdin: false,
+    tty: false,
+    size: undefined,
+  };
+}
+
+export const ExecStart: MessageFns<ExecStart, "tskube.v1.ExecStart"> = {
+  $type: "tskube.v1.ExecStart" as const,
+
+  encode(message: ExecStart, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.container !== "") {
+      writer.uint32(26).string(message.container);
+    }
+    for (const v of message.command) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.stdin !== false) {
+      writer.uint32(40).bool(message.stdin);
+    }
+    if (message.tty !== false) {
+      writer.uint32(48).bool(message.tty);
+    }
+    if (message.size !== undefined) {
+      TerminalSize.encode(message.size, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecStart {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecStart();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.command.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.stdin = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.tty = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.size = TerminalSize.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecStart {
+    return {
+      $type: ExecStart.$type,
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      container: isSet(object.container) ? globalThis.String(object.container) : "",
+      command: globalThis.Array.isArray(object?.command) ? object.command.map((e: any) => globalThis.String(e)) : [],
+      stdin: isSet(object.stdin) ? globalThis.Boolean(object.stdin) : false,
+      tty: isSet(object.tty) ? globalThis.Boolean(object.tty) : false,
+      size: isSet(object.size) ? TerminalSize.fromJSON(object.size) : undefined,
+    };
+  },
+
+  toJSON(message: ExecStart): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.container !== "") {
+      obj.container = message.container;
+    }
+    if (message.command?.length) {
+      obj.command = message.command;
+    }
+    if (message.stdin !== false) {
+      obj.stdin = message.stdin;
+    }
+    if (message.tty !== false) {
+      obj.tty = message.tty;
+    }
+    if (message.size !== undefined) {
+      obj.size = TerminalSize.toJSON(message.size);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExecStart>): ExecStart {
+    return ExecStart.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExecStart>): ExecStart {
+    const message = createBaseExecStart();
+    message.namespace = object.namespace ?? "";
+    message.name = object.name ?? "";
+    message.container = object.container ?? "";
+    message.command = object.command?.map((e) => e) || [];
+    message.stdin = object.stdin ?? false;
+    message.tty = object.tty ?? false;
+    message.size = (object.size !== undefined && object.size !== null)
+      ? TerminalSize.fromPartial(object.size)
+      : undefined;
+    return message;
+  },
+};
+
+messageTypeRegistry.set(ExecStart.$type, ExecStart);
+
+function createBaseTerminalSize(): TerminalSize {
+  return { $type: "tskube.v1.TerminalSize", width: 0, height: 0 };
+}
+
+export const TerminalSize: MessageFns<TerminalSize, "tskube.v1.TerminalSize"> = {
+  $type: "tskube.v1.TerminalSize" as const,
+
+  encode(message: TerminalSize, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.width !== 0) {
+      writer.uint32(8).uint32(message.width);
+    }
+    if (message.height !== 0) {
+      writer.uint32(16).uint32(message.height);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalSize {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalSize();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.width = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.height = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TerminalSize {
+    return {
+      $type: TerminalSize.$type,
+      width: isSet(object.width) ? globalThis.Number(object.width) : 0,
+      height: isSet(object.height) ? globalThis.Number(object.height) : 0,
+    };
+  },
+
+  toJSON(message: TerminalSize): unknown {
+    const obj: any = {};
+    if (message.width !== 0) {
+      obj.width = Math.round(message.width);
+    }
+    if (message.height !== 0) {
+      obj.height = Math.round(message.height);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TerminalSize>): TerminalSize {
+    return TerminalSize.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TerminalSize>): TerminalSize {
+    const message = createBaseTerminalSize();
+    message.width = object.width ?? 0;
+    message.height = object.height ?? 0;
+    return message;
+  },
+};
+
+messageTypeRegistry.set(TerminalSize.$type, TerminalSize);
+
+function createBaseExecStreamResponse(): ExecStreamResponse {
+  return {
+    $type: "tskube.v1.ExecStreamResponse",
+    stdout: new Uint8Array(0),
+    stderr: new Uint8Array(0),
+    exitCode: undefined,
+  };
+}
+
+export const ExecStreamResponse: MessageFns<ExecStreamResponse, "tskube.v1.ExecStreamResponse"> = {
+  $type: "tskube.v1.ExecStreamResponse" as const,
+
+  encode(message: ExecStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stdout.length !== 0) {
+      writer.uint32(10).bytes(message.stdout);
+    }
+    if (message.stderr.length !== 0) {
+      writer.uint32(18).bytes(message.stderr);
+    }
+    if (message.exitCode !== undefined) {
+      writer.uint32(24).int32(message.exitCode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stdout = reader.bytes();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stderr = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.exitCode = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecStreamResponse {
+    return {
+      $type: ExecStreamResponse.$type,
+      stdout: isSet(object.stdout) ? bytesFromBase64(object.stdout) : new Uint8Array(0),
+      stderr: isSet(object.stderr) ? bytesFromBase64(object.stderr) : new Uint8Array(0),
+      exitCode: isSet(object.exitCode)
+        ? globalThis.Number(object.exitCode)
+        : isSet(object.exit_code)
+        ? globalThis.Number(object.exit_code)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ExecStreamResponse): unknown {
+    const obj: any = {};
+    if (message.stdout.length !== 0) {
+      obj.stdout = base64FromBytes(message.stdout);
+    }
+    if (message.stderr.length !== 0) {
+      obj.stderr = base64FromBytes(message.stderr);
+    }
+    if (message.exitCode !== undefined) {
+      obj.exitCode = Math.round(message.exitCode);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExecStreamResponse>): ExecStreamResponse {
+    return ExecStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExecStreamResponse>): ExecStreamResponse {
+    const message = createBaseExecStreamResponse();
+    message.stdout = object.stdout ?? new Uint8Array(0);
+    message.stderr = object.stderr ?? new Uint8Array(0);
+    message.exitCode = object.exitCode ?? undefined;
+    return message;
+  },
+};
+
+messageTypeRegistry.set(ExecStreamResponse.$type, ExecStreamResponse);
+
 function createBasePortForwardRequest(): PortForwardRequest {
   return { $type: "tskube.v1.PortForwardRequest", namespace: "", name: "", port: 0, data: new Uint8Array(0) };
 }
@@ -793,6 +1363,21 @@ export const PodServiceService = {
     responseDeserialize: (value: Buffer): ExecResponse => ExecResponse.decode(value),
   },
   /**
+   * ExecStream runs a command with its standard streams attached, as `kubectl exec -i -t` does: the
+   * first message starts it; then the client sends input, terminal sizes and the end of its input,
+   * while the server sends output and, last, the exit code. A client going away ends the command's
+   * input (and its terminal).
+   */
+  execStream: {
+    path: "/tskube.v1.PodService/ExecStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: ExecStreamRequest): Buffer => Buffer.from(ExecStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExecStreamRequest => ExecStreamRequest.decode(value),
+    responseSerialize: (value: ExecStreamResponse): Buffer => Buffer.from(ExecStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExecStreamResponse => ExecStreamResponse.decode(value),
+  },
+  /**
    * PortForward carries one TCP connection to a pod's port: the first message names the pod and
    * port, then each side sends the bytes it reads; either side ending the stream closes it.
    */
@@ -816,6 +1401,13 @@ export interface PodServiceServer extends UntypedServiceImplementation {
   /** Exec runs a command in a container and streams its output, ending with its exit code. */
   exec: handleServerStreamingCall<ExecRequest, ExecResponse>;
   /**
+   * ExecStream runs a command with its standard streams attached, as `kubectl exec -i -t` does: the
+   * first message starts it; then the client sends input, terminal sizes and the end of its input,
+   * while the server sends output and, last, the exit code. A client going away ends the command's
+   * input (and its terminal).
+   */
+  execStream: handleBidiStreamingCall<ExecStreamRequest, ExecStreamResponse>;
+  /**
    * PortForward carries one TCP connection to a pod's port: the first message names the pod and
    * port, then each side sends the bytes it reads; either side ending the stream closes it.
    */
@@ -832,6 +1424,18 @@ export interface PodServiceClient extends Client {
   /** Exec runs a command in a container and streams its output, ending with its exit code. */
   exec(request: ExecRequest, options?: Partial<CallOptions>): ClientReadableStream<ExecResponse>;
   exec(request: ExecRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<ExecResponse>;
+  /**
+   * ExecStream runs a command with its standard streams attached, as `kubectl exec -i -t` does: the
+   * first message starts it; then the client sends input, terminal sizes and the end of its input,
+   * while the server sends output and, last, the exit code. A client going away ends the command's
+   * input (and its terminal).
+   */
+  execStream(): ClientDuplexStream<ExecStreamRequest, ExecStreamResponse>;
+  execStream(options: Partial<CallOptions>): ClientDuplexStream<ExecStreamRequest, ExecStreamResponse>;
+  execStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<ExecStreamRequest, ExecStreamResponse>;
   /**
    * PortForward carries one TCP connection to a pod's port: the first message names the pod and
    * port, then each side sends the bytes it reads; either side ending the stream closes it.

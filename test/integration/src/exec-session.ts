@@ -1,0 +1,107 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ExecStreamRequest, type ExecStreamResponse } from "@tskube/api";
+import type { Client } from "@tskube/client";
+import { REPO_ROOT, waitFor } from "./harness.js";
+
+/**
+ * An interactive exec driven through the API (ExecStream via the apiserver), for tests that need
+ * what ktl cannot give from a pipe: a TTY and resizes.
+ */
+export function openExec(
+  client: Client,
+  start: {
+    name: string;
+    container?: string;
+    command: string[];
+    tty: boolean;
+    width?: number;
+    height?: number;
+  },
+) {
+  const stream = client.execStream();
+  let output = "";
+  let stderr = "";
+  const exit = new Promise<number>((resolve, reject) => {
+    let code = -1;
+    stream.on("data", (m: ExecStreamResponse) => {
+      output += Buffer.from(m.stdout).toString();
+      stderr += Buffer.from(m.stderr).toString();
+      if (m.exitCode !== undefined) code = m.exitCode;
+    });
+    stream.on("end", () => resolve(code));
+    stream.on("error", reject);
+  });
+  stream.write(
+    ExecStreamRequest.fromPartial({
+      start: {
+        namespace: "default",
+        name: start.name,
+        container: start.container ?? "",
+        command: start.command,
+        stdin: true,
+        tty: start.tty,
+        ...(start.width ? { size: { width: start.width, height: start.height ?? 0 } } : {}),
+      },
+    }),
+  );
+  return {
+    output: () => output,
+    stderr: () => stderr,
+    send: (text: string) => stream.write(ExecStreamRequest.fromPartial({ stdin: Buffer.from(text) })),
+    resize: (width: number, height: number) =>
+      stream.write(ExecStreamRequest.fromPartial({ resize: { width, height } })),
+    closeStdin: () => stream.write(ExecStreamRequest.fromPartial({ closeStdin: true })),
+    end: () => stream.end(),
+    exit,
+    /** Types `line` until the output contains `want` (a resize lands asynchronously). */
+    async typeUntil(line: string, want: string, timeoutMs = 20_000) {
+      await waitFor(
+        `${JSON.stringify(want)} in the output (got ${JSON.stringify(output.slice(-200))})`,
+        async () => {
+          if (output.includes(want)) return true;
+          stream.write(ExecStreamRequest.fromPartial({ stdin: Buffer.from(line) }));
+          await new Promise((r) => setTimeout(r, 200));
+          return output.includes(want);
+        },
+        timeoutMs,
+      );
+    },
+  };
+}
+
+/**
+ * Runs ktl with a terminal for its stdin and stdout (util-linux `script` allocates the pty), as a
+ * user at a shell runs `ktl exec -it`; script -e passes ktl's exit code on.
+ */
+export async function ktlOnTerminal(
+  server: string,
+  args: string[],
+  input: string,
+): Promise<{ code: number | null; output: string }> {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const tsx = join(REPO_ROOT, "node_modules/.bin/tsx");
+  const cmd = [tsx, join(REPO_ROOT, "apps/ktl/src/main.ts"), ...args].map(quote).join(" ");
+  const proc = spawn("script", ["-qfec", cmd, "/dev/null"], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      SHELL: "/bin/sh",
+      TSKUBE_SERVER: server,
+      HOME: mkdtempSync(join(tmpdir(), "tskube-home-")),
+    },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let output = "";
+  proc.stdout.on("data", (d) => {
+    output += d;
+  });
+  proc.stderr.on("data", (d) => {
+    output += d;
+  });
+  proc.stdin.end(input);
+  const code = await new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
+  return { code, output };
+}
