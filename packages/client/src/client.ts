@@ -2,11 +2,8 @@ import {
   type ChannelOptions,
   type ClientDuplexStream,
   type ClientReadableStream,
-  type ClientUnaryCall,
   credentials,
   status as GrpcStatus,
-  Metadata,
-  type ServiceError,
 } from "@grpc/grpc-js";
 import {
   type Any,
@@ -40,6 +37,7 @@ import {
   type PortForwardResponse,
   pack,
   ResourceServiceClient,
+  ResourceServiceService,
   UpdateRequest,
   type UpdateResponse,
   UpdateStatusRequest,
@@ -48,6 +46,8 @@ import {
   WatchRequest,
   type WatchResponse,
 } from "@tskube/api";
+// The channel alone: the package index also loads the server side (express, reflection).
+import { UnaryChannel, type UnaryMethod } from "@tskube/grpc/unary-channel";
 import { ApiError } from "@tskube/machinery";
 import { waitForConnection } from "./connect.js";
 import { fromServiceError, isRetriable } from "./errors.js";
@@ -112,12 +112,6 @@ export interface Client {
 }
 
 type Stub = ResourceServiceClient;
-type UnaryStart<Req, Res> = (
-  stub: Stub,
-  req: Req,
-  deadline: Date,
-  cb: (err: ServiceError | null, res: Res) => void,
-) => ClientUnaryCall;
 
 /**
  * The typed API client. It talks to one apiserver at a time and moves to the next address when a
@@ -136,6 +130,17 @@ export function createClient(opts: ClientOptions): Client {
   );
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? 5_000, timeoutMs);
+  // Unary calls (every read and write) take the lean channel; streams stay on grpc-js.
+  const channels = opts.servers.map(
+    (s) =>
+      new UnaryChannel(s, {
+        connectTimeoutMs,
+        keepaliveMs: CHANNEL_OPTIONS["grpc.keepalive_time_ms"],
+        keepaliveTimeoutMs: CHANNEL_OPTIONS["grpc.keepalive_timeout_ms"],
+        maxReceiveBytes: CHANNEL_OPTIONS["grpc.max_receive_message_length"],
+        ...(opts.userAgent ? { userAgent: opts.userAgent } : {}),
+      }),
+  );
   const retries = opts.retries ?? 5;
   let current = 0;
 
@@ -145,21 +150,17 @@ export function createClient(opts: ClientOptions): Client {
   const connect = (index: number) =>
     waitForConnection(stubs[index]!.getChannel(), opts.servers[index]!, connectTimeoutMs);
 
-  async function unary<Req, Res>(start: UnaryStart<Req, Res>, req: Req, signal?: AbortSignal): Promise<Res> {
+  async function unary<Req, Res>(
+    method: UnaryMethod<Req, Res>,
+    req: Req,
+    signal?: AbortSignal,
+  ): Promise<Res> {
     let lastErr: unknown;
     for (let attempt = 0; attempt <= retries; attempt++) {
       signal?.throwIfAborted();
       const index = current;
-      let onAbort: (() => void) | undefined;
       try {
-        await connect(index);
-        return await new Promise<Res>((resolve, reject) => {
-          const call = start(stubs[index]!, req, new Date(Date.now() + timeoutMs), (err, res) =>
-            err ? reject(err) : resolve(res),
-          );
-          onAbort = () => call.cancel();
-          signal?.addEventListener("abort", onAbort, { once: true });
-        });
+        return await channels[index]!.call(method, req, { deadline: Date.now() + timeoutMs, signal });
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
         lastErr = err;
@@ -168,8 +169,6 @@ export function createClient(opts: ClientOptions): Client {
         // Every address was tried once: back off before the next round.
         if ((attempt + 1) % stubs.length === 0 && attempt < retries)
           await sleep(Math.min(100 * 2 ** Math.floor(attempt / stubs.length), 2_000));
-      } finally {
-        if (onAbort) signal?.removeEventListener("abort", onAbort);
       }
     }
     throw fromServiceError(lastErr);
@@ -184,7 +183,7 @@ export function createClient(opts: ClientOptions): Client {
 
     const list = async (o: ListOptions = {}): Promise<ListResult<T>> => {
       const res = await unary<ListRequest, ListResponse>(
-        (s, r, deadline, cb) => s.list(r, new Metadata(), { deadline }, cb),
+        ResourceServiceService.list,
         ListRequest.fromPartial({
           resource,
           namespace: ns(o.namespace),
@@ -209,7 +208,7 @@ export function createClient(opts: ClientOptions): Client {
       kind,
       async create(obj: T, w: WriteOptions = {}) {
         const res = await unary<CreateRequest, CreateResponse>(
-          (s, r, deadline, cb) => s.create(r, new Metadata(), { deadline }, cb),
+          ResourceServiceService.create,
           CreateRequest.fromPartial({
             resource,
             namespace: objNs(obj),
@@ -222,7 +221,7 @@ export function createClient(opts: ClientOptions): Client {
       },
       async get(name, o = {}) {
         const res = await unary<GetRequest, GetResponse>(
-          (s, r, deadline, cb) => s.get(r, new Metadata(), { deadline }, cb),
+          ResourceServiceService.get,
           GetRequest.fromPartial({ resource, namespace: ns(o.namespace), name }),
           o.signal,
         );
@@ -243,7 +242,7 @@ export function createClient(opts: ClientOptions): Client {
       },
       async update(obj: T, w: WriteOptions = {}) {
         const res = await unary<UpdateRequest, UpdateResponse>(
-          (s, r, deadline, cb) => s.update(r, new Metadata(), { deadline }, cb),
+          ResourceServiceService.update,
           UpdateRequest.fromPartial({
             resource,
             namespace: objNs(obj),
@@ -256,7 +255,7 @@ export function createClient(opts: ClientOptions): Client {
       },
       async updateStatus(obj: T) {
         const res = await unary<UpdateStatusRequest, UpdateStatusResponse>(
-          (s, r, deadline, cb) => s.updateStatus(r, new Metadata(), { deadline }, cb),
+          ResourceServiceService.updateStatus,
           UpdateStatusRequest.fromPartial({
             resource,
             namespace: objNs(obj),
@@ -268,7 +267,7 @@ export function createClient(opts: ClientOptions): Client {
       async patch(name, patch, o: PatchOptions = {}) {
         const type = o.type ?? "merge";
         const res = await unary<PatchRequest, PatchResponse>(
-          (s, r, deadline, cb) => s.patch(r, new Metadata(), { deadline }, cb),
+          ResourceServiceService.patch,
           PatchRequest.fromPartial({
             resource,
             namespace: ns(o.namespace ?? (kind.namespaced ? "default" : "")),
@@ -289,7 +288,7 @@ export function createClient(opts: ClientOptions): Client {
       },
       async delete(name, o: DeleteOptions = {}) {
         const res = await unary<DeleteRequest, DeleteResponse>(
-          (s, r, deadline, cb) => s.delete(r, new Metadata(), { deadline }, cb),
+          ResourceServiceService.delete,
           DeleteRequest.fromPartial({
             resource,
             namespace: ns(o.namespace ?? (kind.namespaced ? "default" : "")),
@@ -301,7 +300,7 @@ export function createClient(opts: ClientOptions): Client {
       },
       async deleteCollection(o: ListOptions & DeleteOptions = {}) {
         const res = await unary<DeleteCollectionRequest, DeleteCollectionResponse>(
-          (s, r, deadline, cb) => s.deleteCollection(r, new Metadata(), { deadline }, cb),
+          ResourceServiceService.deleteCollection,
           DeleteCollectionRequest.fromPartial({
             resource,
             namespace: ns(o.namespace),
@@ -340,7 +339,7 @@ export function createClient(opts: ClientOptions): Client {
     },
     async discovery() {
       const res = await unary<DiscoveryRequest, DiscoveryResponse>(
-        (s, r, deadline, cb) => s.discovery(r, new Metadata(), { deadline }, cb),
+        ResourceServiceService.discovery,
         DiscoveryRequest.fromPartial({}),
       );
       return res.resources;
@@ -378,6 +377,7 @@ export function createClient(opts: ClientOptions): Client {
     execStream: () => podStubs[current]!.execStream(),
     currentServer: () => opts.servers[current]!,
     close() {
+      for (const c of channels) c.close();
       for (const s of stubs) s.close();
       for (const s of podStubs) s.close();
     },
