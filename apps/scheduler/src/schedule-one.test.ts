@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { node, pod, snapshot } from "./framework/testing.js";
 import { DEFAULT_FILTERS, DEFAULT_SCORES } from "./plugins/index.js";
-import { scheduleOne } from "./schedule-one.js";
+import { numFeasibleNodesToFind, scheduleOne } from "./schedule-one.js";
 
 describe("scheduleOne", () => {
   it("explains why no node fits, in Kubernetes' words", () => {
@@ -38,5 +38,41 @@ describe("scheduleOne", () => {
   it("reports no nodes when there are none", () => {
     const r = scheduleOne(pod("p"), snapshot([]), DEFAULT_FILTERS, DEFAULT_SCORES);
     expect(r.node === undefined && r.message).toBe("no nodes available to schedule pods");
+  });
+
+  it("stops filtering once enough nodes fit, starting where the last attempt stopped", () => {
+    const nodes = Array.from({ length: 200 }, (_, i) => node(`n${String(i).padStart(3, "0")}`));
+    const s = snapshot(nodes);
+    // 200 nodes: adaptive 50% - 1% = 49% is 98 nodes, raised to the minimum of 100.
+    const r = scheduleOne(pod("p"), s, DEFAULT_FILTERS, DEFAULT_SCORES, { startIndex: 150 });
+    expect(r.node === undefined ? -1 : r.feasible).toBe(100);
+    expect(r.processed).toBe(100);
+    // Nodes 150..199, then 0..49: the chosen node is among them.
+    const picked = Number(r.node!.slice(1));
+    expect(picked >= 150 || picked < 50).toBe(true);
+    const all = scheduleOne(pod("p"), s, DEFAULT_FILTERS, DEFAULT_SCORES, { percentageOfNodesToScore: 100 });
+    expect(all.processed).toBe(200);
+  });
+
+  it("looks at every node before saying none fits", () => {
+    const nodes = Array.from({ length: 300 }, (_, i) => node(`n${i}`, { cpu: "1" }));
+    const r = scheduleOne(pod("big", { cpu: "2" }), snapshot(nodes), DEFAULT_FILTERS, DEFAULT_SCORES, {
+      startIndex: 7,
+    });
+    expect(r.processed).toBe(300);
+    expect(r.node === undefined && r.message).toBe("0/300 nodes are available: 300 Insufficient cpu.");
+  });
+});
+
+describe("numFeasibleNodesToFind", () => {
+  it("is adaptive as Kubernetes: 50% - nodes/125, at least 5%, at least 100 nodes", () => {
+    expect(numFeasibleNodesToFind(50)).toBe(50);
+    expect(numFeasibleNodesToFind(100)).toBe(100);
+    expect(numFeasibleNodesToFind(1000)).toBe(420);
+    expect(numFeasibleNodesToFind(5000)).toBe(500);
+    expect(numFeasibleNodesToFind(6000)).toBe(300);
+    expect(numFeasibleNodesToFind(1000, 30)).toBe(300);
+    expect(numFeasibleNodesToFind(1000, 5)).toBe(100);
+    expect(numFeasibleNodesToFind(1000, 100)).toBe(1000);
   });
 });

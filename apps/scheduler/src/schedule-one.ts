@@ -59,13 +59,15 @@ export function scheduleOne(
   const all = snapshot.nodes;
   const want = numFeasibleNodesToFind(all.length, opts.percentageOfNodesToScore ?? 0);
   const start = all.length ? (opts.startIndex ?? 0) % all.length : 0;
+  // PreFilter: plugins with nothing to check for this pod are left out of the per-node loop.
+  const active = filters.filter((f) => f.preFilter?.(pod, snapshot, state).code !== "Skip");
   const feasible: NodeInfo[] = [];
   const reasons = new Map<string, number>();
   let processed = 0;
   for (; processed < all.length && feasible.length < want; processed++) {
     const node = all[(start + processed) % all.length]!;
     let ok = true;
-    for (const f of filters) {
+    for (const f of active) {
       const status = f.filter(pod, node, snapshot, state);
       if (status.code === "Success") continue;
       for (const r of status.reasons) reasons.set(r, (reasons.get(r) ?? 0) + 1);
@@ -81,6 +83,13 @@ export function scheduleOne(
     // One map per plugin, as NormalizeScore sees a plugin's scores for all feasible nodes.
     const scores = new Map<string, number>();
     for (const s of scorers) {
+      // PreScore Skip: the plugin would score every node alike, which changes no ranking.
+      if (s.preScore?.(pod, snapshot, state).code === "Skip") continue;
+      if (!s.normalize) {
+        for (let i = 0; i < feasible.length; i++)
+          total[i]! += s.score(pod, feasible[i]!, snapshot, state) * s.weight;
+        continue;
+      }
       scores.clear();
       for (const n of feasible) scores.set(n.name, s.score(pod, n, snapshot, state));
       s.normalize?.(scores);

@@ -40,7 +40,8 @@ export class CycleState {
 
   /** The value stored under `key`, computed on first use. */
   read<T>(key: string, compute: () => T): T {
-    if (this.data.has(key)) return this.data.get(key) as T;
+    const have = this.data.get(key);
+    if (have !== undefined || this.data.has(key)) return have as T;
     const v = compute();
     this.data.set(key, v);
     return v;
@@ -55,7 +56,8 @@ export function preState<T>(state: CycleState | undefined, key: string, compute:
   return state ? state.read(key, compute) : compute();
 }
 
-export type Code = "Success" | "Unschedulable" | "UnschedulableAndUnresolvable" | "Error";
+/** Skip: from PreFilter or PreScore, the plugin has nothing to say about this pod (Kubernetes 1.27+). */
+export type Code = "Success" | "Unschedulable" | "UnschedulableAndUnresolvable" | "Error" | "Skip";
 
 export interface Status {
   code: Code;
@@ -64,6 +66,7 @@ export interface Status {
 }
 
 export const success: Status = { code: "Success", reasons: [] };
+export const skip: Status = { code: "Skip", reasons: [] };
 export const unschedulable = (...reasons: string[]): Status => ({ code: "Unschedulable", reasons });
 export const unresolvable = (...reasons: string[]): Status => ({
   code: "UnschedulableAndUnresolvable",
@@ -73,6 +76,8 @@ export const unresolvable = (...reasons: string[]): Status => ({
 /** framework.FilterPlugin: may this pod run on this node? */
 export interface FilterPlugin {
   readonly name: string;
+  /** PreFilter: once per attempt; Skip means every node would pass, so Filter is not run. */
+  preFilter?(pod: Pod, snapshot: Snapshot, state: CycleState): Status;
   filter(pod: Pod, node: NodeInfo, snapshot: Snapshot, state?: CycleState): Status;
 }
 
@@ -82,6 +87,8 @@ export const MAX_NODE_SCORE = 100;
 export interface ScorePlugin {
   readonly name: string;
   readonly weight: number;
+  /** PreScore: once per attempt; Skip means every node would score the same, so Score is not run. */
+  preScore?(pod: Pod, snapshot: Snapshot, state: CycleState): Status;
   score(pod: Pod, node: NodeInfo, snapshot: Snapshot, state?: CycleState): number;
   /**
    * Rescales raw scores of all feasible nodes into 0–100 (ScoreExtensions.NormalizeScore), in

@@ -8,6 +8,7 @@ import {
   preState,
   type ScorePlugin,
   type Snapshot,
+  skip,
   success,
   unschedulable,
 } from "../framework/types.js";
@@ -110,6 +111,13 @@ function preScore(pod: Pod, snap: Snapshot): (TermDomains & { weight: number })[
 export const interPodAffinity: FilterPlugin & ScorePlugin = {
   name: "InterPodAffinity",
   weight: 2,
+  preFilter(pod, snap, state) {
+    const st = state.read("PreFilterInterPodAffinity", () => preFilter(pod, snap));
+    return st.affinity.length || st.antiAffinity.length || st.existingAntiAffinity.size ? success : skip;
+  },
+  preScore(pod, snap, state) {
+    return state.read("PreScoreInterPodAffinity", () => preScore(pod, snap)).length ? success : skip;
+  },
   filter(pod, node, snap, state?: CycleState) {
     const st = preState(state, "PreFilterInterPodAffinity", () => preFilter(pod, snap));
     for (const t of st.affinity) {

@@ -5,6 +5,7 @@ import {
   type FilterPlugin,
   preState,
   type ScorePlugin,
+  skip,
   success,
   unresolvable,
 } from "../framework/types.js";
@@ -61,6 +62,15 @@ function preFilter(pod: Pod): { selector: [string, string][]; terms: NodeSelecto
 export const nodeAffinity: FilterPlugin & ScorePlugin = {
   name: "NodeAffinity",
   weight: 2,
+  preFilter(pod, _snap, state) {
+    const { selector, terms } = state.read("PreFilterNodeAffinity", () => preFilter(pod));
+    return selector.length === 0 && terms.length === 0 ? skip : success;
+  },
+  preScore(pod) {
+    return pod.spec?.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution.length
+      ? success
+      : skip;
+  },
   filter(pod, node, _snap, state?: CycleState) {
     const { selector, terms } = preState(state, "PreFilterNodeAffinity", () => preFilter(pod));
     if (selector.length === 0 && terms.length === 0) return success;

@@ -1,8 +1,9 @@
-import { type FilterPlugin, success, unresolvable } from "../framework/types.js";
+import { type FilterPlugin, skip, success, unresolvable } from "../framework/types.js";
 
 /** Filter: a pod that names its node (spec.nodeName) only fits that node. */
 export const nodeName: FilterPlugin = {
   name: "NodeName",
+  preFilter: (pod) => (pod.spec?.nodeName ? success : skip),
   filter(pod, node) {
     const want = pod.spec?.nodeName;
     return !want || want === node.name

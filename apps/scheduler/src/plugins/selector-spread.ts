@@ -1,4 +1,14 @@
-import { type CycleState, defaultNormalize, preState, type ScorePlugin } from "../framework/types.js";
+import type { Pod } from "@tskube/api";
+import {
+  type CycleState,
+  defaultNormalize,
+  preState,
+  type ScorePlugin,
+  skip,
+  success,
+} from "../framework/types.js";
+
+const controllerUid = (pod: Pod) => pod.metadata?.ownerReferences.find((o) => o.controller)?.uid;
 
 /**
  * Score: spread the pods of one controller (same controlling owner) across nodes, so losing a
@@ -7,13 +17,12 @@ import { type CycleState, defaultNormalize, preState, type ScorePlugin } from ".
 export const selectorSpread: ScorePlugin = {
   name: "SelectorSpread",
   weight: 2,
+  // PreScore: the controlling owner, once per attempt; a pod without one has nothing to spread.
+  preScore(pod, _snap, state) {
+    return state.read("PreScoreSelectorSpread", () => controllerUid(pod)) ? success : skip;
+  },
   score(pod, node, _snap, state?: CycleState) {
-    // PreScore: the controlling owner, once per attempt.
-    const owner = preState(
-      state,
-      "PreScoreSelectorSpread",
-      () => pod.metadata?.ownerReferences.find((o) => o.controller)?.uid,
-    );
+    const owner = preState(state, "PreScoreSelectorSpread", () => controllerUid(pod));
     if (!owner) return 0;
     let n = 0;
     for (const p of node.pods)
