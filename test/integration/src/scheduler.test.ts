@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { type Event, KINDS, type Lease, Node, Pod } from "@tskube/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useCluster } from "./cluster.js";
@@ -135,6 +136,45 @@ describe("scheduler", () => {
       "fast and gpu-job bound",
       async () => (await nodeOf("fast")) === "ssd-1" && (await nodeOf("gpu-job")) === "tainted",
       20_000,
+    );
+  });
+
+  it("counts a node's pods until they are deleted or finish", async () => {
+    const nodes = c.client.resource<Node>(kind("Node") as never);
+    await nodes.create(hollowNode("small", "1", { size: "small" }));
+    const onSmall = { nodeSelector: { size: "small" } };
+    await pods().create(podSpec("first", "800m", onSmall));
+    await waitFor("first bound", async () => (await nodeOf("first")) === "small", 20_000);
+    await pods().create(podSpec("second", "800m", onSmall));
+    await waitFor(
+      "second refused for cpu",
+      async () =>
+        (await pods().get("second", { namespace: "default" })).status?.conditions.some(
+          (x) => x.type === "PodScheduled" && x.status === "False",
+        ) ?? false,
+      20_000,
+    );
+    expect(await nodeOf("second")).toBe("");
+    // The delete reaches the scheduler's cache through its informer and frees the node's cpu.
+    await pods().delete("first", { namespace: "default", gracePeriodSeconds: 0 });
+    await waitFor("second bound", async () => (await nodeOf("second")) === "small", 20_000);
+    // A pod that finished no longer holds its requests either.
+    const second = await pods().get("second", { namespace: "default" });
+    await pods().updateStatus({ ...second, status: { ...second.status!, phase: "Succeeded" } });
+    await pods().create(podSpec("third", "800m", onSmall));
+    await waitFor("third bound", async () => (await nodeOf("third")) === "small", 20_000);
+  });
+
+  it("rejects a percentage of nodes to score outside 0-100", async () => {
+    const err = await startComponent("scheduler", [...flags(), "--percentage-of-nodes-to-score", "101"]).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/scheduler exited with 2/);
+    const logFile = /log: (\S+)/.exec(err!.message)![1]!;
+    await waitFor("log written", async () => readFileSync(logFile, "utf8").length > 0, 5_000);
+    expect(readFileSync(logFile, "utf8")).toContain(
+      'percentageOfNodesToScore: Invalid value: "101": not in valid range [0-100]',
     );
   });
 
