@@ -1,6 +1,6 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigMap, KINDS, Pod } from "@tskube/api";
@@ -375,12 +375,26 @@ describe.skipIf(!isRoot)("process runtime with namespaces and cgroups (root only
     const before = (await get("steady")).status!;
     const sandbox = sandboxOf("iso-a", (await get("steady")).metadata!.uid)!;
     await kubelets.get("iso-a")!.kill();
-    // What a kubelet that died mid-setup leaves: a namespace no sandbox record owns.
+    // What a kubelet that died mid-setup leaves: a namespace no sandbox record owns, and the cgroup
+    // of a pod nobody knows with a process still in it.
     const stale = `tskube-${hash("iso-a")}-00000000deadbeef`;
     spawnSync("ip", ["netns", "add", stale]);
     expect(existsSync(`/run/netns/${stale}`)).toBe(true);
+    const pid = meta("iso-a", before.containerStatuses[0]!.containerId).pid;
+    const staleCgroups = (["cpu", "memory"] as const).map((c) =>
+      join(cgroupDir(pid, c), "../..", "no-such-pod", "c0"),
+    );
+    for (const d of staleCgroups) mkdirSync(d, { recursive: true });
+    const orphan = spawn("sleep", ["1000"], { detached: true, stdio: "ignore" });
+    const orphanExit = new Promise((r) => orphan.once("exit", r));
+    for (const d of staleCgroups) writeFileSync(join(d, "cgroup.procs"), String(orphan.pid));
     kubelets.set("iso-a", await startComponent("kubelet", kubeletArgs(NODES[0]!)));
     await waitFor("stale namespace removed", async () => !existsSync(`/run/netns/${stale}`), 30_000);
+    await orphanExit;
+    for (const d of staleCgroups) {
+      expect(existsSync(d)).toBe(false);
+      expect(existsSync(join(d, ".."))).toBe(false);
+    }
     // The new kubelet serves the adopted container: exec lands in its namespaces (the pod IP on eth0).
     let out = "";
     await waitFor(
