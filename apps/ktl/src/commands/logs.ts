@@ -1,4 +1,5 @@
 import { ExecStreamRequest, type ExecStreamResponse } from "@tskube/api";
+import { fromServiceError } from "@tskube/client";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
 
@@ -90,7 +91,8 @@ export async function exec(
         if (m.exitCode !== undefined) code = m.exitCode;
       });
       stream.on("end", () => resolve());
-      stream.on("error", reject);
+      // The kubelet's status (NotFound, BadRequest, …) prints as kubectl prints it.
+      stream.on("error", (err) => reject(fromServiceError(err)));
     });
   } finally {
     if (tty) {
