@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyMergePatch } from "./merge-patch.js";
+import { applyMergePatch, createMergePatch } from "./merge-patch.js";
 
 describe("applyMergePatch", () => {
   it("follows the examples of RFC 7386", () => {
@@ -44,5 +44,41 @@ describe("applyMergePatch", () => {
     expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
     expect(Object.keys(out)).toEqual(["__proto__"]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("createMergePatch", () => {
+  it("gives the patch that applyMergePatch turns back into the modified document", () => {
+    const original = {
+      metadata: { name: "web", labels: { app: "web", tier: "fe" }, resourceVersion: "7" },
+      spec: { replicas: 3, template: { spec: { containers: [{ name: "c", image: "nginx:1.26" }] } } },
+    };
+    const modified = {
+      metadata: { name: "web", labels: { app: "web", track: "stable" }, resourceVersion: "7" },
+      spec: {
+        replicas: 5,
+        paused: true,
+        template: { spec: { containers: [{ name: "c", image: "nginx:1.27" }] } },
+      },
+    };
+    const patch = createMergePatch(original, modified);
+    expect(patch).toStrictEqual({
+      metadata: { labels: { tier: null, track: "stable" } },
+      spec: {
+        replicas: 5,
+        paused: true,
+        template: { spec: { containers: [{ name: "c", image: "nginx:1.27" }] } },
+      },
+    });
+    expect(applyMergePatch(original, patch)).toStrictEqual(modified);
+  });
+
+  it("is undefined when nothing changed, whatever the key order", () => {
+    expect(createMergePatch({ a: 1, b: { c: [1, 2] } }, { b: { c: [1, 2] }, a: 1 })).toBeUndefined();
+  });
+
+  it("replaces a value that changed type", () => {
+    expect(createMergePatch({ a: { b: 1 } }, { a: "x" })).toStrictEqual({ a: "x" });
+    expect(createMergePatch({ a: "x" }, { a: { b: 1 } })).toStrictEqual({ a: { b: 1 } });
   });
 });
