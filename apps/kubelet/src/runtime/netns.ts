@@ -24,6 +24,17 @@ export async function run(cmd: string, args: string[]): Promise<string> {
 export const ipToInt = (ip: string) => ip.split(".").reduce((a, o) => a * 256 + Number(o), 0) >>> 0;
 export const intToIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
 
+/**
+ * A pod's namespace and veth pair, whichever node made them (a kubelet restarted without isolation
+ * still cleans up after the one before). Deleting the namespace destroys the veth end inside it and
+ * with it the pair, but only once the kernel gets to it; the host end goes first so the name is
+ * free at once.
+ */
+export async function deletePodNetwork(netns: string, veth: string): Promise<void> {
+  if (veth && existsSync(`/sys/class/net/${veth}`)) await run("ip", ["link", "del", veth]).catch(() => {});
+  if (netns && existsSync(join(NETNS_DIR, netns))) await run("ip", ["netns", "del", netns]);
+}
+
 /** Interface names are at most 15 bytes: a short hash of the node name keeps them unique per node. */
 export function nodeHash(nodeName: string): string {
   return createHash("sha1").update(nodeName).digest("hex").slice(0, 10);
@@ -92,8 +103,13 @@ export class PodNetwork {
           );
       }
     }
-    if (!addrs.some((a) => a.ifname === this.bridge) && !existsSync(`/sys/class/net/${this.bridge}`))
+    const own = addrs.find((a) => a.ifname === this.bridge);
+    if (!own && !existsSync(`/sys/class/net/${this.bridge}`))
       await run("ip", ["link", "add", this.bridge, "type", "bridge"]);
+    // The node's pod CIDR changed since the bridge was made: its old gateway address goes.
+    for (const i of own?.addr_info ?? [])
+      if (i.family === "inet" && (i.local !== this.gateway || i.prefixlen !== this.prefixLength))
+        await run("ip", ["addr", "del", `${i.local}/${i.prefixlen}`, "dev", this.bridge]);
     await run("ip", ["addr", "replace", `${this.gateway}/${this.prefixLength}`, "dev", this.bridge]);
     await run("ip", ["link", "set", this.bridge, "up"]);
     writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
@@ -134,19 +150,10 @@ export class PodNetwork {
       await run("ip", ["-n", netns, "link", "set", "eth0", "up"]);
       await run("ip", ["-n", netns, "route", "add", "default", "via", this.gateway]);
     } catch (err) {
-      await this.tearDown(netns, veth).catch(() => {});
+      await deletePodNetwork(netns, veth).catch(() => {});
       throw err;
     }
     return { netns, veth };
-  }
-
-  /**
-   * Deleting the namespace destroys the veth end inside it and with it the pair, but only once the
-   * kernel gets to it; the host end goes first so the name is free at once.
-   */
-  async tearDown(netns: string, veth: string): Promise<void> {
-    if (veth && existsSync(`/sys/class/net/${veth}`)) await run("ip", ["link", "del", veth]).catch(() => {});
-    if (netns && existsSync(this.netnsPath(netns))) await run("ip", ["netns", "del", netns]);
   }
 
   /** Puts a pod's veth (back) on the bridge. */

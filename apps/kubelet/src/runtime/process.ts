@@ -14,7 +14,7 @@ import {
 } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { type CgroupPaths, Cgroups, cgroupPids, oomKilled, removeCgroup } from "./cgroups.js";
-import { intToIp, ipToInt, NETNS_DIR, PodNetwork } from "./netns.js";
+import { deletePodNetwork, intToIp, ipToInt, NETNS_DIR, PodNetwork } from "./netns.js";
 import { resizeScriptPty } from "./process-exec.js";
 import { type BindMount, type IsolationMode, isolatedScript, shq } from "./process-isolation.js";
 import type {
@@ -177,13 +177,13 @@ export class ProcessRuntime implements Runtime {
     const liveNs = new Set(sandboxes.filter((s) => s.state === "READY").map((s) => s.netns));
     for (const ns of net.namespaces()) {
       if (liveNs.has(ns.name)) continue;
-      await net.tearDown(ns.name, net.vethName(ns.sandboxId));
+      await deletePodNetwork(ns.name, net.vethName(ns.sandboxId));
       removed.push(`network namespace ${ns.name}`);
     }
     const liveVeth = new Set(sandboxes.filter((s) => s.state === "READY").map((s) => s.veth));
     for (const v of await net.veths()) {
       if (liveVeth.has(v)) continue;
-      await net.tearDown("", v);
+      await deletePodNetwork("", v);
       removed.push(`veth ${v}`);
     }
     // A bridge deleted and re-made while pods ran has lost its ports: put them back.
@@ -281,14 +281,14 @@ export class ProcessRuntime implements Runtime {
       if (c.sandboxId === id && c.state === "RUNNING") await this.stopContainer(c.id, 0);
     const rec = this.readSandbox(id);
     if (!rec) return;
-    if (rec.netns && this.net) await this.net.tearDown(rec.netns, rec.veth ?? "");
+    if (rec.netns) await deletePodNetwork(rec.netns, rec.veth ?? "");
     writeFileSync(this.sandboxFile(id), JSON.stringify({ ...rec, state: "NOTREADY" }));
   }
 
   async removePodSandbox(id: string): Promise<void> {
     for (const c of await this.listContainers()) if (c.sandboxId === id) await this.removeContainer(c.id);
     const rec = this.readSandbox(id);
-    if (rec?.netns && this.net) await this.net.tearDown(rec.netns, rec.veth ?? "");
+    if (rec?.netns) await deletePodNetwork(rec.netns, rec.veth ?? "");
     rmSync(this.sandboxFile(id), { force: true });
     // The pod's cgroup level goes with its last sandbox (a re-created sandbox keeps using it).
     if (rec && this.cgroups && !this.readSandboxes().some((s) => s.podUid === rec.podUid))
