@@ -7,7 +7,7 @@ import { ConfigMap, KINDS, Pod } from "@tskube/api";
 import { isNotFound } from "@tskube/machinery";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useCluster } from "./cluster.js";
-import { type ComponentHandle, freePort, ktl, startComponent, waitFor } from "./harness.js";
+import { type ComponentHandle, freePort, ktl, REPO_ROOT, startComponent, waitFor } from "./harness.js";
 
 const kind = (k: string) => KINDS.find((x) => x.kind === k)!;
 const isRoot = process.getuid?.() === 0;
@@ -422,5 +422,30 @@ describe.skipIf(!isRoot)("process runtime with namespaces and cgroups (root only
     );
     expect(after.podIp).toBe(before.podIp);
     expect(existsSync(`/run/netns/${sandbox.netns}`)).toBe(true);
+  });
+});
+
+describe("--process-isolation", () => {
+  const kubelet = (args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "apps/kubelet/src/main.ts"), ...args], {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+      env: { ...process.env, TSKUBE_SERVER: "127.0.0.1:1" },
+      timeout: 60_000,
+    });
+
+  it("refuses namespaces it cannot have, saying why, before doing anything", () => {
+    const r = kubelet(["--process-isolation", "namespaces", "--pod-cidr", "127.9.0.0/16"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('error: --process-isolation: Invalid value: "namespaces": ');
+    expect(r.stderr).toContain("pod CIDR 127.9.0.0/16 is a loopback range");
+  });
+
+  it("rejects an unknown value with the supported ones", () => {
+    const r = kubelet(["--process-isolation", "yes"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'error: --process-isolation: Unsupported value: "yes": supported values: "auto", "namespaces", "none"\n',
+    );
   });
 });

@@ -104,7 +104,8 @@ export interface BindMount {
  *
  * The root filesystem stays the host's (this runtime has no images): a mountPath is created on the
  * host as an empty directory or file if it does not exist, and is left there, since another
- * container may have its own volume bound on it.
+ * container may have its own volume bound on it. /tmp stays the host's too: the kubelet's state
+ * directory (where this shell writes the exit code) may be under it.
  */
 export function isolatedScript(o: {
   cgroupProcs: string[];
