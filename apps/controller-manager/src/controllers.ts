@@ -1,10 +1,12 @@
 import type { ControllerContext, RunnableController } from "./context.js";
 import { DeploymentController } from "./deployment/deployment-controller.js";
+import { GarbageCollector } from "./garbagecollector/garbage-collector.js";
 import { ReplicaSetController } from "./replicaset/replicaset-controller.js";
 
 export interface Workers {
   replicaset: number;
   deployment: number;
+  garbagecollector: number;
 }
 
 /** Every controller this manager knows, by the names kube-controller-manager's --controllers uses. */
@@ -13,6 +15,7 @@ export const KNOWN_CONTROLLERS: Record<
   (ctx: ControllerContext, workers: Workers) => RunnableController
 > = {
   deployment: (ctx, w) => new DeploymentController(ctx, { workers: w.deployment }),
+  garbagecollector: (ctx, w) => new GarbageCollector(ctx, { workers: w.garbagecollector }),
   replicaset: (ctx, w) => new ReplicaSetController(ctx, { workers: w.replicaset }),
 };
 

@@ -27,6 +27,7 @@ const FLAGS = {
   },
   "concurrent-replicaset-syncs": { env: "TSKUBE_CONCURRENT_REPLICASET_SYNCS", default: "5" },
   "concurrent-deployment-syncs": { env: "TSKUBE_CONCURRENT_DEPLOYMENT_SYNCS", default: "5" },
+  "concurrent-gc-syncs": { env: "TSKUBE_CONCURRENT_GC_SYNCS", default: "20" },
   "request-timeout": { env: "TSKUBE_REQUEST_TIMEOUT", default: "30s" },
   id: { env: "TSKUBE_ID", default: `${hostname()}_${process.pid}` },
 } as const;
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
     workers = {
       replicaset: positiveInt(flags, "concurrent-replicaset-syncs"),
       deployment: positiveInt(flags, "concurrent-deployment-syncs"),
+      garbagecollector: positiveInt(flags, "concurrent-gc-syncs"),
     };
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
