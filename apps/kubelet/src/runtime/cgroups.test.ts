@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -78,6 +78,16 @@ describe("cgroups", () => {
     expect(readFileSync(join(p.memory, "memory.max"), "utf8")).toBe(String(1 << 30));
     for (const d of ["", "tskube", "tskube/n", "tskube/n/u"])
       expect(readFileSync(join(root, d, "cgroup.subtree_control"), "utf8")).toBe("+memory +cpu");
+  });
+
+  it("v2: says so when the root cannot hand the controllers down (a container's cgroup namespace)", () => {
+    const { root, mountInfo, procCgroup } = fakeV2();
+    // A write that fails as the kernel's EBUSY would: a file that reads but takes no writes.
+    rmSync(join(root, "cgroup.subtree_control"));
+    symlinkSync("/proc/version", join(root, "cgroup.subtree_control"));
+    expect(() => Cgroups.detect({ cfsPeriodUs: 100_000, mountInfo, procCgroup })).toThrow(
+      /^cgroup v2: cannot enable the memory and cpu controllers in .*cgroup\.subtree_control: /,
+    );
   });
 
   it("says what is missing when no hierarchy has memory and cpu", () => {

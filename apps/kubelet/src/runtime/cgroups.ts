@@ -88,8 +88,22 @@ export class Cgroups {
     const unified = mounts.find((x) => x.fsType === "cgroup2");
     if (unified && !v1.memory && !v1.cpu) {
       const available = readFileSync(join(unified.mountPoint, "cgroup.controllers"), "utf8").split(/\s+/);
-      if (available.includes("memory") && available.includes("cpu"))
+      if (available.includes("memory") && available.includes("cpu")) {
+        // In a container's cgroup namespace the root holds processes and cannot hand controllers
+        // down (EBUSY): say so now rather than fail every container start.
+        const control = join(unified.mountPoint, "cgroup.subtree_control");
+        const enabled = readFileSync(control, "utf8");
+        if (!/\bmemory\b/.test(enabled) || !/\bcpu\b/.test(enabled)) {
+          try {
+            writeFileSync(control, "+memory +cpu");
+          } catch (err) {
+            throw new Error(
+              `cgroup v2: cannot enable the memory and cpu controllers in ${control}: ${(err as Error).message}`,
+            );
+          }
+        }
         return new Cgroups(2, { memory: unified.mountPoint, cpu: unified.mountPoint }, opts.cfsPeriodUs);
+      }
     }
     throw new Error("no cgroup hierarchy with the memory and cpu controllers (/proc/self/mountinfo)");
   }
