@@ -661,15 +661,9 @@ export class DeploymentController implements RunnableController {
     if (sameStatus(d.status, status)) return this.requeueStuck(d, status, now);
     const before = getCondition(d.status, "Progressing");
     const after = getCondition(status, "Progressing");
-    if (after?.reason === REASON.timedOut && before?.reason !== REASON.timedOut) {
-      void this.recorder.event(
-        d,
-        "Warning",
-        REASON.timedOut,
-        `Deployment "${d.metadata!.name}" has timed out progressing.`,
-      );
+    // Kubernetes records no Event for this; the condition tells it (and the log).
+    if (after?.reason === REASON.timedOut && before?.reason !== REASON.timedOut)
       this.log.info({ deployment: objectKey(d) }, "rollout exceeded its progress deadline");
-    }
     await this.dClient.updateStatus({ ...d, status });
     return this.requeueStuck(d, status, now);
   }
