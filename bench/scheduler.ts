@@ -10,6 +10,7 @@
  */
 import { setMaxListeners } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -180,12 +181,23 @@ async function main(): Promise<void> {
     console.log(
       `    while creating ${(boundWhileCreating / createdIn).toFixed(0)} pods/s; after, from the backlog of ${PODS - boundWhileCreating}, ${((bound.size - boundWhileCreating) / Math.max(0.001, seconds - createdIn)).toFixed(0)} pods/s`,
     );
-    // Who is busy: on a shared machine, a process near 100% of a core is the bottleneck.
-    const cores = (k: string) => (cpuSeconds(pids[k as keyof typeof pids]) - cpuBefore[k]!) / seconds;
+    // Who is busy: on a shared machine, a process near 100% of a core is the bottleneck. CPU per
+    // pod does not depend on what else runs, so it gives the ceiling: a Node process uses one core.
+    const used = Object.fromEntries(
+      Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) - cpuBefore[k]!]),
+    );
+    const msPerPod = Object.values(used).map((v) => (1000 * v) / bound.size);
     console.log(
-      `  CPU in this phase (cores): ${Object.keys(pids)
-        .map((k) => `${k} ${cores(k).toFixed(2)}`)
-        .join(", ")}`,
+      `  CPU in this phase (cores): ${Object.entries(used)
+        .map(([k, v]) => `${k} ${(v / seconds).toFixed(2)}`)
+        .join(", ")}; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
+    );
+    console.log(
+      `  CPU per bound pod: ${Object.keys(used)
+        .map((k, i) => `${k} ${msPerPod[i]!.toFixed(2)} ms`)
+        .join(
+          ", ",
+        )}; ceiling ${(1000 / Math.max(...msPerPod)).toFixed(0)} pods/s with a core per process, ${((cpus().length * 1000) / msPerPod.reduce((a, b) => a + b, 0)).toFixed(0)} pods/s on ${cpus().length} cores`,
     );
     const metrics = await (await fetch(`${scheduler.httpUrl}/metrics`)).text();
     const mean = (name: string, labels: string) =>
