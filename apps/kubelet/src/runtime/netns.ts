@@ -21,6 +21,12 @@ export async function run(cmd: string, args: string[]): Promise<string> {
   }
 }
 
+/**
+ * Docker, kube-proxy and other kubelets change the same tables: wait for the xtables lock instead
+ * of failing, bounded as Kubernetes' iptables helper bounds it (5 s).
+ */
+const iptables = (args: string[]) => run("iptables", ["-w", "5", ...args]);
+
 export const ipToInt = (ip: string) => ip.split(".").reduce((a, o) => a * 256 + Number(o), 0) >>> 0;
 export const intToIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
 
@@ -115,11 +121,11 @@ export class PodNetwork {
     writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
     for (const dir of ["-i", "-o"]) {
       const rule = [dir, this.bridge, "-m", "comment", "--comment", RULE_COMMENT, "-j", "ACCEPT"];
-      const present = await run("iptables", ["-C", "FORWARD", ...rule]).then(
+      const present = await iptables(["-C", "FORWARD", ...rule]).then(
         () => true,
         () => false,
       );
-      if (!present) await run("iptables", ["-I", "FORWARD", "1", ...rule]);
+      if (!present) await iptables(["-I", "FORWARD", "1", ...rule]);
     }
   }
 
@@ -128,7 +134,7 @@ export class PodNetwork {
     for (const dir of ["-i", "-o"]) {
       const rule = [dir, this.bridge, "-m", "comment", "--comment", RULE_COMMENT, "-j", "ACCEPT"];
       while (
-        await run("iptables", ["-D", "FORWARD", ...rule]).then(
+        await iptables(["-D", "FORWARD", ...rule]).then(
           () => true,
           () => false,
         )
