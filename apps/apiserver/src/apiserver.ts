@@ -4,6 +4,7 @@ import { createServer, startHttp, type TskubeServer } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
 import { isAlreadyExists } from "@tskube/machinery";
 import { Etcd3 } from "etcd3";
+import { type AdmissionOptions, admissionChain } from "./admission.js";
 import { createMetrics } from "./metrics.js";
 import { createPodProxy } from "./pod-proxy.js";
 import { Registry } from "./registry.js";
@@ -23,6 +24,8 @@ export interface ApiserverConfig {
   shutdownGraceMs: number;
   /** Deadline of one etcd call (Kubernetes bounds them by the request's --request-timeout). */
   etcdRequestTimeoutMs: number;
+  /** Admission plugins' settings (Kubernetes' defaults when absent). */
+  admission?: AdmissionOptions;
   log: Logger;
 }
 
@@ -42,6 +45,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
   const store = new EtcdStore(kv, metrics.etcdLatency);
   const registries = new Map<string, Registry>();
   let nsRegistry: Registry | undefined;
+  const admit = admissionChain(cfg.admission);
   for (const kind of KINDS) {
     const cacher = new Cacher(kind, etcd, store, {
       capacity: cfg.watchCacheSize,
@@ -52,6 +56,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
       cacher,
       namespaces: () => nsRegistry!,
       maxObjectBytes: cfg.maxObjectBytes,
+      admit,
     });
     registries.set(kind.resource, reg);
     if (kind.kind === "Namespace") nsRegistry = reg;

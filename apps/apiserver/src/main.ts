@@ -14,6 +14,14 @@ const FLAGS = {
   "max-object-bytes": { env: "TSKUBE_MAX_OBJECT_BYTES", default: "1572864" },
   "shutdown-grace-period": { env: "TSKUBE_SHUTDOWN_GRACE_PERIOD", default: "10s" },
   "etcd-request-timeout": { env: "TSKUBE_ETCD_REQUEST_TIMEOUT", default: "30s" },
+  "default-not-ready-toleration-seconds": {
+    env: "TSKUBE_DEFAULT_NOT_READY_TOLERATION_SECONDS",
+    default: "300",
+  },
+  "default-unreachable-toleration-seconds": {
+    env: "TSKUBE_DEFAULT_UNREACHABLE_TOLERATION_SECONDS",
+    default: "300",
+  },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -22,6 +30,14 @@ function positiveInt(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0)
     throw new Error(`--${name}: must be a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** A toleration time: whole seconds, 0 or more (an int64 in Kubernetes). */
+function seconds(name: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isSafeInteger(n) || n < 0)
+    throw new Error(`--${name}: must be a non-negative integer, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -44,6 +60,16 @@ async function main(): Promise<void> {
       maxObjectBytes: positiveInt("max-object-bytes", flags["max-object-bytes"]),
       shutdownGraceMs: parseDuration(flags["shutdown-grace-period"]),
       etcdRequestTimeoutMs: parseDuration(flags["etcd-request-timeout"]),
+      admission: {
+        defaultNotReadyTolerationSeconds: seconds(
+          "default-not-ready-toleration-seconds",
+          flags["default-not-ready-toleration-seconds"],
+        ),
+        defaultUnreachableTolerationSeconds: seconds(
+          "default-unreachable-toleration-seconds",
+          flags["default-unreachable-toleration-seconds"],
+        ),
+      },
       log,
     };
   } catch (err) {

@@ -13,6 +13,7 @@ import {
   strategyFor,
 } from "@tskube/api";
 import { errors, field, type GroupResource } from "@tskube/machinery";
+import type { AdmitFunc } from "./admission.js";
 import { buildSelection, type Selection } from "./selection.js";
 import type { Cacher } from "./storage/cacher.js";
 import type { EtcdStore, RawValue } from "./storage/etcd-store.js";
@@ -26,6 +27,8 @@ export interface RegistryOptions {
   namespaces: () => Registry;
   /** Largest encoded object accepted (etcd's default request limit is 1.5 MiB). */
   maxObjectBytes: number;
+  /** Mutating admission on create, after defaulting and before validation. */
+  admit?: AdmitFunc;
   now?: () => Date;
 }
 
@@ -191,6 +194,7 @@ export class Registry {
     m.generation = this.kind.hasSpec ? 1 : 0;
     this.strategy.applyDefaults(obj);
     this.prepareForCreate(obj);
+    this.opts.admit?.(obj, this.kind);
     const generated = !m.name && !!m.generateName;
     if (generated) m.name = `${m.generateName}${randomSuffix()}`;
     this.validationFailed(obj, this.strategy.validate(obj));

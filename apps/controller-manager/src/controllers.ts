@@ -1,22 +1,37 @@
 import type { ControllerContext, RunnableController } from "./context.js";
 import { DeploymentController } from "./deployment/deployment-controller.js";
 import { GarbageCollector } from "./garbagecollector/garbage-collector.js";
+import { NamespaceController } from "./namespace/namespace-controller.js";
+import {
+  NodeLifecycleController,
+  type NodeLifecycleOptions,
+} from "./nodelifecycle/node-lifecycle-controller.js";
+import { TaintEvictionController } from "./nodelifecycle/taint-eviction-controller.js";
 import { ReplicaSetController } from "./replicaset/replicaset-controller.js";
 
 export interface Workers {
   replicaset: number;
   deployment: number;
   garbagecollector: number;
+  namespace: number;
+}
+
+/** Settings of single controllers, from their flags (kube-controller-manager's component config). */
+export interface ControllerSettings {
+  nodeLifecycle: NodeLifecycleOptions;
 }
 
 /** Every controller this manager knows, by the names kube-controller-manager's --controllers uses. */
 export const KNOWN_CONTROLLERS: Record<
   string,
-  (ctx: ControllerContext, workers: Workers) => RunnableController
+  (ctx: ControllerContext, workers: Workers, settings: ControllerSettings) => RunnableController
 > = {
   deployment: (ctx, w) => new DeploymentController(ctx, { workers: w.deployment }),
   garbagecollector: (ctx, w) => new GarbageCollector(ctx, { workers: w.garbagecollector }),
+  namespace: (ctx, w) => new NamespaceController(ctx, { workers: w.namespace }),
+  nodelifecycle: (ctx, _w, s) => new NodeLifecycleController(ctx, s.nodeLifecycle),
   replicaset: (ctx, w) => new ReplicaSetController(ctx, { workers: w.replicaset }),
+  "taint-eviction-controller": (ctx) => new TaintEvictionController(ctx),
 };
 
 /**

@@ -6,7 +6,13 @@ import { componentLogger } from "@tskube/log";
 import { parseDuration } from "@tskube/machinery";
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { ControllerContext } from "./context.js";
-import { enabledControllers, KNOWN_CONTROLLERS, type Workers } from "./controllers.js";
+import {
+  type ControllerSettings,
+  enabledControllers,
+  KNOWN_CONTROLLERS,
+  type Workers,
+} from "./controllers.js";
+import { NODE_LIFECYCLE_FLAGS, nodeLifecycleOptions } from "./nodelifecycle/flags.js";
 
 /** Every flag has a TSKUBE_* environment variable; the flag wins. Defaults are kube-controller-manager's. */
 const FLAGS = {
@@ -28,6 +34,8 @@ const FLAGS = {
   "concurrent-replicaset-syncs": { env: "TSKUBE_CONCURRENT_REPLICASET_SYNCS", default: "5" },
   "concurrent-deployment-syncs": { env: "TSKUBE_CONCURRENT_DEPLOYMENT_SYNCS", default: "5" },
   "concurrent-gc-syncs": { env: "TSKUBE_CONCURRENT_GC_SYNCS", default: "20" },
+  "concurrent-namespace-syncs": { env: "TSKUBE_CONCURRENT_NAMESPACE_SYNCS", default: "10" },
+  ...NODE_LIFECYCLE_FLAGS,
   "request-timeout": { env: "TSKUBE_REQUEST_TIMEOUT", default: "30s" },
   id: { env: "TSKUBE_ID", default: `${hostname()}_${process.pid}` },
 } as const;
@@ -45,6 +53,7 @@ async function main(): Promise<void> {
   let flags: Record<Flag, string>;
   let controllers: string[];
   let workers: Workers;
+  let settings: ControllerSettings;
   try {
     flags = readFlags("controller-manager", FLAGS);
     for (const d of [
@@ -60,7 +69,9 @@ async function main(): Promise<void> {
       replicaset: positiveInt(flags, "concurrent-replicaset-syncs"),
       deployment: positiveInt(flags, "concurrent-deployment-syncs"),
       garbagecollector: positiveInt(flags, "concurrent-gc-syncs"),
+      namespace: positiveInt(flags, "concurrent-namespace-syncs"),
     };
+    settings = { nodeLifecycle: nodeLifecycleOptions(flags) };
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
     process.exit(2);
@@ -101,7 +112,7 @@ async function main(): Promise<void> {
       log,
     };
     const running = controllers.map((name) => {
-      const c = KNOWN_CONTROLLERS[name]!(ctx, workers);
+      const c = KNOWN_CONTROLLERS[name]!(ctx, workers, settings);
       log.info({ controller: name }, "started controller");
       return c;
     });
