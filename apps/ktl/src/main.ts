@@ -2,10 +2,21 @@ import { Command, Option } from "commander";
 import { apply } from "./commands/apply.js";
 import { del } from "./commands/delete.js";
 import { describe } from "./commands/describe.js";
+import { edit } from "./commands/edit.js";
 import { type GetFlags, get } from "./commands/get.js";
 import { apiResources, KTL_VERSION, version } from "./commands/info.js";
+import { editMetadataMap } from "./commands/label.js";
 import { exec, logs } from "./commands/logs.js";
 import { portForward } from "./commands/port-forward.js";
+import {
+  rolloutHistory,
+  rolloutPause,
+  rolloutRestart,
+  rolloutStatus,
+  rolloutUndo,
+} from "./commands/rollout.js";
+import { scale } from "./commands/scale.js";
+import { setImage } from "./commands/set-image.js";
 import { type Context, type GlobalFlags, makeContext } from "./context.js";
 import { describeError } from "./errors.js";
 
@@ -153,6 +164,132 @@ program
   .action((pod: string, ports: string[], o: { address: string }) =>
     run((ctx) => portForward(ctx, pod, ports, o)),
   );
+
+for (const [verb, field, what] of [
+  ["label", "labels", "Update the labels on a resource"],
+  ["annotate", "annotations", "Update the annotations on a resource"],
+] as const) {
+  program
+    .command(verb)
+    .description(what)
+    .argument("<args...>", `TYPE NAME... | TYPE/NAME... then KEY=VALUE... and KEY-... (remove)`)
+    .option("--overwrite", "allow changing a key that already has a value", false)
+    .option("--list", `list the ${field} instead of changing them`, false)
+    .option("-l, --selector <selector>", "label selector")
+    .option("--all", "every resource of the type in the namespace", false)
+    .option("-A, --all-namespaces", "with --all or -l, across all namespaces", false)
+    .option("-f, --filename <file>", "file, directory or - (stdin); repeatable", collect, [])
+    .option("--resource-version <version>", "only change the object if it is at this version")
+    .action((args: string[], o: Record<string, unknown>) =>
+      run((ctx) =>
+        editMetadataMap(ctx, field, args, {
+          overwrite: o.overwrite as boolean,
+          list: o.list as boolean,
+          selector: o.selector as string | undefined,
+          all: o.all as boolean,
+          allNamespaces: o.allNamespaces as boolean,
+          filename: o.filename as string[],
+          resourceVersion: o.resourceVersion as string | undefined,
+        }),
+      ),
+    );
+}
+
+program
+  .command("scale")
+  .description("Set a new size for a deployment or replica set")
+  .argument("[resources...]", "TYPE NAME... or TYPE/NAME...")
+  .option("--replicas <count>", "the new desired number of replicas")
+  .option("--current-replicas <count>", "precondition: the current size must be this (-1: no check)")
+  .option("--resource-version <version>", "precondition: the object must be at this version")
+  .option("-f, --filename <file>", "file, directory or - (stdin); repeatable", collect, [])
+  .option("-l, --selector <selector>", "label selector")
+  .option("--all", "every resource of the type in the namespace", false)
+  .action((args: string[], o: Record<string, unknown>) =>
+    run((ctx) =>
+      scale(ctx, args, {
+        replicas: o.replicas as string | undefined,
+        currentReplicas: o.currentReplicas as string | undefined,
+        resourceVersion: o.resourceVersion as string | undefined,
+        filename: o.filename as string[],
+        selector: o.selector as string | undefined,
+        all: o.all as boolean,
+      }),
+    ),
+  );
+
+const set = program.command("set").description("Set specific features on objects");
+set
+  .command("image")
+  .description("Update the images of a pod template")
+  .argument("<args...>", "TYPE NAME... | TYPE/NAME... then CONTAINER=IMAGE... (*=IMAGE: every container)")
+  .option("-l, --selector <selector>", "label selector")
+  .option("--all", "every resource of the type in the namespace", false)
+  .option("-f, --filename <file>", "file, directory or - (stdin); repeatable", collect, [])
+  .action((args: string[], o: Record<string, unknown>) =>
+    run((ctx) =>
+      setImage(ctx, args, {
+        selector: o.selector as string | undefined,
+        all: o.all as boolean,
+        filename: o.filename as string[],
+      }),
+    ),
+  );
+
+program
+  .command("edit")
+  .description("Edit a resource on the server in $KUBE_EDITOR or $EDITOR")
+  .argument("[resources...]", "TYPE NAME or TYPE/NAME")
+  .option("-o, --output <format>", "the format to edit in: yaml or json", "yaml")
+  .option("-f, --filename <file>", "file, directory or - (stdin); repeatable", collect, [])
+  .action((args: string[], o: { output: string; filename: string[] }) =>
+    run((ctx) => edit(ctx, args, { output: o.output, filename: o.filename })),
+  );
+
+const rollout = program.command("rollout").description("Manage the rollout of a deployment");
+rollout
+  .command("status")
+  .description("Show the status of the rollout")
+  .argument("<resource...>", "TYPE NAME or TYPE/NAME")
+  .option("-w, --watch [bool]", "watch the status until the rollout is done", "true")
+  .option("--timeout <duration>", "how long to watch before giving up (0s: forever)", "0s")
+  .option("--revision <n>", "pin to a specific revision")
+  .action((args: string[], o: { watch: string | boolean; timeout: string; revision?: string }) =>
+    run((ctx) =>
+      rolloutStatus(ctx, args, {
+        watch: String(o.watch) !== "false",
+        timeout: o.timeout,
+        revision: o.revision,
+      }),
+    ),
+  );
+rollout
+  .command("history")
+  .description("View rollout history")
+  .argument("<resource...>", "TYPE NAME or TYPE/NAME")
+  .option("--revision <n>", "show the details of this revision")
+  .action((args: string[], o: { revision?: string }) => run((ctx) => rolloutHistory(ctx, args, o)));
+rollout
+  .command("undo")
+  .description("Undo a previous rollout")
+  .argument("<resource...>", "TYPE NAME or TYPE/NAME")
+  .option("--to-revision <n>", "the revision to roll back to (default: the previous one)", "0")
+  .action((args: string[], o: { toRevision?: string }) => run((ctx) => rolloutUndo(ctx, args, o)));
+rollout
+  .command("restart")
+  .description("Restart a resource: its pods are replaced by a rollout")
+  .argument("<resource...>", "TYPE NAME or TYPE/NAME")
+  .action((args: string[]) => run((ctx) => rolloutRestart(ctx, args)));
+rollout
+  .command("pause")
+  .description("Mark the provided resource as paused")
+  .argument("<resource...>", "TYPE NAME or TYPE/NAME")
+  .action((args: string[]) => run((ctx) => rolloutPause(ctx, args, true)));
+rollout
+  .command("resume")
+  .description("Resume a paused resource")
+  .argument("<resource...>", "TYPE NAME or TYPE/NAME")
+  .action((args: string[]) => run((ctx) => rolloutPause(ctx, args, false)));
 
 program
   .command("version")

@@ -8,6 +8,7 @@ import {
   type Namespace,
   type Node,
   type Pod,
+  type PodTemplateSpec,
   type ReplicaSet,
   type Service,
 } from "@tskube/api";
@@ -194,6 +195,17 @@ function describeDeployment(w: Writer, d: Deployment): void {
       ).trimEnd(),
     );
   }
+}
+
+/** A pod template as describe prints it under "Pod Template:" (rollout history --revision too). */
+export function describePodTemplate(template: PodTemplateSpec | undefined): string {
+  const w = new Writer();
+  w.line(0, "Pod Template:");
+  w.map(1, "Labels", template?.metadata?.labels);
+  const annotations = template?.metadata?.annotations ?? {};
+  if (Object.keys(annotations).length) w.map(1, "Annotations", annotations);
+  containers(w, "Containers", template?.spec?.containers ?? [], 1);
+  return w.toString();
 }
 
 function describeReplicaSet(w: Writer, rs: ReplicaSet): void {

@@ -1,7 +1,7 @@
 export { DecodeError, decodeMessage, decodeObject } from "./decode.js";
 export { encodeMessage, encodeObject } from "./encode.js";
 export { applyJsonPatch } from "./json-patch.js";
-export type { JsonObject, JsonValue } from "./json-value.js";
+export { type JsonObject, type JsonValue, jsonEqual } from "./json-value.js";
 export { applyMergePatch, createMergePatch } from "./merge-patch.js";
 export { MERGE_LISTS } from "./patch-strategies.js";
 export { type FieldSchema, type MessageSchema, messageSchema } from "./schema.js";
