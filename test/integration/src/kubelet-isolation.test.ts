@@ -371,10 +371,21 @@ describe.skipIf(!isRoot)("process runtime with namespaces and cgroups (root only
     await pods().create(
       pod("steady", "iso-a", [{ name: "main", command: ["sleep", "1000"] }], { restartPolicy: "Always" }),
     );
+    await pods().create(
+      pod("forgotten", "iso-a", [{ name: "main", command: ["sleep", "1000"] }], { restartPolicy: "Always" }),
+    );
     await running("steady");
+    await running("forgotten");
     const before = (await get("steady")).status!;
     const sandbox = sandboxOf("iso-a", (await get("steady")).metadata!.uid)!;
+    const forgotten = await get("forgotten");
+    const forgottenSandbox = sandboxOf("iso-a", forgotten.metadata!.uid)!;
+    const forgottenPid = meta("iso-a", forgotten.status!.containerStatuses[0]!.containerId).pid;
+    const forgottenCgroup = cgroupDir(forgottenPid, "memory");
     await kubelets.get("iso-a")!.kill();
+    // Deleted while its node's kubelet is down: the next kubelet finds a sandbox no pod owns.
+    await pods().delete("forgotten", { namespace: NS, gracePeriodSeconds: 0 });
+    await waitFor("forgotten gone from the API", () => gone("forgotten"), 30_000);
     // What a kubelet that died mid-setup leaves: a namespace no sandbox record owns, and the cgroup
     // of a pod nobody knows with a process still in it.
     const stale = `tskube-${hash("iso-a")}-00000000deadbeef`;
@@ -391,6 +402,13 @@ describe.skipIf(!isRoot)("process runtime with namespaces and cgroups (root only
     kubelets.set("iso-a", await startComponent("kubelet", kubeletArgs(NODES[0]!)));
     await waitFor("stale namespace removed", async () => !existsSync(`/run/netns/${stale}`), 30_000);
     await orphanExit;
+    await waitFor(
+      "the forgotten pod's sandbox removed",
+      async () => !existsSync(`/run/netns/${forgottenSandbox.netns}`) && !existsSync(forgottenCgroup),
+      30_000,
+    );
+    expect(existsSync(`/sys/class/net/${forgottenSandbox.veth}`)).toBe(false);
+    expect(() => process.kill(forgottenPid, 0)).toThrow();
     for (const d of staleCgroups) {
       expect(existsSync(d)).toBe(false);
       expect(existsSync(join(d, ".."))).toBe(false);
