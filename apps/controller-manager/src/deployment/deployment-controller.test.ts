@@ -301,6 +301,26 @@ describe("Deployment controller", () => {
     expect(Math.max(...c.samples.slice(-3).map((s) => s.total))).toBeLessThanOrEqual(3);
   });
 
+  it("shares a resize during a rollout between old and new in proportion", async () => {
+    const c = await cluster(deployment(8, "nginx:1.25"));
+    await c.settleRollout();
+    await c.change((d) => {
+      d.spec!.template!.spec!.containers[0]!.image = "registry.invalid/does-not-exist:v2";
+    });
+    for (let i = 0; i < 4; i++) await c.step();
+    expect((await c.replicaSets()).map((s) => s.replicas)).toEqual([6, 4]);
+    await c.change((d) => {
+      d.spec!.replicas = 16;
+    });
+    await c.step();
+    // Sized for 8 + 2 surge = 10, now 16 + 4 = 20: both double.
+    expect((await c.replicaSets()).map((s) => s.replicas)).toEqual([12, 8]);
+    const ev = await c.events();
+    expect(
+      ev.filter((e) => e.startsWith("ScalingReplicaSet: Scaled up") && e.endsWith("from 6 to 12")).length,
+    ).toBe(1);
+  });
+
   it("bumps collisionCount when the hashed name is taken by another template, and uses the next name", async () => {
     const d = deployment(1, "nginx");
     const c = await cluster(d);

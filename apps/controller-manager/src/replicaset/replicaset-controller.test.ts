@@ -265,6 +265,37 @@ describe("ReplicaSet controller", () => {
     expect(await f.rsc.sync("default/web")).toEqual({ requeueAfterMs: 30_000 });
   });
 
+  it("wakes the right ReplicaSets from pod events", async () => {
+    const { rsc } = await setup(replicaSet(1));
+    // An orphan with other labels concerns nobody; relabelled to match, it concerns "web".
+    const stranger = pod("stranger", { owned: false, labels: { app: "other" } });
+    rsc.addPod(stranger);
+    expect(rsc.controller.queueLength()).toBe(0);
+    rsc.updatePod(stranger, {
+      ...stranger,
+      metadata: { ...stranger.metadata!, labels: LABELS, resourceVersion: "2" },
+    });
+    expect(rsc.controller.queueLength()).toBe(1);
+    // An owned pod's arrival is the creation the ReplicaSet waits for.
+    rsc.expectations.expectCreations("default/web", 1);
+    const owned = pod("web-a");
+    rsc.addPod(owned);
+    expect(rsc.expectations.satisfied("default/web")).toBe(true);
+    // A graceful deletion counts as the deletion the ReplicaSet waits for.
+    rsc.expectations.expectDeletions("default/web", ["default/web-a"]);
+    rsc.updatePod(owned, {
+      ...owned,
+      metadata: { ...owned.metadata!, deletionTimestamp: "2026-01-01T00:00:00Z", resourceVersion: "3" },
+    });
+    expect(rsc.expectations.satisfied("default/web")).toBe(true);
+    // Pods of a ReplicaSet the cache does not have (another uid) change nothing.
+    rsc.expectations.expectCreations("default/web", 1);
+    const foreign = pod("web-b");
+    foreign.metadata!.ownerReferences[0]!.uid = "older-rs-uid";
+    rsc.addPod(foreign);
+    expect(rsc.expectations.satisfied("default/web")).toBe(false);
+  });
+
   it("forgets a ReplicaSet that is gone", async () => {
     const { rsc } = await setup(replicaSet(1));
     await rsc.sync("default/web");
