@@ -173,18 +173,28 @@ export class ProcessRuntime implements Runtime {
     if (!net || !cgroups) return [];
     await net.ensureBridge();
     const removed: string[] = [];
+    // Best effort: a leftover that will not go (a process stuck in the kernel) must not keep the
+    // kubelet from starting; it is named in the log and tried again on the next start.
+    const remove = async (what: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+        removed.push(what);
+      } catch (err) {
+        removed.push(`${what} (failed: ${(err as Error).message})`);
+      }
+    };
     const sandboxes = this.readSandboxes();
     const liveNs = new Set(sandboxes.filter((s) => s.state === "READY").map((s) => s.netns));
     for (const ns of net.namespaces()) {
       if (liveNs.has(ns.name)) continue;
-      await deletePodNetwork(ns.name, net.vethName(ns.sandboxId));
-      removed.push(`network namespace ${ns.name}`);
+      await remove(`network namespace ${ns.name}`, () =>
+        deletePodNetwork(ns.name, net.vethName(ns.sandboxId)),
+      );
     }
     const liveVeth = new Set(sandboxes.filter((s) => s.state === "READY").map((s) => s.veth));
     for (const v of await net.veths()) {
       if (liveVeth.has(v)) continue;
-      await deletePodNetwork("", v);
-      removed.push(`veth ${v}`);
+      await remove(`veth ${v}`, () => deletePodNetwork("", v));
     }
     // A bridge deleted and re-made while pods ran has lost its ports: put them back.
     for (const s of sandboxes)
@@ -193,14 +203,12 @@ export class ProcessRuntime implements Runtime {
     const containers = new Set(readdirSync(join(this.root, "containers")));
     for (const uid of cgroups.podUids(this.nodeName)) {
       if (!pods.has(uid)) {
-        await cgroups.removePod(this.nodeName, uid);
-        removed.push(`cgroups of pod ${uid}`);
+        await remove(`cgroups of pod ${uid}`, () => cgroups.removePod(this.nodeName, uid));
         continue;
       }
       for (const id of cgroups.containerIds(this.nodeName, uid)) {
         if (containers.has(id)) continue;
-        await removeCgroup(cgroups.paths(this.nodeName, uid, id));
-        removed.push(`cgroup of container ${id}`);
+        await remove(`cgroup of container ${id}`, () => removeCgroup(cgroups.paths(this.nodeName, uid, id)));
       }
     }
     return removed;
