@@ -31,7 +31,7 @@ export async function resolveTargets(
   if (flags.filename?.length) {
     if (args.length)
       throw new UsageError(
-        "there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'ktl get resource/<resource_name>' instead of 'ktl get resource resource/<resource_name>'",
+        "when paths, URLs, or stdin is provided as input, you may not specify a resource by arguments as well",
       );
     for (const d of readManifests(flags.filename, flags.recursive ?? false, (m) => ctx.err(m))) {
       targets.push({

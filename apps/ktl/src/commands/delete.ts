@@ -1,10 +1,10 @@
 import type { KindInfo, KubeObject } from "@tskube/api";
 import type { PropagationPolicy } from "@tskube/client";
 import { isNotFound } from "@tskube/machinery";
-import { type Context, resolveKind } from "../context.js";
+import type { Context } from "../context.js";
 import { describeError, UsageError } from "../errors.js";
-import { readManifests } from "../inputs.js";
 import { kindLabel } from "../printers/print.js";
+import { resolveTargets } from "../targets.js";
 
 export interface DeleteFlags {
   filename: string[];
@@ -36,52 +36,7 @@ export async function del(ctx: Context, args: string[], flags: DeleteFlags): Pro
     );
   const gracePeriodSeconds =
     flags.gracePeriod !== undefined && Number(flags.gracePeriod) >= 0 ? Number(flags.gracePeriod) : undefined;
-  const targets: { kind: KindInfo; namespace: string; name: string }[] = [];
-  if (flags.filename.length) {
-    for (const d of readManifests(flags.filename, flags.recursive, (m) => ctx.err(m))) {
-      targets.push({
-        kind: d.kind,
-        namespace: d.object.metadata?.namespace || ctx.namespace,
-        name: d.object.metadata!.name,
-      });
-    }
-  } else {
-    if (args.length === 0) {
-      throw new UsageError("You must provide one or more resources by argument or filename.");
-    }
-    let kinds: KindInfo[];
-    let names: string[];
-    if (args[0]!.includes("/")) {
-      const pairs = args.map((a) => a.split("/") as [string, string]);
-      for (const [k, n] of pairs) targets.push({ kind: resolveKind(k), namespace: ctx.namespace, name: n });
-      kinds = [];
-      names = [];
-    } else {
-      kinds = args[0]!.split(",").map(resolveKind);
-      names = args.slice(1);
-    }
-    if (kinds.length) {
-      if (names.length === 0 && !flags.all && !flags.selector) {
-        throw new UsageError("resource(s) were provided, but no name was specified");
-      }
-      for (const kind of kinds) {
-        if (names.length) {
-          for (const name of names) targets.push({ kind, namespace: ctx.namespace, name });
-          continue;
-        }
-        const list = await ctx
-          .client()
-          .resource(kind)
-          .listAll({
-            namespace: flags.allNamespaces ? "" : ctx.namespace,
-            labelSelector: flags.selector ?? "",
-          });
-        for (const o of list.items)
-          targets.push({ kind, namespace: o.metadata!.namespace, name: o.metadata!.name });
-        if (list.items.length === 0) process.stderr.write(`No resources found\n`);
-      }
-    }
-  }
+  const targets = await resolveTargets(ctx, args, flags);
   const waiting: { kind: KindInfo; namespace: string; name: string; uid: string }[] = [];
   for (const t of targets) {
     const ns = t.kind.namespaced ? t.namespace : "";
