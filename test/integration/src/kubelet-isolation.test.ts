@@ -238,8 +238,7 @@ describe.skipIf(!isRoot)("process runtime with namespaces and cgroups (root only
       "-c",
       "ip -4 -o addr show dev eth0 | awk '{print $4}'; busybox nc 127.0.0.1 7000 </dev/null",
     ]);
-    expect(out.stdout).toBe(`${ip}/24\nfrom-server\n`);
-    expect(out.code).toBe(0);
+    expect(out).toEqual({ code: 0, stdout: `${ip}/24\nfrom-server\n`, stderr: "" });
   });
 
   it("reaches a pod by its IP over TCP from another pod on the same node and from a pod on another node", async () => {
