@@ -155,9 +155,9 @@ export class NodeLifecycleController implements RunnableController {
       return undefined;
     }
     const { node, observedReady, currentReady } = await this.tryUpdateNodeHealth(cached);
-    await this.syncConditionTaints(node);
+    const tainted = await this.syncConditionTaints(node);
     if (currentReady) {
-      await this.processTaintBaseEviction(node, currentReady.status);
+      await this.processTaintBaseEviction(tainted, currentReady.status);
       if (observedReady?.status === "True" && currentReady.status !== "True") {
         // Reported once, when this controller (not the kubelet) declares the node unhealthy.
         void this.recorder.event(node, "Normal", "NodeNotReady", `Node ${name} status is now: NodeNotReady`);
@@ -247,13 +247,13 @@ export class NodeLifecycleController implements RunnableController {
   }
 
   /** doNoScheduleTaintingPass: the NoSchedule taints follow the conditions at once. */
-  private async syncConditionTaints(node: Node): Promise<void> {
+  private async syncConditionTaints(node: Node): Promise<Node> {
     const want = conditionTaints(node);
     const owned = (t: TaintLike) => t.effect === "NoSchedule" && CONDITION_TAINT_KEYS.includes(t.key);
     const have = (node.spec?.taints ?? []).filter(owned);
     const add = want.filter((w) => !have.some((t) => sameTaint(t, w)));
     const remove = have.filter((t) => !want.some((w) => sameTaint(t, w)));
-    if (add.length || remove.length) await this.swapTaints(node.metadata!.name, add, remove);
+    return add.length || remove.length ? await this.swapTaints(node, add, remove) : node;
   }
 
   /**
@@ -261,18 +261,17 @@ export class NodeLifecycleController implements RunnableController {
    * once; a new one waits in its zone's rate-limited queue; a Ready node loses both.
    */
   private async processTaintBaseEviction(node: Node, ready: string): Promise<void> {
-    const name = node.metadata!.name;
     const taints = node.spec?.taints ?? [];
     const has = (t: TaintLike) => taints.some((x) => sameTaint(x, t));
     if (ready === "False") {
       if (has(UNREACHABLE_NO_EXECUTE))
-        await this.swapTaints(name, [this.noExecute(TAINT_NODE_NOT_READY)], [UNREACHABLE_NO_EXECUTE]);
+        await this.swapTaints(node, [this.noExecute(TAINT_NODE_NOT_READY)], [UNREACHABLE_NO_EXECUTE]);
       else if (!has(NOT_READY_NO_EXECUTE)) this.markNodeForTainting(node);
       return;
     }
     if (ready === "Unknown") {
       if (has(NOT_READY_NO_EXECUTE))
-        await this.swapTaints(name, [this.noExecute(TAINT_NODE_UNREACHABLE)], [NOT_READY_NO_EXECUTE]);
+        await this.swapTaints(node, [this.noExecute(TAINT_NODE_UNREACHABLE)], [NOT_READY_NO_EXECUTE]);
       else if (!has(UNREACHABLE_NO_EXECUTE)) this.markNodeForTainting(node);
       return;
     }
@@ -305,7 +304,7 @@ export class NodeLifecycleController implements RunnableController {
       taints.some((t) => sameTaint(t, r)),
     );
     if (remove.length) {
-      await this.swapTaints(name, [], remove);
+      await this.swapTaints(node, [], remove);
       this.log.info({ node: name }, "node is ready again; removed its NoExecute taints");
     }
   }
@@ -318,7 +317,8 @@ export class NodeLifecycleController implements RunnableController {
     for (const tainter of this.tainters.values()) {
       for (const name of [...tainter.queue]) {
         const node = this.nodes.lister.get("", name);
-        const ready = condition(node, "Ready")?.status;
+        // What our last check found, which the cache may not show yet.
+        const ready = this.health.get(name)?.ready ?? condition(node, "Ready")?.status;
         if (!node || (ready !== "False" && ready !== "Unknown")) {
           tainter.queue.delete(name);
           continue;
@@ -329,7 +329,7 @@ export class NodeLifecycleController implements RunnableController {
             ? [TAINT_NODE_NOT_READY, UNREACHABLE_NO_EXECUTE]
             : [TAINT_NODE_UNREACHABLE, NOT_READY_NO_EXECUTE];
         try {
-          await this.swapTaints(name, [this.noExecute(add)], [remove]);
+          await this.swapTaints(node, [this.noExecute(add)], [remove]);
           tainter.queue.delete(name);
           this.log.info({ node: name, taint: add }, "tainted node NoExecute");
         } catch (err) {
@@ -426,19 +426,21 @@ export class NodeLifecycleController implements RunnableController {
 
   /**
    * SwapNodeControllerTaint: adds and removes taints on the node's spec, re-reading the node after
-   * a conflict (the kubelet writes its status all the time).
+   * a conflict (the kubelet writes its status all the time). Returns the node as written.
    */
-  private async swapTaints(name: string, add: Taint[], remove: TaintLike[]): Promise<void> {
-    let node = this.nodes.lister.get("", name);
+  private async swapTaints(start: Node, add: Taint[], remove: TaintLike[]): Promise<Node> {
+    const name = start.metadata!.name;
+    let node = start;
     for (let attempt = 0; attempt < 5; attempt++) {
-      if (!node || attempt > 0) node = await this.nodeClient.get(name);
+      if (attempt > 0) node = await this.nodeClient.get(name);
       const current = node.spec?.taints ?? [];
       const kept = current.filter((t) => !remove.some((r) => sameTaint(t, r)));
       const next = [...kept, ...add.filter((a) => !kept.some((t) => sameTaint(t, a)))];
-      if (next.length === current.length && next.every((t, i) => sameTaint(t, current[i]!))) return;
+      if (next.length === current.length && next.every((t, i) => sameTaint(t, current[i]!))) return node;
       try {
-        await this.nodeClient.update(Node.fromPartial({ ...node, spec: { ...node.spec, taints: next } }));
-        return;
+        return await this.nodeClient.update(
+          Node.fromPartial({ ...node, spec: { ...node.spec, taints: next } }),
+        );
       } catch (err) {
         if (!isConflict(err)) throw err;
       }
