@@ -5,6 +5,7 @@ import type { Logger } from "@tskube/log";
 import { isAlreadyExists } from "@tskube/machinery";
 import { Etcd3 } from "etcd3";
 import { type AdmissionOptions, admissionChain } from "./admission.js";
+import { ServiceAllocator } from "./allocators/service-allocator.js";
 import { createMetrics } from "./metrics.js";
 import { createPodProxy } from "./pod-proxy.js";
 import { Registry } from "./registry.js";
@@ -24,6 +25,12 @@ export interface ApiserverConfig {
   shutdownGraceMs: number;
   /** Deadline of one etcd call (Kubernetes bounds them by the request's --request-timeout). */
   etcdRequestTimeoutMs: number;
+  /** ClusterIPs come from here (--service-cluster-ip-range). */
+  serviceClusterIpRange: string;
+  /** NodePorts come from here (--service-node-port-range), inclusive. */
+  serviceNodePortRange: { min: number; max: number };
+  /** How often leaked IP and port reservations are looked for (Kubernetes: every 3 minutes). */
+  serviceAllocatorRepairIntervalMs: number;
   /** Admission plugins' settings (Kubernetes' defaults when absent). */
   admission?: AdmissionOptions;
   log: Logger;
@@ -46,6 +53,11 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
   const registries = new Map<string, Registry>();
   let nsRegistry: Registry | undefined;
   const admit = admissionChain(cfg.admission);
+  const serviceAllocator = new ServiceAllocator(
+    store,
+    { serviceCidr: cfg.serviceClusterIpRange, nodePorts: cfg.serviceNodePortRange },
+    log,
+  );
   for (const kind of KINDS) {
     const cacher = new Cacher(kind, etcd, store, {
       capacity: cfg.watchCacheSize,
@@ -54,6 +66,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
     const reg = new Registry(kind, {
       store,
       cacher,
+      hooks: kind.kind === "Service" ? serviceAllocator : undefined,
       namespaces: () => nsRegistry!,
       maxObjectBytes: cfg.maxObjectBytes,
       admit,
@@ -135,11 +148,20 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
     }
   }, cfg.compactionIntervalMs);
   compactor.unref();
+  // A reservation younger than one interval may belong to a create still in flight.
+  const repair = () =>
+    serviceAllocator
+      .repair(registries.get("services")!.cacher, cfg.serviceAllocatorRepairIntervalMs)
+      .catch((err) => log.warn({ err }, "service allocation repair failed"));
+  void repair();
+  const repairer = setInterval(repair, cfg.serviceAllocatorRepairIntervalMs);
+  repairer.unref();
 
   return {
     grpcPort: grpc.port,
     async stop() {
       clearInterval(compactor);
+      clearInterval(repairer);
       ready = false;
       await grpc.shutdown(cfg.shutdownGraceMs);
       await Promise.all([...registries.values()].map((r) => r.cacher.stop()));

@@ -1,6 +1,7 @@
 import { readFlags } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
 import { parseDuration } from "@tskube/machinery";
+import { ipv4Range } from "./allocators/range-allocator.js";
 import { startApiserver } from "./apiserver.js";
 
 /** Every flag has a TSKUBE_* environment variable; the flag wins. */
@@ -14,6 +15,9 @@ const FLAGS = {
   "max-object-bytes": { env: "TSKUBE_MAX_OBJECT_BYTES", default: "1572864" },
   "shutdown-grace-period": { env: "TSKUBE_SHUTDOWN_GRACE_PERIOD", default: "10s" },
   "etcd-request-timeout": { env: "TSKUBE_ETCD_REQUEST_TIMEOUT", default: "30s" },
+  "service-cluster-ip-range": { env: "TSKUBE_SERVICE_CLUSTER_IP_RANGE", default: "10.96.0.0/12" },
+  "service-node-port-range": { env: "TSKUBE_SERVICE_NODE_PORT_RANGE", default: "30000-32767" },
+  "service-allocator-repair-interval": { env: "TSKUBE_SERVICE_ALLOCATOR_REPAIR_INTERVAL", default: "3m" },
   "default-not-ready-toleration-seconds": {
     env: "TSKUBE_DEFAULT_NOT_READY_TOLERATION_SECONDS",
     default: "300",
@@ -41,6 +45,27 @@ function seconds(name: string, v: string): number {
   return n;
 }
 
+function serviceCidr(v: string): string {
+  try {
+    ipv4Range(v);
+  } catch (err) {
+    throw new Error(`--service-cluster-ip-range: ${(err as Error).message}`);
+  }
+  return v;
+}
+
+/** "30000-32767" (Kubernetes also takes a single port as a range of one). */
+function portRange(v: string): { min: number; max: number } {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(v.trim());
+  const min = Number(m?.[1]);
+  const max = Number(m?.[2] ?? m?.[1]);
+  if (!m || min < 1 || max > 65535 || min > max)
+    throw new Error(
+      `--service-node-port-range: invalid port range ${JSON.stringify(v)} (want MIN-MAX within 1-65535)`,
+    );
+  return { min, max };
+}
+
 async function main(): Promise<void> {
   const log = componentLogger("apiserver");
   let flags: Record<Flag, string>;
@@ -60,6 +85,9 @@ async function main(): Promise<void> {
       maxObjectBytes: positiveInt("max-object-bytes", flags["max-object-bytes"]),
       shutdownGraceMs: parseDuration(flags["shutdown-grace-period"]),
       etcdRequestTimeoutMs: parseDuration(flags["etcd-request-timeout"]),
+      serviceClusterIpRange: serviceCidr(flags["service-cluster-ip-range"]),
+      serviceNodePortRange: portRange(flags["service-node-port-range"]),
+      serviceAllocatorRepairIntervalMs: parseDuration(flags["service-allocator-repair-interval"]),
       admission: {
         defaultNotReadyTolerationSeconds: seconds(
           "default-not-ready-toleration-seconds",

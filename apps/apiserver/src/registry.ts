@@ -20,8 +20,26 @@ import type { EtcdStore, RawValue } from "./storage/etcd-store.js";
 import { CompactedError } from "./storage/etcd-store.js";
 import { decodeValue, encodeValue, keyFor, prefixFor } from "./storage/keys.js";
 
+/** Called when the write a Begin hook prepared for is done, with whether it was written. */
+export type FinishFunc = (success: boolean) => Promise<void>;
+
+/**
+ * What a kind's storage does beyond its strategy (Kubernetes' BeginCreate/BeginUpdate/AfterDelete
+ * decorators): Services allocate ClusterIPs and node ports here. Begin hooks run after validation,
+ * just before the etcd write, and may throw an API error.
+ */
+export interface StorageHooks {
+  beginCreate?(obj: KubeObject): Promise<FinishFunc>;
+  /** Before validation of an update: carry over server-set fields the update left out. */
+  prepareUpdate?(next: KubeObject, current: KubeObject): void;
+  beginUpdate?(next: KubeObject, current: KubeObject): Promise<FinishFunc>;
+  /** After the object has left storage. */
+  afterDelete?(obj: KubeObject): Promise<void>;
+}
+
 export interface RegistryOptions {
   store: EtcdStore;
+  hooks?: StorageHooks | undefined;
   cacher: Cacher;
   /** The namespaces registry, to refuse objects in missing or terminating namespaces. */
   namespaces: () => Registry;
@@ -199,17 +217,27 @@ export class Registry {
     if (generated) m.name = `${m.generateName}${randomSuffix()}`;
     this.validationFailed(obj, this.strategy.validate(obj));
     await this.checkNamespace(m.namespace, m.name);
-    for (let attempt = 0; ; attempt++) {
-      const value = encodeValue(this.kind, obj);
-      this.checkSize(value);
-      if (opts.dryRun) return obj;
-      const rev = await this.opts.store.create(this.key(m.namespace, m.name), value);
-      if (rev !== undefined) {
-        m.resourceVersion = String(rev);
-        return obj;
+    if (opts.dryRun) {
+      this.checkSize(encodeValue(this.kind, obj));
+      return obj;
+    }
+    const finish = await this.opts.hooks?.beginCreate?.(obj);
+    let written = false;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const value = encodeValue(this.kind, obj);
+        this.checkSize(value);
+        const rev = await this.opts.store.create(this.key(m.namespace, m.name), value);
+        if (rev !== undefined) {
+          m.resourceVersion = String(rev);
+          written = true;
+          return obj;
+        }
+        if (!generated || attempt + 1 >= GENERATE_NAME_ATTEMPTS) throw errors.alreadyExists(this.gr, m.name);
+        m.name = `${m.generateName}${randomSuffix()}`;
       }
-      if (!generated || attempt + 1 >= GENERATE_NAME_ATTEMPTS) throw errors.alreadyExists(this.gr, m.name);
-      m.name = `${m.generateName}${randomSuffix()}`;
+    } finally {
+      await finish?.(written);
     }
   }
 
@@ -333,27 +361,35 @@ export class Registry {
       const current = decodeValue(this.kind, raw);
       const next = await tryUpdate(decodeValue(this.kind, raw), raw);
       if (!next) return { object: current, deleted: false };
-      const value = encodeValue(this.kind, next);
-      this.checkSize(value);
-      if (value.equals(encodeValue(this.kind, current))) return { object: current, deleted: false };
-      if (opts.dryRun) return { object: next, deleted: false };
       // An object being deleted whose last finalizer is gone (and whose grace period is over) leaves storage.
       const m = next.metadata!;
-      if (
-        m.deletionTimestamp &&
+      const leaving =
+        !!m.deletionTimestamp &&
         m.finalizers.length === 0 &&
         !this.blockedByNamespaceFinalizers(next) &&
-        !m.deletionGracePeriodSeconds
-      ) {
-        const rev = await this.opts.store.delete(key, raw.modRevision);
-        if (rev === undefined) continue;
-        m.resourceVersion = String(rev);
-        return { object: next, deleted: true };
-      }
-      const rev = await this.opts.store.update(key, value, raw.modRevision);
-      if (rev !== undefined) {
-        m.resourceVersion = String(rev);
-        return { object: next, deleted: false };
+        !m.deletionGracePeriodSeconds;
+      const finish = opts.dryRun || leaving ? undefined : await this.opts.hooks?.beginUpdate?.(next, current);
+      let written = false;
+      try {
+        const value = encodeValue(this.kind, next);
+        this.checkSize(value);
+        if (value.equals(encodeValue(this.kind, current))) return { object: current, deleted: false };
+        if (opts.dryRun) return { object: next, deleted: false };
+        if (leaving) {
+          const rev = await this.opts.store.delete(key, raw.modRevision);
+          if (rev === undefined) continue;
+          m.resourceVersion = String(rev);
+          await this.opts.hooks?.afterDelete?.(next);
+          return { object: next, deleted: true };
+        }
+        const rev = await this.opts.store.update(key, value, raw.modRevision);
+        if (rev !== undefined) {
+          m.resourceVersion = String(rev);
+          written = true;
+          return { object: next, deleted: false };
+        }
+      } finally {
+        await finish?.(written);
       }
       if (expectedRv) {
         throw errors.conflict(
@@ -397,6 +433,7 @@ export class Registry {
 
   /** Keeps what a spec write may not change (Kubernetes' PrepareForUpdate + BeforeUpdate). */
   private prepareForUpdate(next: KubeObject, current: KubeObject): void {
+    this.opts.hooks?.prepareUpdate?.(next, current);
     const nm = next.metadata!;
     const cm = current.metadata!;
     next.apiVersion = current.apiVersion;
@@ -527,6 +564,7 @@ export class Registry {
         const rev = await this.opts.store.delete(key, raw.modRevision);
         if (rev === undefined) continue;
         m.resourceVersion = String(rev);
+        await this.opts.hooks?.afterDelete?.(obj);
         return { object: obj, deleted: true };
       }
       // Graceful: mark the object; its kubelet, finalizers or the namespace controller finish it.
