@@ -225,6 +225,61 @@ describe("node lifecycle controller", () => {
       expect(await s.taints(n)).not.toContain("node.kubernetes.io/unreachable:NoExecute");
   });
 
+  it("taints at --secondary-node-eviction-rate in a partially disrupted zone of a large cluster", async () => {
+    const t0 = Date.parse("2026-01-01T00:00:00Z");
+    const f = await setup([node("a", t0), node("b", t0), node("c", t0), node("d", t0)], [], {
+      largeCluster: 3,
+    });
+    await f.syncAll();
+    await f.clock.step(GRACE + 1_000);
+    await f.renew("d");
+    await f.syncAll();
+    const unreachable = async () => {
+      let n = 0;
+      for (const x of ["a", "b", "c"])
+        if ((await f.taints(x)).includes("node.kubernetes.io/unreachable:NoExecute")) n++;
+      return n;
+    };
+    // The first taint went out before the zone was seen as disrupted (as in Kubernetes, whose
+    // zone states lag a monitor period); then the zone slows to 0.01 nodes a second.
+    expect(f.nlc.zoneStates.get("")).toBe("PartialDisruption");
+    const first = await unreachable();
+    expect(first).toBe(1);
+    for (let i = 0; i < 10; i++) {
+      await f.clock.step(PERIOD);
+      await f.renew("d");
+      await f.syncAll();
+    }
+    expect(await unreachable()).toBe(first);
+    for (let i = 0; i < 10; i++) {
+      await f.clock.step(10_000);
+      await f.renew("d");
+      await f.syncAll();
+    }
+    expect(await unreachable()).toBe(first + 1);
+  });
+
+  it("leaves master disruption mode when a node is ready again, with a fresh grace period for all", async () => {
+    const t0 = Date.parse("2026-01-01T00:00:00Z");
+    const s = await setup([node("a", t0), node("b", t0)]);
+    await s.syncAll();
+    await s.clock.step(GRACE + 1_000);
+    await s.syncAll();
+    await s.syncAll();
+    expect(s.nlc.zoneStates.get("")).toBe("FullDisruption");
+    // a's kubelet reaches us again; b's stays silent.
+    const cur = await s.get("a");
+    await s.client.resource<Node>("Node").updateStatus({ ...cur, status: node("a", s.clock.now()).status });
+    await s.syncAll();
+    await s.syncAll();
+    expect(s.nlc.zoneStates.get("")).toBe("Normal");
+    // b was already Unknown; its NoExecute taint comes from the taint queue at the normal rate.
+    await s.clock.step(1_000);
+    await s.syncAll();
+    expect(await s.taints("b")).toContain("node.kubernetes.io/unreachable:NoExecute");
+    expect(await s.taints("a")).toEqual([]);
+  });
+
   it("marks a node that never posted a Ready condition Unknown after the startup grace period", async () => {
     const t0 = Date.parse("2026-01-01T00:00:00Z");
     const bare = Node.fromPartial({ metadata: { name: "n1", uid: "u1", creationTimestamp: rfc3339(t0) } });
