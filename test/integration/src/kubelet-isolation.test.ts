@@ -345,6 +345,17 @@ describe.skipIf(!isRoot)("process runtime with namespaces and cgroups (root only
     const procs = () => readFileSync(join(cpu, "cgroup.procs"), "utf8").trim().split("\n");
     expect(procs()).toContain(String(pid));
     await waitFor("sleep in the cgroup", async () => procs().length >= 2, 10_000);
+    // An exec'd command is charged to the container too: it joins the same cgroups.
+    const inside = await ktl(c.servers.join(","), ["exec", "limited", "--", "cat", "/proc/self/cgroup"]);
+    const suffix = `/tskube/iso-b/${(await get("limited")).metadata!.uid}/${cs.containerId.replace("process://", "")}`;
+    const lines = inside.stdout.split("\n");
+    for (const controller of ["memory", "cpu"])
+      expect(
+        lines.some(
+          (l) =>
+            (l.split(":")[1]?.split(",").includes(controller) || l.startsWith("0::")) && l.endsWith(suffix),
+        ),
+      ).toBe(true);
   });
 
   it("removes the pod's network namespace, veth and cgroups when the pod is deleted", async () => {
