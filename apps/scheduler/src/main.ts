@@ -29,13 +29,14 @@ const FLAGS = {
 } as const;
 type Flag = keyof typeof FLAGS;
 
+/** A flag's value as Kubernetes prints it in an Invalid error: numbers bare, anything else quoted. */
+const printed = (v: string) => (v.trim() !== "" && Number.isFinite(Number(v)) ? v : JSON.stringify(v));
+
 /** An integer from 0 to 100, worded as the config validation words it. */
 function percentageOfNodesToScore(v: string): number {
   const n = Number(v);
   if (!/^\d+$/.test(v) || n > 100)
-    throw new Error(
-      `percentageOfNodesToScore: Invalid value: ${JSON.stringify(v)}: not in valid range [0-100]`,
-    );
+    throw new Error(`percentageOfNodesToScore: Invalid value: ${printed(v)}: not in valid range [0-100]`);
   return n;
 }
 
@@ -43,7 +44,7 @@ function maxBindingsInFlight(v: string): number {
   const n = Number(v);
   if (!/^\d+$/.test(v) || n < 1)
     throw new Error(
-      `max-bindings-in-flight: Invalid value: ${JSON.stringify(v)}: must be greater than or equal to 1`,
+      `max-bindings-in-flight: Invalid value: ${printed(v)}: must be greater than or equal to 1`,
     );
   return n;
 }

@@ -40,4 +40,35 @@ describe("SchedulingQueue", () => {
     expect(got).toBe("p");
     q.close();
   });
+
+  it("backs off instead of waiting when the cluster changed during the attempt", async () => {
+    const clock = new FakeClock();
+    const q = new SchedulingQueue((a, b) => (a < b ? -1 : 1), { clock, unschedulableFlushMs: 60_000 });
+    q.add("p");
+    expect(await q.pop()).toBe("p");
+    // A node arrives while the filters run on the old snapshot.
+    q.moveAllToActiveOrBackoff();
+    q.done("p", "unschedulable");
+    let got: string | undefined;
+    void q.pop().then((k) => {
+      got = k;
+    });
+    await clock.step(999);
+    expect(got).toBeUndefined();
+    await clock.step(1);
+    await flush();
+    expect(got).toBe("p");
+
+    // The same when the pod itself changed during the attempt.
+    q.add("p");
+    q.done("p", "unschedulable");
+    let again: string | undefined;
+    void q.pop().then((k) => {
+      again = k;
+    });
+    await clock.step(2000);
+    await flush();
+    expect(again).toBe("p");
+    q.close();
+  });
 });

@@ -26,7 +26,13 @@ export class SchedulingQueue {
   private backoff = new Map<string, Entry>();
   private unschedulable = new Map<string, Entry>();
   private attempts = new Map<string, number>();
-  private inFlight = new Set<string>();
+  /** Pods being tried, with the scheduling cycle that popped them. */
+  private inFlight = new Map<string, number>();
+  /** Pods that changed while being tried: a failure may be stale, so they are retried after backoff. */
+  private changedInFlight = new Set<string>();
+  private schedulingCycle = 0;
+  /** The cycle of the last cluster change (Kubernetes' moveRequestCycle). */
+  private moveRequestCycle = -1;
   private waiters: ((key: string | undefined) => void)[] = [];
   private timer: unknown;
   private closed = false;
@@ -45,7 +51,10 @@ export class SchedulingQueue {
   /** A new or changed pending pod: tried now unless it is backing off. */
   add(key: string): void {
     if (this.closed || this.active.has(key) || this.backoff.has(key)) return;
-    if (this.inFlight.has(key)) return;
+    if (this.inFlight.has(key)) {
+      this.changedInFlight.add(key);
+      return;
+    }
     this.unschedulable.delete(key);
     this.push(key);
   }
@@ -53,7 +62,7 @@ export class SchedulingQueue {
   private push(key: string): void {
     const waiter = this.waiters.shift();
     if (waiter) {
-      this.inFlight.add(key);
+      this.inFlight.set(key, ++this.schedulingCycle);
       waiter(key);
       return;
     }
@@ -73,7 +82,7 @@ export class SchedulingQueue {
     this.tick();
     const key = this.active.pop();
     if (key !== undefined) {
-      this.inFlight.add(key);
+      this.inFlight.set(key, ++this.schedulingCycle);
       return Promise.resolve(key);
     }
     if (this.closed) return Promise.resolve(undefined);
@@ -82,7 +91,9 @@ export class SchedulingQueue {
 
   /** The attempt finished; on failure the pod backs off or waits for a cluster change. */
   done(key: string, outcome: "scheduled" | "unschedulable" | "error"): void {
+    const cycle = this.inFlight.get(key) ?? this.schedulingCycle;
     this.inFlight.delete(key);
+    const changed = this.changedInFlight.delete(key);
     if (outcome === "scheduled") {
       this.attempts.delete(key);
       return;
@@ -92,13 +103,18 @@ export class SchedulingQueue {
     const base = this.opts.initialBackoffMs ?? 1000;
     const delay = Math.min(base * 2 ** (attempts - 1), this.opts.maxBackoffMs ?? 10_000);
     const entry = { key, attempts, readyAt: this.clock.now() + delay };
-    if (outcome === "unschedulable") this.unschedulable.set(key, entry);
+    // A change during the attempt (a node added while the filters ran) may be what the pod was
+    // missing: waiting for the next change could wait forever, so back off instead (as
+    // Kubernetes does when a move request came after the pod's scheduling cycle began).
+    if (outcome === "unschedulable" && !changed && this.moveRequestCycle < cycle)
+      this.unschedulable.set(key, entry);
     else this.backoff.set(key, entry);
     this.schedule();
   }
 
   /** A node or pod changed: unschedulable pods may fit now (after their backoff). */
   moveAllToActiveOrBackoff(): void {
+    this.moveRequestCycle = this.schedulingCycle;
     for (const [key, e] of this.unschedulable) this.backoff.set(key, e);
     this.unschedulable.clear();
     this.schedule();

@@ -35,6 +35,14 @@ describe("scheduleOne", () => {
     expect(r.node).toBe("n3");
   });
 
+  it("still steers away from PreferNoSchedule taints when PreScore skips the plugins with nothing to say", () => {
+    const nodes = [node("n1", { taints: [{ key: "x", effect: "PreferNoSchedule" }] }), node("n2")];
+    for (let tie = 0; tie < 4; tie++) {
+      const r = scheduleOne(pod("p"), snapshot(nodes), DEFAULT_FILTERS, DEFAULT_SCORES, { tieBreak: tie });
+      expect(r.node).toBe("n2");
+    }
+  });
+
   it("reports no nodes when there are none", () => {
     const r = scheduleOne(pod("p"), snapshot([]), DEFAULT_FILTERS, DEFAULT_SCORES);
     expect(r.node === undefined && r.message).toBe("no nodes available to schedule pods");

@@ -84,7 +84,7 @@ export function scheduleOne(
     const scores = new Map<string, number>();
     for (const s of scorers) {
       // PreScore Skip: the plugin would score every node alike, which changes no ranking.
-      if (s.preScore?.(pod, snapshot, state).code === "Skip") continue;
+      if (s.preScore?.(pod, feasible, snapshot, state).code === "Skip") continue;
       if (!s.normalize) {
         for (let i = 0; i < feasible.length; i++)
           total[i]! += s.score(pod, feasible[i]!, snapshot, state) * s.weight;

@@ -174,7 +174,7 @@ describe("scheduler", () => {
     const logFile = /log: (\S+)/.exec(err!.message)![1]!;
     await waitFor("log written", async () => readFileSync(logFile, "utf8").length > 0, 5_000);
     expect(readFileSync(logFile, "utf8")).toContain(
-      'percentageOfNodesToScore: Invalid value: "101": not in valid range [0-100]',
+      "percentageOfNodesToScore: Invalid value: 101: not in valid range [0-100]",
     );
   });
 

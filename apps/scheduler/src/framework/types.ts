@@ -87,8 +87,11 @@ export const MAX_NODE_SCORE = 100;
 export interface ScorePlugin {
   readonly name: string;
   readonly weight: number;
-  /** PreScore: once per attempt; Skip means every node would score the same, so Score is not run. */
-  preScore?(pod: Pod, snapshot: Snapshot, state: CycleState): Status;
+  /**
+   * PreScore: once per attempt with the feasible nodes; Skip means every one of them would score
+   * the same, so Score is not run (the same constant on every node changes no ranking).
+   */
+  preScore?(pod: Pod, feasible: readonly NodeInfo[], snapshot: Snapshot, state: CycleState): Status;
   score(pod: Pod, node: NodeInfo, snapshot: Snapshot, state?: CycleState): number;
   /**
    * Rescales raw scores of all feasible nodes into 0–100 (ScoreExtensions.NormalizeScore), in

@@ -115,7 +115,7 @@ export const interPodAffinity: FilterPlugin & ScorePlugin = {
     const st = state.read("PreFilterInterPodAffinity", () => preFilter(pod, snap));
     return st.affinity.length || st.antiAffinity.length || st.existingAntiAffinity.size ? success : skip;
   },
-  preScore(pod, snap, state) {
+  preScore(pod, _feasible, snap, state) {
     return state.read("PreScoreInterPodAffinity", () => preScore(pod, snap)).length ? success : skip;
   },
   filter(pod, node, snap, state?: CycleState) {

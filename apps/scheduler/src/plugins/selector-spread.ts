@@ -18,7 +18,7 @@ export const selectorSpread: ScorePlugin = {
   name: "SelectorSpread",
   weight: 2,
   // PreScore: the controlling owner, once per attempt; a pod without one has nothing to spread.
-  preScore(pod, _snap, state) {
+  preScore(pod, _feasible, _snap, state) {
     return state.read("PreScoreSelectorSpread", () => controllerUid(pod)) ? success : skip;
   },
   score(pod, node, _snap, state?: CycleState) {

@@ -5,6 +5,7 @@ import {
   type FilterPlugin,
   preState,
   type ScorePlugin,
+  skip,
   success,
   unresolvable,
 } from "../framework/types.js";
@@ -37,6 +38,12 @@ export const taintToleration: FilterPlugin & ScorePlugin = {
       }
     }
     return success;
+  },
+  /** PreScore: without PreferNoSchedule taints on the feasible nodes, every node scores 0. */
+  preScore(_pod, feasible) {
+    for (const n of feasible)
+      for (const taint of n.node.spec?.taints ?? []) if (taint.effect === "PreferNoSchedule") return success;
+    return skip;
   },
   /** Fewer intolerable PreferNoSchedule taints is better. */
   score(pod, node, _snap, state?: CycleState) {
