@@ -132,6 +132,22 @@ describe("namespace controller", () => {
     expect(ns.spec!.finalizers).toEqual(["kubernetes"]);
   });
 
+  it("reports a kind it could not delete and retries", async () => {
+    const s = await setup();
+    s.client.resource("Secret").deleteCollection = async () => {
+      throw new Error("etcdserver: request timed out");
+    };
+    await expect(s.nc.sync("doomed")).rejects.toThrow(
+      "Failed to delete all resource types, 1 remaining: secrets: etcdserver: request timed out",
+    );
+    const ns = await s.nsClient.get("doomed");
+    expect(ns.status!.conditions.find((c) => c.type === "NamespaceDeletionContentFailure")).toMatchObject({
+      status: "True",
+      reason: "ContentDeletionFailed",
+    });
+    expect(ns.spec!.finalizers).toEqual(["kubernetes"]);
+  });
+
   it("leaves namespaces that are not being deleted alone", async () => {
     const s = await setup();
     const live = await s.nsClient.create(
