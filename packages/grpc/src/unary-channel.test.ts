@@ -158,7 +158,8 @@ describe("UnaryChannel against a grpc-js server", () => {
 
   it("a server killed under a call fails it as UNAVAILABLE (maybe sent); a restarted one is dialled again", async () => {
     const first = await startServer();
-    const ch = new UnaryChannel(first.address);
+    // Pings every few ms, so a keepalive also fires around the server's death.
+    const ch = new UnaryChannel(first.address, { keepaliveMs: 5, keepaliveTimeoutMs: 1_000 });
     cleanup.push(() => ch.close());
     expect(await ch.call(echo, Buffer.from("a"), soon())).toEqual(Buffer.from("a"));
     const call = ch.call(SERVICE.hang, Buffer.from("x"), soon());
@@ -167,6 +168,7 @@ describe("UnaryChannel against a grpc-js server", () => {
     const err = await failure(call);
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
     expect(err.notSent).toBe(false);
+    await new Promise((r) => setTimeout(r, 50));
     const second = await startServer(first.port);
     cleanup.push(() => second.server.forceShutdown());
     expect(await ch.call(echo, Buffer.from("b"), soon())).toEqual(Buffer.from("b"));

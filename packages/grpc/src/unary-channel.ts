@@ -161,13 +161,20 @@ export class UnaryChannel {
 
   private keepalive(session: http2.ClientHttp2Session): void {
     const interval = setInterval(() => {
+      // A session destroyed a moment ago (its close event not yet out) throws on ping.
+      if (session.destroyed || session.closed) return;
       const timeout = setTimeout(() => session.destroy(), this.opts.keepaliveTimeoutMs);
       timeout.unref();
-      const sent = session.ping((err) => {
+      try {
+        const sent = session.ping((err) => {
+          clearTimeout(timeout);
+          if (err) session.destroy();
+        });
+        if (!sent) clearTimeout(timeout);
+      } catch {
         clearTimeout(timeout);
-        if (err) session.destroy();
-      });
-      if (!sent) clearTimeout(timeout);
+        session.destroy();
+      }
     }, this.opts.keepaliveMs);
     interval.unref();
     session.once("close", () => clearInterval(interval));
