@@ -1,5 +1,6 @@
 import type { ControllerContext, RunnableController } from "./context.js";
 import { DeploymentController } from "./deployment/deployment-controller.js";
+import { EndpointsController } from "./endpoint/endpoints-controller.js";
 import { GarbageCollector } from "./garbagecollector/garbage-collector.js";
 import { NamespaceController } from "./namespace/namespace-controller.js";
 import {
@@ -14,6 +15,7 @@ export interface Workers {
   deployment: number;
   garbagecollector: number;
   namespace: number;
+  endpoint: number;
 }
 
 /** Settings of single controllers, from their flags (kube-controller-manager's component config). */
@@ -27,6 +29,7 @@ export const KNOWN_CONTROLLERS: Record<
   (ctx: ControllerContext, workers: Workers, settings: ControllerSettings) => RunnableController
 > = {
   deployment: (ctx, w) => new DeploymentController(ctx, { workers: w.deployment }),
+  endpoint: (ctx, w) => new EndpointsController(ctx, { workers: w.endpoint }),
   garbagecollector: (ctx, w) => new GarbageCollector(ctx, { workers: w.garbagecollector }),
   namespace: (ctx, w) => new NamespaceController(ctx, { workers: w.namespace }),
   nodelifecycle: (ctx, _w, s) => new NodeLifecycleController(ctx, s.nodeLifecycle),

@@ -35,6 +35,7 @@ const FLAGS = {
   "concurrent-deployment-syncs": { env: "TSKUBE_CONCURRENT_DEPLOYMENT_SYNCS", default: "5" },
   "concurrent-gc-syncs": { env: "TSKUBE_CONCURRENT_GC_SYNCS", default: "20" },
   "concurrent-namespace-syncs": { env: "TSKUBE_CONCURRENT_NAMESPACE_SYNCS", default: "10" },
+  "concurrent-endpoint-syncs": { env: "TSKUBE_CONCURRENT_ENDPOINT_SYNCS", default: "5" },
   ...NODE_LIFECYCLE_FLAGS,
   "request-timeout": { env: "TSKUBE_REQUEST_TIMEOUT", default: "30s" },
   id: { env: "TSKUBE_ID", default: `${hostname()}_${process.pid}` },
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
       deployment: positiveInt(flags, "concurrent-deployment-syncs"),
       garbagecollector: positiveInt(flags, "concurrent-gc-syncs"),
       namespace: positiveInt(flags, "concurrent-namespace-syncs"),
+      endpoint: positiveInt(flags, "concurrent-endpoint-syncs"),
     };
     settings = { nodeLifecycle: nodeLifecycleOptions(flags) };
   } catch (err) {
