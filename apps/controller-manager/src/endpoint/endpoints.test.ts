@@ -126,9 +126,12 @@ describe("EndpointsController", () => {
     const before = pod("a", "10.1.0.1");
     const after = pod("a", "10.1.0.1", { labels: { app: "other" } });
     ec.pods.store.upsert(after);
-    // Handlers only enqueue: the queue collapses both into one key.
+    const enqueued: string[] = [];
+    ec.controller.enqueueObject = (o) => enqueued.push(`${o.metadata!.namespace}/${o.metadata!.name}`);
     (ec as unknown as { enqueueFor(p: Pod): void }).enqueueFor(before);
-    expect(ec.controller.queue.len()).toBe(1);
+    (ec as unknown as { enqueueFor(p: Pod): void }).enqueueFor(after);
+    // The old labels matched the Service, the new ones do not.
+    expect(enqueued).toEqual(["default/web"]);
     await ec.sync("default/web");
     expect((await stored<Endpoints>(client, "Endpoints"))[0]!.subsets).toEqual([]);
     ec.services.store.delete("default/web");
@@ -139,14 +142,12 @@ describe("EndpointsController", () => {
 
   it("leaves Services without a selector and ExternalName Services alone", async () => {
     const { ec, client } = await setup();
-    const manual = await client
-      .resource<Service>("Service")
-      .create(
-        Service.fromPartial({
-          metadata: { name: "manual", namespace: "default" },
-          spec: { ports: [{ port: 80 }] },
-        }),
-      );
+    const manual = await client.resource<Service>("Service").create(
+      Service.fromPartial({
+        metadata: { name: "manual", namespace: "default" },
+        spec: { ports: [{ port: 80 }] },
+      }),
+    );
     ec.services.store.upsert(manual);
     await ec.sync("default/manual");
     expect(await stored<Endpoints>(client, "Endpoints")).toEqual([]);
