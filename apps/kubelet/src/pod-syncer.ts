@@ -109,17 +109,25 @@ export class PodSyncer {
       containers = (await runtime.listContainers()).filter((c) => c.labels[LABEL_POD_UID] === uid);
     }
     if (recreate) {
-      const id = await runtime.runPodSandbox({
-        podUid: uid,
-        name: pod.metadata!.name,
-        namespace: pod.metadata!.namespace,
-        hostname: pod.spec?.hostname || pod.metadata!.name,
-        labels: {
-          [LABEL_POD_UID]: uid,
-          [LABEL_POD_NAME]: pod.metadata!.name,
-          [LABEL_POD_NAMESPACE]: pod.metadata!.namespace,
-        },
-      });
+      let id: string;
+      try {
+        id = await runtime.runPodSandbox({
+          podUid: uid,
+          name: pod.metadata!.name,
+          namespace: pod.metadata!.namespace,
+          hostname: pod.spec?.hostname || pod.metadata!.name,
+          labels: {
+            [LABEL_POD_UID]: uid,
+            [LABEL_POD_NAME]: pod.metadata!.name,
+            [LABEL_POD_NAMESPACE]: pod.metadata!.namespace,
+          },
+        });
+      } catch (err) {
+        // As Kubernetes: an event, and the pod worker retries with its back-off (the throw).
+        const message = `Failed to create pod sandbox: ${(err as Error).message}`;
+        await this.opts.recorder.event(pod, "Warning", "FailedCreatePodSandBox", message);
+        throw new Error(message);
+      }
       sandbox = (await runtime.listPodSandboxes()).find((s) => s.id === id);
       if (runtime.name === "process" && !this.warnedIsolation.has(uid)) {
         this.warnedIsolation.add(uid);

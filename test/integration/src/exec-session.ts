@@ -72,19 +72,28 @@ export function openExec(
   };
 }
 
+/** A terminal control sequence (ESC [ … letter). */
+const CSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g");
+
 /**
  * Runs ktl with a terminal for its stdin and stdout (util-linux `script` allocates the pty), as a
- * user at a shell runs `ktl exec -it`; script -e passes ktl's exit code on.
+ * user at a shell runs `ktl exec -it`; script -e passes ktl's exit code on. Each step waits until
+ * the output contains `after` (so ktl has put its terminal in raw mode, as a user sees a prompt
+ * before typing), then types `send`.
  */
 export async function ktlOnTerminal(
   server: string,
   args: string[],
-  input: string,
+  steps: { after: string | RegExp; send: string }[] = [],
 ): Promise<{ code: number | null; output: string }> {
   const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const tsx = join(REPO_ROOT, "node_modules/.bin/tsx");
-  const cmd = [tsx, join(REPO_ROOT, "apps/ktl/src/main.ts"), ...args].map(quote).join(" ");
-  const proc = spawn("script", ["-qfec", cmd, "/dev/null"], {
+  // node --import tsx, not the tsx CLI: its wrapper process shares the terminal and mangles input.
+  const cmd = [process.execPath, "--import", "tsx", join(REPO_ROOT, "apps/ktl/src/main.ts"), ...args]
+    .map(quote)
+    .join(" ");
+  // A terminal has a size (script's pty starts at 0x0 without one around it); busybox's line
+  // editing asks the terminal for its cursor position when it has none.
+  const proc = spawn("script", ["-qfec", `stty cols 80 rows 24; exec ${cmd}`, "/dev/null"], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
@@ -101,7 +110,23 @@ export async function ktlOnTerminal(
   proc.stderr.on("data", (d) => {
     output += d;
   });
-  proc.stdin.end(input);
-  const code = await new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
-  return { code, output };
+  const code = new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
+  try {
+    for (const step of steps) {
+      await waitFor(
+        `${String(step.after)} from ktl`,
+        async () => {
+          // What a user sees: without the terminal's control sequences (busybox asks for the cursor).
+          const seen = output.replace(CSI, "");
+          return typeof step.after === "string" ? seen.includes(step.after) : step.after.test(seen);
+        },
+        30_000,
+      );
+      proc.stdin.write(step.send);
+    }
+    return { code: await code, output };
+  } finally {
+    proc.stdin.end();
+    proc.kill();
+  }
 }

@@ -71,6 +71,22 @@ describe("ktl exec with the process runtime (stdin, TTY through script, exit cod
     expect(count.stdout.trim()).toBe("200000");
   });
 
+  it("the unary Exec call writes its stdin, closes it, and streams output then the exit code", async () => {
+    let stdout = "";
+    let exitCode: number | undefined;
+    for await (const m of c.client.exec({
+      namespace: "default",
+      name: "shell",
+      command: ["sh", "-c", "cat; exit 2"],
+      stdin: Buffer.from("given up front\n"),
+    })) {
+      stdout += Buffer.from(m.stdout).toString();
+      if (m.exitCode !== undefined) exitCode = m.exitCode;
+    }
+    expect(stdout).toBe("given up front\n");
+    expect(exitCode).toBe(2);
+  });
+
   it("ktl exec without -i keeps its output and exit code; errors read as kubectl's", async () => {
     const r = await ktl(server(), ["exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 7"]);
     expect(r).toMatchObject({
@@ -97,8 +113,16 @@ describe("ktl exec with the process runtime (stdin, TTY through script, exit cod
   });
 
   it("ktl exec -it from a terminal, and Ctrl-D (end of input) ends the shell", async () => {
-    const r = await ktlOnTerminal(server(), ["exec", "-it", "shell", "--", "sh"], "echo sum-$((40+2))\n");
-    // script turns the end of its input into the terminal's EOF, which ends sh with 0.
+    const prompt = /[#$] $/m;
+    const r = await ktlOnTerminal(
+      server(),
+      ["exec", "-it", "shell", "--", "sh"],
+      [
+        { after: prompt, send: "echo sum-$((40+2))\n" },
+        // Ctrl-D on a raw terminal is a byte for the remote terminal, whose shell reads it as EOF.
+        { after: /sum-42\r*\n[^]*[#$] $/, send: "\x04" },
+      ],
+    );
     expect(r.output).toContain("sum-42");
     expect(r.code).toBe(0);
   });

@@ -412,18 +412,53 @@ describe.skipIf(!dockerUsable())("kubelet with the docker runtime", () => {
 
   it("ktl exec -it on a terminal runs the command on a TTY and exits with its code", async () => {
     const server = c.servers.join(",");
-    const tty = await ktlOnTerminal(server, ["exec", "-it", "killed", "--", "tty"], "");
+    const tty = await ktlOnTerminal(server, ["exec", "-it", "killed", "--", "tty"]);
     expect(tty.code).toBe(0);
     expect(tty.output).toMatch(/\/dev\/pts\/\d+/);
     const sh = await ktlOnTerminal(
       server,
       ["exec", "-it", "killed", "--", "sh"],
-      "echo typed-$((6*7))\nexit 5\n",
+      [
+        { after: /[#$] $/, send: "echo typed-$((6*7))\n" },
+        { after: /typed-42\r*\n[^]*[#$] $/, send: "exit 5\n" },
+      ],
     );
     expect(sh.output).toContain("typed-42");
     expect(sh.code).toBe(5);
     const piped = await ktl(server, ["exec", "-it", "killed", "--", "sh", "-c", "tty; true"], "");
     expect(piped.stderr).toBe("Unable to use a TTY - input is not a terminal or the right kind of file\n");
     expect(piped.stdout).toBe("not a tty\n");
+  });
+
+  it("a sandbox image that cannot be pulled is FailedCreatePodSandBox with the engine's message", async () => {
+    const other = `${node}-nosandbox`;
+    const k = await startComponent("kubelet", [
+      "--server",
+      c.servers.join(","),
+      "--node-name",
+      other,
+      "--runtime",
+      "docker",
+      "--sandbox-image",
+      MISSING,
+      "--port",
+      String(await freePort()),
+    ]);
+    try {
+      const p = sleeper("nosandbox", IMAGE, PULL);
+      p.spec!.nodeName = other;
+      await pods().create(p);
+      await waitFor(
+        "FailedCreatePodSandBox",
+        async () => (await eventsOf("nosandbox")).some((e) => e.reason === "FailedCreatePodSandBox"),
+        60_000,
+      );
+      const ev = (await eventsOf("nosandbox")).find((e) => e.reason === "FailedCreatePodSandBox")!;
+      expect(ev.type).toBe("Warning");
+      expect(ev.message).toMatch(/^Failed to create pod sandbox: Error response from daemon: /);
+      await pods().delete("nosandbox", { namespace: "default", gracePeriodSeconds: 0 });
+    } finally {
+      await k.stop();
+    }
   });
 });
