@@ -120,7 +120,7 @@ describe("ktl exec with the process runtime (stdin, TTY through script, exit cod
       [
         { after: prompt, send: "echo sum-$((40+2))\n" },
         // Ctrl-D on a raw terminal is a byte for the remote terminal, whose shell reads it as EOF.
-        { after: /sum-42\r*\n[^]*[#$] $/, send: "\x04" },
+        { after: /sum-42\r*\n[\s\S]*[#$] $/, send: "\x04" },
       ],
     );
     expect(r.output).toContain("sum-42");

@@ -420,7 +420,7 @@ describe.skipIf(!dockerUsable())("kubelet with the docker runtime", () => {
       ["exec", "-it", "killed", "--", "sh"],
       [
         { after: /[#$] $/, send: "echo typed-$((6*7))\n" },
-        { after: /typed-42\r*\n[^]*[#$] $/, send: "exit 5\n" },
+        { after: /typed-42\r*\n[\s\S]*[#$] $/, send: "exit 5\n" },
       ],
     );
     expect(sh.output).toContain("typed-42");
