@@ -78,7 +78,10 @@ export function demux(buf: Buffer): { stdout: Buffer; stderr: Buffer; all: Buffe
 }
 
 /** Splits Docker's multiplexed stream as it arrives (frames may span chunks). */
-function demuxer(onStdout: (d: Buffer) => void, onStderr: (d: Buffer) => void): (chunk: Buffer) => void {
+export function demuxer(
+  onStdout: (d: Buffer) => void,
+  onStderr: (d: Buffer) => void,
+): (chunk: Buffer) => void {
   let pending: Buffer = Buffer.alloc(0);
   return (chunk) => {
     pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
@@ -166,7 +169,20 @@ export class DockerRuntime implements Runtime {
         [LABEL_KIND]: "sandbox",
         [LABEL_CLUSTER]: this.opts.clusterName,
       },
-      HostConfig: { NetworkMode: this.opts.network, Init: true },
+      HostConfig: {
+        NetworkMode: this.opts.network,
+        Init: true,
+        // The pod's containers join this network namespace and share its resolv.conf. On a
+        // user-defined network Docker keeps its embedded resolver as the nameserver and forwards
+        // what it does not know to these servers; search and options are written as given.
+        ...(config.dnsConfig
+          ? {
+              Dns: config.dnsConfig.servers,
+              DnsSearch: config.dnsConfig.searches,
+              DnsOptions: config.dnsConfig.options,
+            }
+          : {}),
+      },
     });
     await c.start();
     return c.id;
