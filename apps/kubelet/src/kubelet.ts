@@ -1,11 +1,13 @@
-import { objectKey, type Pod } from "@tskube/api";
+import { objectKey, type Pod, type Service } from "@tskube/api";
 import type { Client } from "@tskube/client";
 import { Controller, type EventRecorder, Informer, sleep } from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { RestartBackoff } from "./backoff.js";
+import { DnsConfigurer, type DnsConfigurerOptions } from "./dns-config.js";
 import { PodSyncer } from "./pod-syncer.js";
 import { ProbeManager } from "./prober.js";
 import { LABEL_POD_UID, type Runtime } from "./runtime/types.js";
+import { ServiceEnv } from "./service-env.js";
 import { VolumeManager } from "./volumes.js";
 
 export interface KubeletOptions {
@@ -23,6 +25,8 @@ export interface KubeletOptions {
   /** How often the runtime is relisted for changes (the PLEG period). */
   relistPeriodMs: number;
   workers?: number;
+  /** --cluster-dns, --cluster-domain, --resolv-conf: the pods' resolv.conf. */
+  dns?: DnsConfigurerOptions;
 }
 
 /**
@@ -33,6 +37,8 @@ export interface KubeletOptions {
  */
 export class Kubelet {
   readonly pods: Informer<Pod>;
+  /** Every Service: the containers' service environment variables. */
+  readonly services: Informer<Service>;
   readonly syncer: PodSyncer;
   private readonly controller: Controller;
   private readonly keyByUid = new Map<string, string>();
@@ -61,8 +67,11 @@ export class Kubelet {
       fieldSelector: `spec.nodeName=${opts.nodeName}`,
       log: opts.log,
     });
+    this.services = new Informer(opts.client.resource<Service>("services"), { log: opts.log });
     this.syncer = new PodSyncer({
       client: opts.client,
+      serviceEnv: new ServiceEnv(this.services),
+      ...(opts.dns ? { dns: new DnsConfigurer(opts.dns) } : {}),
       volumes: new VolumeManager(opts.rootDir, opts.client),
       probes: this.probes,
       runtime: opts.runtime,
@@ -107,9 +116,11 @@ export class Kubelet {
 
   async run(signal: AbortSignal): Promise<void> {
     const informer = this.pods.run(signal);
-    await this.pods.waitForSync(signal);
+    const services = this.services.run(signal);
+    // Containers started before the Services are known would miss their variables.
+    await Promise.all([this.pods.waitForSync(signal), this.services.waitForSync(signal)]);
     this.opts.log.info({ pods: this.pods.store.size }, "pod cache synced; syncing pods");
-    await Promise.all([informer, this.controller.run(signal), this.relist(signal)]);
+    await Promise.all([informer, services, this.controller.run(signal), this.relist(signal)]);
   }
 
   /** PLEG: compare the runtime's container states with the last relist and re-sync changed pods. */

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { cpus, hostname, networkInterfaces, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { PodServiceService } from "@tskube/api";
@@ -5,7 +6,7 @@ import { createClient } from "@tskube/client";
 import { EventRecorder } from "@tskube/controller";
 import { createServer, readFlags, startHttp } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
-import { parseDuration } from "@tskube/machinery";
+import { isDNS1123Subdomain, parseDuration } from "@tskube/machinery";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { Kubelet } from "./kubelet.js";
 import { NodeAgent } from "./node-agent.js";
@@ -49,6 +50,12 @@ const FLAGS = {
   // non-loopback pod CIDR allow it; namespaces insists (an error says what is missing); none never.
   "process-isolation": { env: "TSKUBE_PROCESS_ISOLATION", default: "auto" },
   "cpu-cfs-quota-period": { env: "TSKUBE_CPU_CFS_QUOTA_PERIOD", default: "100ms" },
+  // Comma-separated cluster DNS addresses for ClusterFirst pods' resolv.conf (port 53; empty: the
+  // pods fall back to Default and get a MissingClusterDNS event).
+  "cluster-dns": { env: "TSKUBE_CLUSTER_DNS", default: "" },
+  "cluster-domain": { env: "TSKUBE_CLUSTER_DOMAIN", default: "cluster.local" },
+  // What dnsPolicy Default copies, and where ClusterFirst's extra search domains come from.
+  "resolv-conf": { env: "TSKUBE_RESOLV_CONF", default: "/etc/resolv.conf" },
 } as const;
 type Flag = keyof typeof FLAGS;
 
@@ -73,6 +80,21 @@ function processRuntime(flags: Record<Flag, string>): ProcessRuntime {
     isolationReason: reason,
     cfsPeriodUs: Math.round(periodMs * 1000),
   });
+}
+
+/** --cluster-dns and --cluster-domain, checked as the kubelet's configuration validation checks them. */
+function clusterDns(flags: Record<Flag, string>) {
+  const servers = flags["cluster-dns"]
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of servers)
+    if (isIP(s) === 0) throw new Error(`--cluster-dns: Invalid value: "${s}": must be a valid IP address`);
+  const domain = flags["cluster-domain"].replace(/\.$/, "");
+  const errs = isDNS1123Subdomain(domain);
+  if (errs.length)
+    throw new Error(`--cluster-domain: Invalid value: "${flags["cluster-domain"]}": ${errs.join("; ")}`);
+  return { clusterDns: servers, clusterDomain: domain, resolvConf: flags["resolv-conf"] };
 }
 
 function makeRuntime(flags: Record<Flag, string>): Runtime {
@@ -100,6 +122,7 @@ async function main(): Promise<void> {
   let runtime: Runtime;
   try {
     flags = readFlags("kubelet", FLAGS);
+    clusterDns(flags);
     runtime = makeRuntime(flags);
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
@@ -186,6 +209,7 @@ async function main(): Promise<void> {
       maxMs: parseDuration(flags["image-pull-backoff-max"]),
     },
     relistPeriodMs: parseDuration(flags["pleg-relist-period"]),
+    dns: clusterDns(flags),
   });
   const grpc = await createServer(
     { address: `0.0.0.0:${flags.port}`, log, services: ["tskube.v1.PodService"] },

@@ -4,6 +4,7 @@ import type { EventRecorder } from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { isConflict, isNotFound, parseQuantity } from "@tskube/machinery";
 import type { RestartBackoff } from "./backoff.js";
+import { type DnsConfigurer, sandboxDnsConfig } from "./dns-config.js";
 import { type ImageBackoffOptions, ImageManager, ImagePullBackoff } from "./images.js";
 import { type ContainerView, computePodStatus } from "./pod-status.js";
 import type { ProbeManager } from "./prober.js";
@@ -17,6 +18,7 @@ import {
   type ContainerStatus as RuntimeContainer,
   type SandboxStatus,
 } from "./runtime/types.js";
+import { mergeServiceEnv, type ServiceEnv } from "./service-env.js";
 import type { VolumeManager } from "./volumes.js";
 
 export interface PodSyncerOptions {
@@ -32,6 +34,10 @@ export interface PodSyncerOptions {
   nodeIp: string;
   log: Logger;
   now?: () => number;
+  /** Service environment variables for containers (enableServiceLinks). */
+  serviceEnv?: ServiceEnv;
+  /** The pods' DNS configuration (--cluster-dns, --cluster-domain). */
+  dns?: DnsConfigurer;
 }
 
 /** Limits the runtime enforces (Docker: memory and CPU quota). */
@@ -65,6 +71,18 @@ export class PodSyncer {
       backoff: new ImagePullBackoff(opts.imageBackoff ?? { initialMs: 10_000, maxMs: 300_000 }),
       ...(opts.now ? { now: opts.now } : {}),
     });
+  }
+
+  /** The sandbox's resolv.conf; a ClusterFirst pod without --cluster-dns is told it fell back. */
+  private sandboxDns(pod: Pod): { dnsConfig?: NonNullable<ReturnType<typeof sandboxDnsConfig>> } {
+    if (!this.opts.dns) return {};
+    const dns = this.opts.dns.forPod(pod);
+    if (dns.warning)
+      void this.opts.recorder
+        .event(pod, "Warning", "MissingClusterDNS", `pod: "${podName(pod)}". ${dns.warning}`)
+        .catch(() => {});
+    const dnsConfig = sandboxDnsConfig(dns, pod);
+    return dnsConfig ? { dnsConfig } : {};
   }
 
   private now(): number {
@@ -116,6 +134,7 @@ export class PodSyncer {
           name: pod.metadata!.name,
           namespace: pod.metadata!.namespace,
           hostname: pod.spec?.hostname || pod.metadata!.name,
+          ...this.sandboxDns(pod),
           labels: {
             [LABEL_POD_UID]: uid,
             [LABEL_POD_NAME]: pod.metadata!.name,
@@ -271,7 +290,7 @@ export class PodSyncer {
     }
     let env: { name: string; value: string }[];
     try {
-      env = await this.resolveEnv(pod, spec, podIp);
+      env = mergeServiceEnv(await this.resolveEnv(pod, spec, podIp), this.opts.serviceEnv?.forPod(pod) ?? []);
     } catch (err) {
       const message = (err as Error).message;
       view.waitingReason = { reason: "CreateContainerConfigError", message };

@@ -169,7 +169,20 @@ export class DockerRuntime implements Runtime {
         [LABEL_KIND]: "sandbox",
         [LABEL_CLUSTER]: this.opts.clusterName,
       },
-      HostConfig: { NetworkMode: this.opts.network, Init: true },
+      HostConfig: {
+        NetworkMode: this.opts.network,
+        Init: true,
+        // The pod's containers join this network namespace and share its resolv.conf. On a
+        // user-defined network Docker keeps its embedded resolver as the nameserver and forwards
+        // what it does not know to these servers; search and options are written as given.
+        ...(config.dnsConfig
+          ? {
+              Dns: config.dnsConfig.servers,
+              DnsSearch: config.dnsConfig.searches,
+              DnsOptions: config.dnsConfig.options,
+            }
+          : {}),
+      },
     });
     await c.start();
     return c.id;

@@ -13,6 +13,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { formatResolvConf } from "../dns-config.js";
 import { type CgroupPaths, Cgroups, cgroupPids, oomKilled, removeCgroup } from "./cgroups.js";
 import { deletePodNetwork, intToIp, ipToInt, NETNS_DIR, PodNetwork } from "./netns.js";
 import { resizeScriptPty } from "./process-exec.js";
@@ -40,6 +41,8 @@ interface SandboxRecord {
   netns?: string;
   veth?: string;
   hostname?: string;
+  /** Namespaced sandboxes with a DNS config: the pod's resolv.conf, bound in each container. */
+  resolvConf?: string;
 }
 
 interface ContainerRecord {
@@ -279,6 +282,12 @@ export class ProcessRuntime implements Runtime {
         this.reserved.delete(ip);
       }
     }
+    // Without namespaces containers are host processes and read the host's /etc/resolv.conf: there
+    // is no way to give them their own, so the config is only kept for namespaced pods.
+    if (this.net && config.dnsConfig) {
+      rec.resolvConf = join(this.root, "sandboxes", `${id}.resolv.conf`);
+      writeFileSync(rec.resolvConf, formatResolvConf(config.dnsConfig));
+    }
     writeFileSync(this.sandboxFile(id), JSON.stringify(rec));
     return id;
   }
@@ -298,6 +307,7 @@ export class ProcessRuntime implements Runtime {
     const rec = this.readSandbox(id);
     if (rec?.netns) await deletePodNetwork(rec.netns, rec.veth ?? "");
     rmSync(this.sandboxFile(id), { force: true });
+    if (rec?.resolvConf) rmSync(rec.resolvConf, { force: true });
     // The pod's cgroup level goes with its last sandbox (a re-created sandbox keeps using it).
     if (rec && this.cgroups && !this.readSandboxes().some((s) => s.podUid === rec.podUid))
       await this.cgroups.removePod(this.nodeName, rec.podUid);
@@ -392,6 +402,14 @@ export class ProcessRuntime implements Runtime {
           directory: statSync(m.hostPath).isDirectory(),
         };
       });
+      // The pod's resolv.conf over the host's, in this container's own mount namespace only.
+      if (sandbox.resolvConf && existsSync(sandbox.resolvConf))
+        mounts.push({
+          source: sandbox.resolvConf,
+          target: "/etc/resolv.conf",
+          readOnly: true,
+          directory: false,
+        });
       const limits = {
         ...(c.cpuMillis !== undefined ? { cpuMillis: c.cpuMillis } : {}),
         ...(c.memoryBytes !== undefined ? { memoryBytes: c.memoryBytes } : {}),

@@ -16,6 +16,8 @@ export interface SandboxConfig {
   namespace: string;
   hostname: string;
   labels: Record<string, string>;
+  /** CRI's DNSConfig: the pod's resolv.conf; absent, the runtime's own default. */
+  dnsConfig?: { servers: string[]; searches: string[]; options: string[] };
 }
 
 export type SandboxState = "READY" | "NOTREADY";
