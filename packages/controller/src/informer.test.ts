@@ -90,6 +90,9 @@ describe("Informer", () => {
     expect(r.events).toEqual(["add a", "add b", "update a=9", "add c", "delete b"]);
     expect(fake.watchCalls).toBe(3);
     expect(inf.store.listKeys().sort()).toEqual(["default/a", "default/c"]);
+    // The first list may come from the apiserver's cache ("0"); the re-list after "too old" must
+    // not go back in time, so it reads the latest state ("").
+    expect(fake.listOptions.map((o) => o.resourceVersion)).toEqual(["0", ""]);
     ac.abort();
     await running;
   });
@@ -110,7 +113,13 @@ describe("Informer options and handlers", () => {
     await inf.waitForSync();
     await flush();
     expect(fake.listOptions).toEqual([
-      { namespace: "kube-system", labelSelector: "app=web", fieldSelector: "spec.nodeName=n1", limit: 50 },
+      {
+        namespace: "kube-system",
+        labelSelector: "app=web",
+        fieldSelector: "spec.nodeName=n1",
+        resourceVersion: "0",
+        limit: 50,
+      },
     ]);
     expect(fake.watchOptions).toEqual([
       {

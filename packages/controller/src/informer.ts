@@ -43,6 +43,8 @@ export class Informer<T extends KubeObject> {
   private synced = false;
   private syncWaiters: (() => void)[] = [];
   private lastRv = "";
+  /** The last resourceVersion was compacted away: the next list must read the latest from etcd. */
+  private lastRvUnavailable = false;
   private running: Promise<void> | undefined;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -84,6 +86,16 @@ export class Informer<T extends KubeObject> {
     return this.lastRv;
   }
 
+  /**
+   * client-go's relistResourceVersion: the first list takes "0", which the apiserver answers from
+   * its watch cache (no etcd read, no decoding of every object for a field selector: a kubelet's
+   * list of its own pods); after "too old" the list must not go back in time, so "" reads etcd.
+   */
+  private relistResourceVersion(): string {
+    if (this.lastRvUnavailable) return "";
+    return this.lastRv || "0";
+  }
+
   private listOptions(): ListOptions {
     const o: ListOptions = {};
     if (this.opts.namespace) o.namespace = this.opts.namespace;
@@ -120,6 +132,7 @@ export class Informer<T extends KubeObject> {
         if (isResourceExpired(err)) {
           this.log.info({ rv: this.lastRv }, "watch revision too old; re-listing");
           needList = true;
+          this.lastRvUnavailable = true;
           continue;
         }
         this.log.warn({ err: (err as Error).message, rv: this.lastRv }, "list/watch failed; retrying");
@@ -135,9 +148,11 @@ export class Informer<T extends KubeObject> {
     // the call deadline.
     const list = await this.client.listAll({
       ...this.listOptions(),
+      resourceVersion: this.relistResourceVersion(),
       limit: this.opts.pageSize ?? 500,
       signal,
     });
+    this.lastRvUnavailable = false;
     const seen = new Set<string>();
     for (const obj of list.items) {
       const key = objectKey(obj);
