@@ -13,7 +13,7 @@ describe("--controllers", () => {
 
   it("rejects an unknown controller with the supported values", () => {
     expect(() => enabledControllers("*,cronjob")).toThrow(
-      /--controllers: Unsupported value: "cronjob": supported values: "\*", "deployment", "endpoint", "garbagecollector", "namespace", "nodelifecycle", "replicaset", "taint-eviction-controller"/,
+      /--controllers: Unsupported value: "cronjob": supported values: "\*", "deployment", "endpoint", "garbagecollector", "namespace", "nodelifecycle", "replicaset", "service-lb-controller", "taint-eviction-controller"/,
     );
   });
 });

@@ -9,6 +9,8 @@ import {
 } from "./nodelifecycle/node-lifecycle-controller.js";
 import { TaintEvictionController } from "./nodelifecycle/taint-eviction-controller.js";
 import { ReplicaSetController } from "./replicaset/replicaset-controller.js";
+import type { IpPool } from "./servicelb/ip-pool.js";
+import { ServiceLBController } from "./servicelb/service-lb-controller.js";
 
 export interface Workers {
   replicaset: number;
@@ -16,11 +18,14 @@ export interface Workers {
   garbagecollector: number;
   namespace: number;
   endpoint: number;
+  service: number;
 }
 
 /** Settings of single controllers, from their flags (kube-controller-manager's component config). */
 export interface ControllerSettings {
   nodeLifecycle: NodeLifecycleOptions;
+  /** --load-balancer-ip-pool; undefined when empty. */
+  loadBalancerIpPool: IpPool | undefined;
 }
 
 /** Every controller this manager knows, by the names kube-controller-manager's --controllers uses. */
@@ -34,6 +39,8 @@ export const KNOWN_CONTROLLERS: Record<
   namespace: (ctx, w) => new NamespaceController(ctx, { workers: w.namespace }),
   nodelifecycle: (ctx, _w, s) => new NodeLifecycleController(ctx, s.nodeLifecycle),
   replicaset: (ctx, w) => new ReplicaSetController(ctx, { workers: w.replicaset }),
+  "service-lb-controller": (ctx, w, s) =>
+    new ServiceLBController(ctx, { pool: s.loadBalancerIpPool, workers: w.service }),
   "taint-eviction-controller": (ctx) => new TaintEvictionController(ctx),
 };
 

@@ -13,6 +13,7 @@ import {
   type Workers,
 } from "./controllers.js";
 import { NODE_LIFECYCLE_FLAGS, nodeLifecycleOptions } from "./nodelifecycle/flags.js";
+import { parseIpPool } from "./servicelb/ip-pool.js";
 
 /** Every flag has a TSKUBE_* environment variable; the flag wins. Defaults are kube-controller-manager's. */
 const FLAGS = {
@@ -36,6 +37,8 @@ const FLAGS = {
   "concurrent-gc-syncs": { env: "TSKUBE_CONCURRENT_GC_SYNCS", default: "20" },
   "concurrent-namespace-syncs": { env: "TSKUBE_CONCURRENT_NAMESPACE_SYNCS", default: "10" },
   "concurrent-endpoint-syncs": { env: "TSKUBE_CONCURRENT_ENDPOINT_SYNCS", default: "5" },
+  "concurrent-service-syncs": { env: "TSKUBE_CONCURRENT_SERVICE_SYNCS", default: "1" },
+  "load-balancer-ip-pool": { env: "TSKUBE_LOAD_BALANCER_IP_POOL", default: "" },
   ...NODE_LIFECYCLE_FLAGS,
   "request-timeout": { env: "TSKUBE_REQUEST_TIMEOUT", default: "30s" },
   id: { env: "TSKUBE_ID", default: `${hostname()}_${process.pid}` },
@@ -72,8 +75,12 @@ async function main(): Promise<void> {
       garbagecollector: positiveInt(flags, "concurrent-gc-syncs"),
       namespace: positiveInt(flags, "concurrent-namespace-syncs"),
       endpoint: positiveInt(flags, "concurrent-endpoint-syncs"),
+      service: positiveInt(flags, "concurrent-service-syncs"),
     };
-    settings = { nodeLifecycle: nodeLifecycleOptions(flags) };
+    settings = {
+      nodeLifecycle: nodeLifecycleOptions(flags),
+      loadBalancerIpPool: parseIpPool(flags["load-balancer-ip-pool"]),
+    };
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
     process.exit(2);
