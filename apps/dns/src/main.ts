@@ -13,6 +13,7 @@ import { KubernetesZone } from "./zone.js";
 /** Every flag has a TSKUBE_* environment variable; the flag wins. Defaults are CoreDNS' in a kubeadm cluster. */
 const FLAGS = {
   server: { env: "TSKUBE_SERVER", default: "127.0.0.1:6443" },
+  // host:port, comma-separated for several (a loopback port for tools and :53 where pods reach it).
   "listen-address": { env: "TSKUBE_DNS_LISTEN_ADDRESS", default: "0.0.0.0:53" },
   // CoreDNS' health (8080), ready (8181) and prometheus (9153) in one: /healthz, /readyz, /metrics.
   "http-address": { env: "TSKUBE_HTTP_ADDRESS", default: "0.0.0.0:9153" },
@@ -31,15 +32,21 @@ async function main(): Promise<void> {
   const log = componentLogger("dns");
   let flags: Record<keyof typeof FLAGS, string>;
   let parsed: ReturnType<typeof parseDnsFlags>;
+  let listen: ReturnType<typeof splitHostPort>[];
+  let upstreams: ReturnType<typeof resolveUpstreams>;
   try {
     flags = readFlags("dns", FLAGS);
     parsed = parseDnsFlags(flags);
+    listen = flags["listen-address"].split(",").filter(Boolean).map(splitHostPort);
+    if (listen.length === 0) throw new Error('--listen-address: Required value: ""');
+    // This server's own addresses are left out, so a resolv.conf pointing at it does not loop.
+    upstreams = resolveUpstreams(flags.upstream).filter(
+      (u) => !listen.some((l) => l.port === u.port && (l.host === u.host || l.host === "0.0.0.0")),
+    );
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
     process.exit(2);
   }
-  const listen = splitHostPort(flags["listen-address"]);
-  const upstreams = resolveUpstreams(flags.upstream, listen);
   log.info({ flags, upstreams }, "starting dns");
   const client = createClient({ servers: flags.server.split(","), userAgent: "dns" });
   const registry = new Registry();
@@ -74,13 +81,16 @@ async function main(): Promise<void> {
   });
   const stop = new AbortController();
   informers.start(stop.signal);
-  const server = new DnsServer({
-    address: flags["listen-address"],
-    handler,
-    log,
-    tcpIdleTimeoutMs: parsed.tcpIdleTimeoutMs,
-  });
-  await server.listen();
+  const servers = listen.map(
+    (l) =>
+      new DnsServer({
+        address: `${l.host.includes(":") ? `[${l.host}]` : l.host}:${l.port}`,
+        handler,
+        log,
+        tcpIdleTimeoutMs: parsed.tcpIdleTimeoutMs,
+      }),
+  );
+  for (const s of servers) await s.listen();
   const http = await startHttp({
     address: flags["http-address"],
     log,
@@ -97,7 +107,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     log.info({ signal }, "shutting down");
     stop.abort();
-    await server.close();
+    for (const s of servers) await s.close();
     http.close();
     client.close();
     process.exit(0);

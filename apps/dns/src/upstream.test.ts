@@ -16,7 +16,7 @@ describe("--upstream", () => {
     );
   });
 
-  it("reads the nameservers of a resolv.conf, leaving out comments and this server itself", () => {
+  it("reads the nameservers of a resolv.conf, leaving out comments", () => {
     const conf =
       "# generated\nsearch example.com\nnameserver 10.255.255.53\nnameserver 127.0.0.1 ; me\noptions ndots:5\n";
     expect(nameserversOf(conf)).toEqual([
@@ -25,8 +25,9 @@ describe("--upstream", () => {
     ]);
     const dir = mkdtempSync(join(tmpdir(), "tskube-dns-"));
     writeFileSync(join(dir, "resolv.conf"), conf);
-    expect(resolveUpstreams(join(dir, "resolv.conf"), { host: "127.0.0.1", port: 53 })).toEqual([
+    expect(resolveUpstreams(join(dir, "resolv.conf"))).toEqual([
       { host: "10.255.255.53", port: 53 },
+      { host: "127.0.0.1", port: 53 },
     ]);
     expect(resolveUpstreams(join(dir, "missing.conf"))).toEqual([]);
     expect(resolveUpstreams("")).toEqual([]);

@@ -43,10 +43,9 @@ export function nameserversOf(resolvConf: string): Upstream[] {
 
 /**
  * `--upstream`: empty for none (names outside the cluster domain are REFUSED), a resolv.conf path
- * (its nameservers), or a comma-separated list of addresses. `self` (the server's own listen
- * address) is left out, so a resolv.conf pointing at this server does not loop.
+ * (its nameservers), or a comma-separated list of addresses.
  */
-export function resolveUpstreams(flag: string, self?: Upstream): Upstream[] {
+export function resolveUpstreams(flag: string): Upstream[] {
   const v = flag.trim();
   if (v === "") return [];
   const list = v.startsWith("/")
@@ -54,7 +53,7 @@ export function resolveUpstreams(flag: string, self?: Upstream): Upstream[] {
       ? nameserversOf(readFileSync(v, "utf8"))
       : []
     : v.split(",").filter(Boolean).map(parseUpstream);
-  return list.filter((u) => !(self && u.host === self.host && u.port === self.port));
+  return list;
 }
 
 /**
