@@ -454,6 +454,21 @@ export class Registry {
     if (cm.deletionTimestamp) nm.finalizers = nm.finalizers.filter((f) => cm.finalizers.includes(f));
   }
 
+  /**
+   * A server-side change of one object (subresources such as pods/binding): mutate gets the
+   * current object and returns it changed, or throws; races are retried like any update.
+   */
+  async mutate(
+    namespace: string,
+    name: string,
+    mutate: (current: KubeObject) => KubeObject,
+  ): Promise<KubeObject> {
+    const result = await this.guaranteedUpdate(this.kind.namespaced ? namespace : "", name, "", (current) =>
+      mutate(current),
+    );
+    return result.object;
+  }
+
   async updateStatus(input: KubeObject, opts: { namespace: string }): Promise<KubeObject> {
     if (!this.kind.hasStatus) throw errors.methodNotSupported(this.gr, "update status");
     this.normalizeNamespace(input, opts.namespace);

@@ -3,6 +3,7 @@ import {
   type Any,
   APIResource,
   apiVersionOf,
+  BindResponse,
   CreateResponse,
   DeleteCollectionResponse,
   DeleteResponse,
@@ -27,6 +28,7 @@ import type { Logger } from "@tskube/log";
 import { ApiError, errors } from "@tskube/machinery";
 import type { Etcd3 } from "etcd3";
 import type { Metrics } from "./metrics.js";
+import { bindPod } from "./pod-binding.js";
 import type { PatchKind, Registry } from "./registry.js";
 import { TooOldError, type WatchSink } from "./storage/cacher.js";
 import { watchFromEtcd } from "./storage/direct-watch.js";
@@ -194,6 +196,18 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
       });
       return DeleteResponse.fromPartial({ object: pack(res.object), deleted: res.deleted });
     }),
+    bind: unary("bind", async (req) =>
+      BindResponse.fromPartial({
+        object: pack(
+          await bindPod(registryFor("pods"), {
+            namespace: req.namespace,
+            name: req.name,
+            uid: req.uid,
+            targetNode: req.targetNode,
+          }),
+        ),
+      }),
+    ),
     deleteCollection: unary("deletecollection", async (req) => {
       const reg = registryFor(req.resource);
       const o = req.options;

@@ -208,7 +208,12 @@ export class Scheduler {
         (this.clock.now() - start) / 1000,
       );
     try {
-      await this.opts.client.resource<Pod>("pods").update(bound);
+      await this.opts.client.bind({
+        namespace: pod.metadata!.namespace,
+        name: pod.metadata!.name,
+        uid: pod.metadata!.uid,
+        node,
+      });
       observe("Success");
       this.cache.finishBinding(bound, this.clock.now());
     } catch (err) {

@@ -8,6 +8,8 @@ import {
 import {
   type Any,
   type APIResource,
+  BindRequest,
+  type BindResponse,
   CreateRequest,
   type CreateResponse,
   DeleteCollectionRequest,
@@ -95,8 +97,18 @@ export interface ExecOptions {
   signal?: AbortSignal;
 }
 
+export interface BindOptions {
+  namespace: string;
+  name: string;
+  /** Bind only if the pod still has this uid. */
+  uid?: string;
+  node: string;
+}
+
 export interface Client {
   resource<T extends KubeObject = KubeObject>(kind: KindInfo<T> | string): ResourceClient<T>;
+  /** Assigns a pod to a node (pods/binding); Conflict when it is already assigned or was replaced. */
+  bind(opts: BindOptions): Promise<KubeObject>;
   /** A container's log as chunks (the apiserver proxies to the pod's kubelet). */
   logs(opts: LogsOptions): AsyncIterable<Uint8Array>;
   /** Runs a command in a container: output chunks, then a message with the exit code. */
@@ -336,6 +348,18 @@ export function createClient(opts: ClientOptions): Client {
       const k = typeof kind === "string" ? (kindForResource(kind) ?? kindForAlias(kind)) : kind;
       if (!k) throw new Error(`unknown resource ${JSON.stringify(kind)}`);
       return resourceClient(k as KindInfo<T>);
+    },
+    async bind(o: BindOptions) {
+      const res = await unary<BindRequest, BindResponse>(
+        ResourceServiceService.bind,
+        BindRequest.fromPartial({
+          namespace: o.namespace,
+          name: o.name,
+          uid: o.uid ?? "",
+          targetNode: o.node,
+        }),
+      );
+      return unpack(res.object);
     },
     async discovery() {
       const res = await unary<DiscoveryRequest, DiscoveryResponse>(

@@ -213,4 +213,20 @@ export class FakeClient {
     }
     return c as unknown as FakeResourceClient<T>;
   }
+
+  /**
+   * pods/binding as the apiserver does it (nodeName set once, uid checked), written through the
+   * pods client's update so tests that intercept pod updates see bindings too.
+   */
+  async bind(o: { namespace: string; name: string; uid?: string; node: string }): Promise<KubeObject> {
+    const pods = this.resource("Pod");
+    const pod = (await pods.get(o.name, { namespace: o.namespace })) as KubeObject & {
+      spec?: { nodeName?: string };
+    };
+    const gr = { group: "", resource: "pods", kind: "Pod" };
+    if (o.uid && pod.metadata?.uid !== o.uid) throw errors.conflict(gr, o.name, "Precondition failed: UID");
+    if (pod.spec?.nodeName)
+      throw errors.conflict(gr, o.name, `pod ${o.name} is already assigned to node "${pod.spec.nodeName}"`);
+    return pods.update({ ...pod, spec: { ...pod.spec, nodeName: o.node } } as KubeObject);
+  }
 }

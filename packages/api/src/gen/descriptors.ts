@@ -273,6 +273,52 @@ const set: unknown = {
      ]
     },
     {
+     "name": "BindRequest",
+     "field": [
+      {
+       "name": "namespace",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "namespace"
+      },
+      {
+       "name": "name",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "name"
+      },
+      {
+       "name": "uid",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "uid"
+      },
+      {
+       "name": "target_node",
+       "number": 4,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "targetNode"
+      }
+     ]
+    },
+    {
+     "name": "BindResponse",
+     "field": [
+      {
+       "name": "object",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".google.protobuf.Any",
+       "jsonName": "object"
+      }
+     ]
+    },
+    {
      "name": "UpdateStatusRequest",
      "field": [
       {
@@ -761,6 +807,11 @@ const set: unknown = {
        "name": "DeleteCollection",
        "inputType": ".tskube.v1.DeleteCollectionRequest",
        "outputType": ".tskube.v1.DeleteCollectionResponse"
+      },
+      {
+       "name": "Bind",
+       "inputType": ".tskube.v1.BindRequest",
+       "outputType": ".tskube.v1.BindResponse"
       },
       {
        "name": "Watch",

@@ -89,6 +89,22 @@ export interface UpdateResponse {
   object?: Any | undefined;
 }
 
+export interface BindRequest {
+  $type: "tskube.v1.BindRequest";
+  namespace: string;
+  /** The pod to bind. */
+  name: string;
+  /** When set, the pod must still have this uid (a pod recreated under the same name is not bound). */
+  uid: string;
+  /** The node (Binding.target.name; the target kind is always Node). */
+  targetNode: string;
+}
+
+export interface BindResponse {
+  $type: "tskube.v1.BindResponse";
+  object?: Any | undefined;
+}
+
 export interface UpdateStatusRequest {
   $type: "tskube.v1.UpdateStatusRequest";
   resource: string;
@@ -1178,6 +1194,205 @@ export const UpdateResponse: MessageFns<UpdateResponse, "tskube.v1.UpdateRespons
 };
 
 messageTypeRegistry.set(UpdateResponse.$type, UpdateResponse);
+
+function createBaseBindRequest(): BindRequest {
+  return { $type: "tskube.v1.BindRequest", namespace: "", name: "", uid: "", targetNode: "" };
+}
+
+export const BindRequest: MessageFns<BindRequest, "tskube.v1.BindRequest"> = {
+  $type: "tskube.v1.BindRequest" as const,
+
+  encode(message: BindRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.uid !== "") {
+      writer.uint32(26).string(message.uid);
+    }
+    if (message.targetNode !== "") {
+      writer.uint32(34).string(message.targetNode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BindRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBindRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.uid = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.targetNode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BindRequest {
+    return {
+      $type: BindRequest.$type,
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      uid: isSet(object.uid) ? globalThis.String(object.uid) : "",
+      targetNode: isSet(object.targetNode)
+        ? globalThis.String(object.targetNode)
+        : isSet(object.target_node)
+        ? globalThis.String(object.target_node)
+        : "",
+    };
+  },
+
+  toJSON(message: BindRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.uid !== "") {
+      obj.uid = message.uid;
+    }
+    if (message.targetNode !== "") {
+      obj.targetNode = message.targetNode;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BindRequest>): BindRequest {
+    return BindRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BindRequest>): BindRequest {
+    const message = createBaseBindRequest();
+    message.namespace = object.namespace ?? "";
+    message.name = object.name ?? "";
+    message.uid = object.uid ?? "";
+    message.targetNode = object.targetNode ?? "";
+    return message;
+  },
+};
+
+messageTypeRegistry.set(BindRequest.$type, BindRequest);
+
+function createBaseBindResponse(): BindResponse {
+  return { $type: "tskube.v1.BindResponse", object: undefined };
+}
+
+export const BindResponse: MessageFns<BindResponse, "tskube.v1.BindResponse"> = {
+  $type: "tskube.v1.BindResponse" as const,
+
+  encode(message: BindResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.object !== undefined) {
+      Any.encode(message.object, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BindResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBindResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.object = Any.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BindResponse {
+    return { $type: BindResponse.$type, object: isSet(object.object) ? Any.fromJSON(object.object) : undefined };
+  },
+
+  toJSON(message: BindResponse): unknown {
+    const obj: any = {};
+    if (message.object !== undefined) {
+      obj.object = Any.toJSON(message.object);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BindResponse>): BindResponse {
+    return BindResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BindResponse>): BindResponse {
+    const message = createBaseBindResponse();
+    message.object = (object.object !== undefined && object.object !== null)
+      ? Any.fromPartial(object.object)
+      : undefined;
+    return message;
+  },
+};
+
+messageTypeRegistry.set(BindResponse.$type, BindResponse);
 
 function createBaseUpdateStatusRequest(): UpdateStatusRequest {
   return { $type: "tskube.v1.UpdateStatusRequest", resource: "", namespace: "", object: undefined };
@@ -3038,6 +3253,19 @@ export const ResourceServiceService = {
     responseDeserialize: (value: Buffer): DeleteCollectionResponse => DeleteCollectionResponse.decode(value),
   },
   /**
+   * Bind assigns a pod to a node (Kubernetes' pods/binding subresource): sets spec.nodeName once
+   * and the PodScheduled condition, without the client sending the whole pod back.
+   */
+  bind: {
+    path: "/tskube.v1.ResourceService/Bind" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BindRequest): Buffer => Buffer.from(BindRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BindRequest => BindRequest.decode(value),
+    responseSerialize: (value: BindResponse): Buffer => Buffer.from(BindResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BindResponse => BindResponse.decode(value),
+  },
+  /**
    * Watch streams changes after resource_version ("" or "0": the current state as ADDED events
    * first). Streams end with OUT_OF_RANGE ("too old resource version") when the revision was
    * compacted; clients then re-list.
@@ -3073,6 +3301,11 @@ export interface ResourceServiceServer extends UntypedServiceImplementation {
   patch: handleUnaryCall<PatchRequest, PatchResponse>;
   delete: handleUnaryCall<DeleteRequest, DeleteResponse>;
   deleteCollection: handleUnaryCall<DeleteCollectionRequest, DeleteCollectionResponse>;
+  /**
+   * Bind assigns a pod to a node (Kubernetes' pods/binding subresource): sets spec.nodeName once
+   * and the PodScheduled condition, without the client sending the whole pod back.
+   */
+  bind: handleUnaryCall<BindRequest, BindResponse>;
   /**
    * Watch streams changes after resource_version ("" or "0": the current state as ADDED events
    * first). Streams end with OUT_OF_RANGE ("too old resource version") when the revision was
@@ -3198,6 +3431,22 @@ export interface ResourceServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteCollectionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Bind assigns a pod to a node (Kubernetes' pods/binding subresource): sets spec.nodeName once
+   * and the PodScheduled condition, without the client sending the whole pod back.
+   */
+  bind(request: BindRequest, callback: (error: ServiceError | null, response: BindResponse) => void): ClientUnaryCall;
+  bind(
+    request: BindRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BindResponse) => void,
+  ): ClientUnaryCall;
+  bind(
+    request: BindRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BindResponse) => void,
   ): ClientUnaryCall;
   /**
    * Watch streams changes after resource_version ("" or "0": the current state as ADDED events
