@@ -45,4 +45,19 @@ describe("EventRecorder", () => {
     expect(list.length).toBe(1);
     expect(list[0]!.count).toBe(4);
   });
+
+  it("remembers the 4096 most recently used events: an older one starts a new Event, a recent one is counted", async () => {
+    const events = new FakeResourceClient<Event>("Event");
+    const rec = new EventRecorder({ events, component: "kubelet", clock: new FakeClock(0) });
+    const pod = (i: number) =>
+      Pod.fromPartial({ metadata: { name: `p${i}`, namespace: "default", uid: `u${i}` } });
+    await rec.event(pod(0), "Normal", "Pulled", "first");
+    for (let i = 1; i <= 4096; i++) await rec.event(pod(i), "Normal", "Pulled", "image present");
+    // p0 was pushed out by 4096 newer ones; p4096 is the most recent.
+    await rec.event(pod(0), "Normal", "Pulled", "first");
+    await rec.event(pod(4096), "Normal", "Pulled", "image present");
+    const list = (await events.list()).items;
+    expect(list.filter((e) => e.involvedObject?.name === "p0").map((e) => e.count)).toEqual([1, 1]);
+    expect(list.filter((e) => e.involvedObject?.name === "p4096").map((e) => e.count)).toEqual([2]);
+  });
 });

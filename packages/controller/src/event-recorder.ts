@@ -23,6 +23,9 @@ const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 
  * reason and message for the same object is counted on the existing Event, so a crash loop or a
  * pending pod does not flood etcd. Recording never throws: events are best effort.
  */
+/** Events remembered for counting repeats (client-go's EventCorrelator keeps an LRU of this size). */
+const MAX_TRACKED_EVENTS = 4096;
+
 export class EventRecorder {
   private readonly seen = new Map<
     string,
@@ -63,6 +66,9 @@ export class EventRecorder {
     if (prev && now - prev.last < window) {
       prev.count++;
       prev.last = now;
+      // Re-inserted so the map stays ordered by last use (an LRU, like client-go's correlator).
+      this.seen.delete(key);
+      this.seen.set(key, prev);
       try {
         const ev = await this.opts.events.get(prev.name, { namespace: prev.namespace });
         await this.opts.events.update({ ...ev, count: prev.count, lastTimestamp: rfc3339(now) });
@@ -94,9 +100,13 @@ export class EventRecorder {
         reportingInstance: this.opts.host ?? "",
       }),
     );
+    this.seen.delete(key);
     this.seen.set(key, { name, namespace, count: 1, first: now, last: now });
-    if (this.seen.size > 4096) {
-      for (const [k, v] of this.seen) if (now - v.last >= window) this.seen.delete(k);
+    // Oldest first: drop what fell out of the window, and the least recently used beyond
+    // client-go's 4096 entries, without scanning the rest.
+    for (const [k, v] of this.seen) {
+      if (this.seen.size <= MAX_TRACKED_EVENTS && now - v.last < window) break;
+      this.seen.delete(k);
     }
   }
 }
