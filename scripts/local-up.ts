@@ -25,6 +25,7 @@ const FLAGS = {
   "stop-timeout": { type: "string", default: "10s", help: "SIGTERM grace before SIGKILL" },
   "etcd-log-level": { type: "string", default: "warn", help: "etcd --log-level (debug, info, warn, error)" },
   "restart-delay": { type: "string", default: "1s", help: "wait before restarting a crashed process" },
+  "dns-port": { type: "string", default: "10053", help: "cluster DNS port on 127.0.0.1 (UDP and TCP)" },
   help: { type: "boolean", default: false, help: "show this help" },
 } as const;
 
@@ -208,6 +209,7 @@ async function main(): Promise<number> {
     readyMs: number;
     stopMs: number;
     restartMs: number;
+    dnsPort: number;
   };
   try {
     const apiservers = Number(flags.apiservers);
@@ -221,6 +223,7 @@ async function main(): Promise<number> {
       readyMs: parseDuration(flags["ready-timeout"]),
       stopMs: parseDuration(flags["stop-timeout"]),
       restartMs: parseDuration(flags["restart-delay"]),
+      dnsPort: port("dns-port", flags["dns-port"]),
     };
   } catch (err) {
     console.error(`error: ${(err as Error).message}\n${usage()}`);
@@ -332,6 +335,31 @@ async function main(): Promise<number> {
   // loopback address from the node's pod CIDR. As root the kubelets isolate pods (network
   // namespaces on a per-node bridge, mount namespaces, cgroups), which needs a routable pod CIDR.
   const isolate = process.getuid?.() === 0;
+  // Cluster DNS on a loopback port for tools. resolv.conf can only name port 53, so as root it
+  // also listens on NodeLocal DNSCache's link-local address (added to lo, reachable from every pod
+  // namespace through its bridge) and the kubelets write that into the pods' resolv.conf. Without
+  // namespaces pods are host processes with the host's resolv.conf.
+  const podDns = "169.254.20.10";
+  const addedDnsAddress =
+    isolate && spawnSync("ip", ["addr", "add", `${podDns}/32`, "dev", "lo"]).status === 0;
+  if (addedDnsAddress)
+    process.on("exit", () => spawnSync("ip", ["addr", "del", `${podDns}/32`, "dev", "lo"]));
+  controlPlane.push({
+    name: "dns",
+    command: process.execPath,
+    args: [
+      "--import",
+      "tsx",
+      "apps/dns/src/main.ts",
+      "--server",
+      servers.join(","),
+      "--listen-address",
+      [`127.0.0.1:${cfg.dnsPort}`, ...(isolate ? [`${podDns}:53`] : [])].join(","),
+      "--http-address",
+      "127.0.0.1:9153",
+    ],
+    ready: (signal) => waitForHttp("http://127.0.0.1:9153/readyz", signal),
+  });
   for (let i = 0; i < 2; i++) {
     const httpAddress = `127.0.0.1:${10248 - 2 * i}`;
     controlPlane.push({
@@ -356,6 +384,7 @@ async function main(): Promise<number> {
         httpAddress,
         "--root-dir",
         resolve(dataDir, "..", "kubelet"),
+        ...(isolate ? ["--cluster-dns", podDns] : []),
       ],
       ready: (signal) => waitForHttp(`http://${httpAddress}/healthz`, signal),
     });
@@ -404,6 +433,7 @@ async function main(): Promise<number> {
       "  schedulers: scheduler-0, scheduler-1 (leader in lease kube-system/kube-scheduler)",
       "  controller-managers: controller-manager-0, controller-manager-1 (leader in lease kube-system/kube-controller-manager)",
       `  nodes: node-1, node-2 (kubelets with the process runtime${isolate ? "; pods in network namespaces on 10.244.1.0/24 and 10.244.2.0/24" : ""})`,
+      `  dns: 127.0.0.1:${cfg.dnsPort}${isolate ? ` and ${podDns}:53 (the pods' nameserver)` : ""}`,
       "use it with ktl:",
       `  export TSKUBE_SERVER=${servers.join(",")}`,
       "  pnpm ktl get namespaces",
