@@ -1,6 +1,7 @@
 import {
   type Container,
   type Deployment,
+  type Endpoints,
   type Event,
   KINDS,
   type KindInfo,
@@ -16,7 +17,7 @@ import type { Context } from "../context.js";
 import { resolveKind } from "../context.js";
 import { describeError } from "../errors.js";
 import { age } from "../printers/age.js";
-import { servicePorts } from "../printers/columns.js";
+import { describeEndpoints, describeService } from "../printers/describe-service.js";
 import { podStatus } from "../printers/pod-status.js";
 import { formatTable } from "../printers/table.js";
 
@@ -220,21 +221,6 @@ function describeReplicaSet(w: Writer, rs: ReplicaSet): void {
   containers(w, "Containers", rs.spec?.template?.spec?.containers ?? [], 1);
 }
 
-function describeService(w: Writer, s: Service): void {
-  const sel = Object.entries(s.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`);
-  w.line(0, "Selector", sel.join(",") || "<none>");
-  w.line(0, "Type", s.spec?.type ?? "");
-  w.line(0, "IP Family Policy", orNone(s.spec?.ipFamilyPolicy));
-  w.line(0, "IP", orNone(s.spec?.clusterIp));
-  for (const p of s.spec?.ports ?? []) {
-    w.line(0, "Port", `${p.name || "<unset>"}  ${p.port}/${p.protocol}`);
-    w.line(0, "TargetPort", `${p.targetPort}/${p.protocol}`);
-    if (p.nodePort) w.line(0, "NodePort", `${p.name || "<unset>"}  ${p.nodePort}/${p.protocol}`);
-  }
-  w.line(0, "Session Affinity", s.spec?.sessionAffinity ?? "None");
-  void servicePorts;
-}
-
 function describeNode(w: Writer, n: Node): void {
   w.line(0, "Unschedulable", String(n.spec?.unschedulable ?? false));
   const taints = (n.spec?.taints ?? []).map((t) => `${t.key}${t.value ? `=${t.value}` : ""}:${t.effect}`);
@@ -319,7 +305,41 @@ export async function describe(
   const eventsKind = KINDS.find((k) => k.kind === "Event")!;
   const now = Date.now();
   const out: string[] = [];
+  const eventsOf = async (obj: KubeObject): Promise<Event[]> => {
+    try {
+      return (
+        await ctx
+          .client()
+          .resource<Event>(eventsKind as never)
+          .listAll({
+            namespace: kind.namespaced ? obj.metadata!.namespace : "",
+            fieldSelector: `involvedObject.uid=${obj.metadata!.uid}`,
+          })
+      ).items;
+    } catch {
+      return [];
+    }
+  };
   for (const obj of objects) {
+    const evs = await eventsOf(obj);
+    if (kind.kind === "Service") {
+      // kubectl's service describer shows the Service's endpoints per port.
+      let ep: Endpoints | undefined;
+      try {
+        ep = await ctx
+          .client()
+          .resource<Endpoints>(KINDS.find((k) => k.kind === "Endpoints")! as never)
+          .get(obj.metadata!.name, { namespace: obj.metadata!.namespace });
+      } catch {
+        ep = undefined;
+      }
+      out.push(describeService(obj as Service, ep, evs, now));
+      continue;
+    }
+    if (kind.kind === "Endpoints") {
+      out.push(describeEndpoints(obj as Endpoints, evs, now));
+      continue;
+    }
     const w = new Writer();
     metaHeader(w, obj, kind);
     switch (kind.kind) {
@@ -332,9 +352,6 @@ export async function describe(
       case "ReplicaSet":
         describeReplicaSet(w, obj as ReplicaSet);
         break;
-      case "Service":
-        describeService(w, obj as Service);
-        break;
       case "Node":
         describeNode(w, obj as Node);
         break;
@@ -343,20 +360,6 @@ export async function describe(
         break;
       default:
         break;
-    }
-    let evs: Event[] = [];
-    try {
-      evs = (
-        await ctx
-          .client()
-          .resource<Event>(eventsKind as never)
-          .listAll({
-            namespace: kind.namespaced ? obj.metadata!.namespace : "",
-            fieldSelector: `involvedObject.uid=${obj.metadata!.uid}`,
-          })
-      ).items;
-    } catch {
-      evs = [];
     }
     evs.sort((a, b) =>
       (a.lastTimestamp || a.metadata?.creationTimestamp || "") <

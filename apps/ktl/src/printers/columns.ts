@@ -22,7 +22,8 @@ import { podReady, podRestarts, podStatus } from "./pod-status.js";
 export interface Columns<T extends KubeObject = KubeObject> {
   headers: string[];
   wide: string[];
-  row(obj: T, now: number): string[];
+  /** `wide` for -o wide, where some cells (a Service's EXTERNAL-IP) are not clipped. */
+  row(obj: T, now: number, wide?: boolean): string[];
   wideRow(obj: T, now: number): string[];
 }
 
@@ -82,44 +83,114 @@ const replicaSet: Columns<ReplicaSet> = {
   wideRow: (r) => [...containersAndImages(r.spec?.template?.spec), selectorString(r.spec?.selector)],
 };
 
-function externalIp(s: Service): string {
+/** kubectl's labels.FormatLabels: sorted `k=v` pairs, `<none>` when there are none. */
+export function formatLabels(m: Record<string, string> | undefined): string {
+  const entries = Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(",") : "<none>";
+}
+
+/** kubectl clips load balancer addresses to this many characters outside `-o wide`. */
+const LOAD_BALANCER_WIDTH = 16;
+
+/** kubectl's loadBalancerStatusStringer: the ingress IPs (else hostnames), sorted and distinct. */
+function loadBalancerStatus(s: Service, wide: boolean): string {
+  const set = new Set<string>();
+  for (const i of s.status?.loadBalancer?.ingress ?? []) {
+    if (i.ip) set.add(i.ip);
+    else if (i.hostname) set.add(i.hostname);
+  }
+  const r = [...set].sort().join(",");
+  return !wide && r.length > LOAD_BALANCER_WIDTH ? `${r.slice(0, LOAD_BALANCER_WIDTH - 3)}...` : r;
+}
+
+/** EXTERNAL-IP as kubectl's getServiceExternalIP prints it. */
+export function serviceExternalIp(s: Service, wide = false): string {
   const spec = s.spec;
   const extra = spec?.externalIps ?? [];
   switch (spec?.type) {
+    case "ClusterIP":
+    case "NodePort":
+      return extra.length ? extra.join(",") : "<none>";
+    case "LoadBalancer": {
+      const lb = loadBalancerStatus(s, wide);
+      if (extra.length) return [...(lb ? lb.split(",") : []), ...extra].join(",");
+      return lb || "<pending>";
+    }
     case "ExternalName":
       return spec.externalName;
-    case "LoadBalancer": {
-      const ips = (s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip || i.hostname);
-      const all = [...ips, ...extra];
-      return all.length ? all.join(",") : "<pending>";
-    }
     default:
-      return extra.length ? extra.join(",") : "<none>";
+      return "<unknown>";
   }
 }
 
+/** PORT(S): `80/TCP`, `80:30080/TCP` with a node port, comma-separated (kubectl's makePortString). */
 export function servicePorts(s: Service): string {
   const ports = s.spec?.ports ?? [];
   if (!ports.length) return "<none>";
   return ports
-    .map((p) => (p.nodePort ? `${p.port}:${p.nodePort}/${p.protocol}` : `${p.port}/${p.protocol}`))
+    .map((p) => (p.nodePort > 0 ? `${p.port}:${p.nodePort}/${p.protocol}` : `${p.port}/${p.protocol}`))
     .join(",");
+}
+
+/** CLUSTER-IP: the first of spec.clusterIPs ("None" for a headless Service), else `<none>`. */
+export function serviceClusterIp(s: Service): string {
+  return s.spec?.clusterIps[0] || s.spec?.clusterIp || "<none>";
+}
+
+/** `ip:port`, with IPv6 addresses in brackets (Go's net.JoinHostPort). */
+const hostPort = (ip: string, port: number) => (ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);
+
+/**
+ * kubectl's formatEndpoints: ready addresses per port (only ports named in `portNames` when
+ * given), at most three, then ` + N more...`; `<none>` without subsets, empty when no address is
+ * ready.
+ */
+export function formatEndpoints(e: Endpoints, portNames?: ReadonlySet<string>): string {
+  if (e.subsets.length === 0) return "<none>";
+  const max = 3;
+  const list: string[] = [];
+  let more = false;
+  let count = 0;
+  for (const ss of e.subsets) {
+    if (ss.ports.length === 0) {
+      // A headless Service may have no ports.
+      count += ss.addresses.length;
+      for (const a of ss.addresses) {
+        if (list.length === max) {
+          more = true;
+          break;
+        }
+        list.push(a.ip);
+      }
+      continue;
+    }
+    for (const p of ss.ports) {
+      if (portNames && !portNames.has(p.name)) continue;
+      count += ss.addresses.length;
+      for (const a of ss.addresses) {
+        if (list.length === max) {
+          more = true;
+          break;
+        }
+        list.push(hostPort(a.ip, p.port));
+      }
+    }
+  }
+  const ret = list.join(",");
+  return more ? `${ret} + ${count - max} more...` : ret;
 }
 
 const service: Columns<Service> = {
   headers: ["TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
   wide: ["SELECTOR"],
-  row: (s, now) => [
+  row: (s, now, wide) => [
     s.spec?.type ?? "",
-    s.spec?.type === "ExternalName" ? "<none>" : none(s.spec?.clusterIp),
-    externalIp(s),
+    serviceClusterIp(s),
+    serviceExternalIp(s, wide),
     servicePorts(s),
     age(s.metadata?.creationTimestamp, now),
   ],
-  wideRow: (s) => {
-    const sel = Object.entries(s.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`);
-    return [sel.length ? sel.join(",") : "<none>"];
-  },
+  wideRow: (s) => [formatLabels(s.spec?.selector)],
 };
 
 function nodeStatus(n: Node): string {
@@ -210,18 +281,7 @@ const lease: Columns<Lease> = {
 const endpoints: Columns<Endpoints> = {
   headers: ["ENDPOINTS", "AGE"],
   wide: [],
-  row: (e, now) => {
-    const list: string[] = [];
-    for (const s of e.subsets) {
-      for (const a of s.addresses) {
-        if (s.ports.length === 0) list.push(a.ip);
-        for (const p of s.ports) list.push(`${a.ip}:${p.port}`);
-      }
-    }
-    const shown = list.slice(0, 3).join(",");
-    const more = list.length > 3 ? ` + ${list.length - 3} more...` : "";
-    return [list.length ? shown + more : "<none>", age(e.metadata?.creationTimestamp, now)];
-  },
+  row: (e, now) => [formatEndpoints(e), age(e.metadata?.creationTimestamp, now)],
   wideRow: () => [],
 };
 

@@ -33,7 +33,7 @@ export function tableRows(kind: KindInfo, objects: readonly KubeObject[], o: Pri
     if (o.allNamespaces && kind.namespaced) row.push(obj.metadata?.namespace ?? "");
     if (!isEvent)
       row.push(o.showKind ? `${kindLabel(kind)}/${obj.metadata?.name}` : (obj.metadata?.name ?? ""));
-    row.push(...cols.row(obj, o.now));
+    row.push(...cols.row(obj, o.now, o.output === "wide"));
     if (o.output === "wide") row.push(...cols.wideRow(obj, o.now));
     if (o.showLabels) row.push(labelsString(obj.metadata?.labels));
     return row;
