@@ -328,6 +328,10 @@ async function main(): Promise<number> {
         grpcAddress,
         "--http-address",
         httpAddress,
+        // A loopback service CIDR: the userspace kube-proxies below can listen on every ClusterIP
+        // without root, so Services are reachable from this host at their ClusterIPs.
+        "--service-cluster-ip-range",
+        "127.96.0.0/16",
       ],
       ready: (signal) => waitForHttp(`http://${httpAddress}/readyz`, signal),
     });
@@ -436,6 +440,31 @@ async function main(): Promise<number> {
       ready: (signal) => waitForHttp(`http://${httpAddress}/healthz`, signal),
     });
   }
+  // A userspace kube-proxy per node. Both share this host, so the first to bind a ClusterIP or
+  // NodePort (on 127.0.0.1) serves it and the other stands by, taking over on its next sync.
+  for (let i = 0; i < 2; i++) {
+    const httpAddress = `127.0.0.1:${10256 - 2 * i}`;
+    controlPlane.push({
+      name: `kube-proxy-${i + 1}`,
+      command: process.execPath,
+      args: [
+        "--import",
+        "tsx",
+        "apps/kube-proxy/src/main.ts",
+        "--server",
+        servers.join(","),
+        "--proxy-mode",
+        "userspace",
+        "--hostname-override",
+        `node-${i + 1}`,
+        "--nodeport-addresses",
+        "127.0.0.1/32",
+        "--http-address",
+        httpAddress,
+      ],
+      ready: (signal) => waitForHttp(`http://${httpAddress}/readyz`, signal),
+    });
+  }
   specs.push(...controlPlane);
 
   const sup = new Supervisor(cfg.stopMs, cfg.restartMs, Math.max(8, ...specs.map((s) => s.name.length)));
@@ -481,6 +510,7 @@ async function main(): Promise<number> {
       "  controller-managers: controller-manager-0, controller-manager-1 (leader in lease kube-system/kube-controller-manager)",
       `  nodes: node-1, node-2 (kubelets with the process runtime${isolate ? "; pods in network namespaces on 10.244.1.0/24 and 10.244.2.0/24" : ""})`,
       `  dns: 127.0.0.1:${cfg.dnsPort}${isolate ? ` and ${podDns}:53 (the pods' nameserver)` : ""}`,
+      "  kube-proxies: kube-proxy-1, kube-proxy-2 (userspace; Services at their 127.96.0.0/16 ClusterIPs and at 127.0.0.1:<nodePort>)",
       "use it with ktl:",
       `  export TSKUBE_SERVER=${servers.join(",")}`,
       "  pnpm ktl get namespaces",
