@@ -121,7 +121,9 @@ export async function ktlOnTerminal(
           return typeof step.after === "string" ? seen.includes(step.after) : step.after.test(seen);
         },
         30_000,
-      );
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; ktl's terminal showed ${JSON.stringify(output)}`);
+      });
       proc.stdin.write(step.send);
     }
     return { code: await code, output };
