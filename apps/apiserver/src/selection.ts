@@ -9,6 +9,12 @@ export interface Selection {
 }
 
 /**
+ * The field values of an object, worked out once per object: every watcher with a field selector
+ * (a kubelet's spec.nodeName=…) tests each event's object, and the cache's objects never change.
+ */
+const memo = new WeakMap<KubeObject, Record<string, string>>();
+
+/**
  * Builds the predicate for a request. Field selectors may only name metadata.name,
  * metadata.namespace and the kind's selectable fields, as Kubernetes refuses the rest.
  */
@@ -32,11 +38,16 @@ export function buildSelection(
       const m = obj.metadata;
       if (!labelsEmpty && !labels.matches(m?.labels ?? {})) return false;
       if (fieldsEmpty) return true;
-      return fields.matches({
-        "metadata.name": m?.name ?? "",
-        "metadata.namespace": m?.namespace ?? "",
-        ...selectableFields(obj),
-      });
+      let values = memo.get(obj);
+      if (!values) {
+        values = {
+          "metadata.name": m?.name ?? "",
+          "metadata.namespace": m?.namespace ?? "",
+          ...selectableFields(obj),
+        };
+        memo.set(obj, values);
+      }
+      return fields.matches(values);
     },
   };
 }
