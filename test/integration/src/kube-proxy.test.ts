@@ -4,10 +4,17 @@ import { createServer as createHttpServer, request, type Server } from "node:htt
 import { connect, createServer as createNetServer, type Server as NetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Endpoints, KINDS, Service } from "@tskube/api";
+import { Deployment, Endpoints, KINDS, Service } from "@tskube/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useCluster } from "./cluster.js";
-import { type ComponentHandle, REPO_ROOT, startComponent, waitFor } from "./harness.js";
+import {
+  type ComponentHandle,
+  freePort,
+  REPO_ROOT,
+  startComponent,
+  startControllerManager,
+  waitFor,
+} from "./harness.js";
 
 const kind = (k: string) => KINDS.find((x) => x.kind === k)! as never;
 const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
@@ -148,6 +155,109 @@ describe("kube-proxy userspace mode", () => {
       (await get(clusterIp, 8080)).startsWith("error"),
     );
     expect(await get("127.0.0.1", nodePort)).toMatch(/^error: ECONNREFUSED/);
+  });
+});
+
+describe("kube-proxy in front of a Deployment (userspace mode, process runtime)", () => {
+  const c = useCluster({ apiserverArgs: ["--service-cluster-ip-range", "127.96.0.0/16"] });
+  const procs: ComponentHandle[] = [];
+  const name = `echo-${rand(1, 9999)}`;
+
+  beforeAll(async () => {
+    const server = c.servers.join(",");
+    procs.push(await startComponent("scheduler", ["--server", server, "--leader-elect", "false"]));
+    procs.push(await startControllerManager(c.servers, "cm-proxy"));
+    procs.push(
+      await startComponent("kubelet", [
+        "--server",
+        server,
+        "--node-name",
+        "node-proxy",
+        "--pod-cidr",
+        `127.${rand(60, 90)}.0.0/16`,
+        "--process-isolation",
+        "none",
+        "--root-dir",
+        mkdtempSync(join(tmpdir(), "tskube-kubelet-")),
+        "--port",
+        String(await freePort()),
+        "--pleg-relist-period",
+        "200ms",
+      ]),
+    );
+    procs.push(
+      await startComponent("kube-proxy", [
+        "--server",
+        server,
+        "--proxy-mode",
+        "userspace",
+        "--hostname-override",
+        "node-proxy",
+        "--nodeport-addresses",
+        "127.0.0.1/32",
+      ]),
+    );
+  });
+  afterAll(async () => {
+    await c.client
+      .resource<Deployment>(kind("Deployment"))
+      .delete(name, { namespace: "default" })
+      .catch(() => undefined);
+    for (const p of procs.reverse()) await p.stop();
+  });
+
+  it("sends 100 requests to a NodePort to every replica of a 3-replica Deployment", async () => {
+    // Each replica answers its own pod IP.
+    const echo =
+      "require('http').createServer((q, r) => r.end(process.env.TSKUBE_POD_IP)).listen(8080, process.env.TSKUBE_POD_IP)";
+    await c.client.resource<Deployment>(kind("Deployment")).create(
+      Deployment.fromPartial({
+        metadata: { name, namespace: "default" },
+        spec: {
+          replicas: 3,
+          selector: { matchLabels: { app: name } },
+          template: {
+            metadata: { labels: { app: name } },
+            spec: {
+              terminationGracePeriodSeconds: 1,
+              containers: [
+                {
+                  name: "echo",
+                  image: "node",
+                  command: [process.execPath, "-e", echo],
+                  ports: [{ name: "http", containerPort: 8080 }],
+                  readinessProbe: { httpGet: { path: "/", port: "http" }, periodSeconds: 1 },
+                },
+              ],
+            },
+          },
+        },
+      }),
+    );
+    const svc = await c.client.resource<Service>(kind("Service")).create(
+      Service.fromPartial({
+        metadata: { name, namespace: "default" },
+        spec: {
+          type: "NodePort",
+          selector: { app: name },
+          ports: [{ name: "http", port: 80, targetPort: "http" }],
+        },
+      }),
+    );
+    const nodePort = svc.spec?.ports[0]?.nodePort ?? 0;
+    const readyIps = async () => {
+      const ep = await c.client.resource<Endpoints>(kind("Endpoints")).get(name, { namespace: "default" });
+      return ep.subsets.flatMap((s) => s.addresses.map((a) => a.ip)).sort();
+    };
+    await waitFor("3 ready endpoints", async () => (await readyIps()).length === 3, 90_000);
+    const want = await readyIps();
+    await waitFor("the NodePort to reach all three", async () => {
+      const t = await tally("127.0.0.1", nodePort, 6);
+      return Object.keys(t).sort().join() === want.join();
+    });
+    const counts = await tally("127.0.0.1", nodePort, 100);
+    expect(Object.keys(counts).sort()).toEqual(want);
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(100);
   });
 });
 
