@@ -43,6 +43,10 @@ import {
   specReplicas,
 } from "./util.js";
 
+const CONTROLLER_UID_INDEX = "controllerUid";
+/** ReplicaSets without a controller, by namespace: the ones a Deployment may adopt. */
+const ORPHAN_INDEX = "orphanNamespace";
+
 export interface DeploymentControllerOptions {
   workers?: number;
 }
@@ -77,6 +81,13 @@ export class DeploymentController implements RunnableController {
     this.deployments = ctx.informers.informerFor<Deployment>("deployments");
     this.replicaSets = ctx.informers.informerFor<ReplicaSet>("replicasets");
     this.pods = ctx.informers.informerFor<Pod>("pods");
+    this.replicaSets.store.addIndexer(CONTROLLER_UID_INDEX, (rs) => {
+      const uid = controllerRefOf(rs)?.uid;
+      return uid ? [uid] : [];
+    });
+    this.replicaSets.store.addIndexer(ORPHAN_INDEX, (rs) =>
+      controllerRefOf(rs) ? [] : [rs.metadata?.namespace ?? ""],
+    );
     this.controller = new Controller({
       name: "deployment",
       reconcile: (key) => this.sync(key),
@@ -168,7 +179,13 @@ export class DeploymentController implements RunnableController {
       }
       return undefined;
     }
-    const rsList = await claimObjects(this.replicaSets.lister.list(namespace), {
+    // Only its own ReplicaSets and orphans can be claimed; those of other Deployments would be
+    // skipped there after a scan of the whole namespace on every sync.
+    const candidates = [
+      ...this.replicaSets.store.byIndex(CONTROLLER_UID_INDEX, d.metadata!.uid),
+      ...this.replicaSets.store.byIndex(ORPHAN_INDEX, namespace),
+    ].filter((rs) => rs.metadata?.namespace === namespace);
+    const rsList = await claimObjects(candidates, {
       owner: d,
       ownerApiVersion: "apps/v1",
       ownerKind: "Deployment",

@@ -178,6 +178,43 @@ describe("ReplicaSet controller", () => {
     expect(pods.find((p) => p.metadata!.name === "other")!.metadata!.ownerReferences[0]!.uid).toBe("x");
   });
 
+  it("claims only its own pods and its namespace's orphans: a matching orphan elsewhere is left alone", async () => {
+    const elsewhere = pod("elsewhere", { owned: false });
+    elsewhere.metadata!.namespace = "other";
+    const { client, rsc } = await setup(replicaSet(2), [pod("web-a"), elsewhere]);
+    await rsc.sync("default/web");
+    const pods = await stored<Pod>(client, "Pod");
+    expect(pods.find((p) => p.metadata!.name === "elsewhere")!.metadata!.ownerReferences).toEqual([]);
+    expect(pods.filter((p) => p.metadata!.namespace === "default").length).toBe(2);
+    expect(rsc.expectations.pending("default/web")).toEqual({ add: 1, del: 0 });
+  });
+
+  it("adopts a pod that another controller released, as soon as the cache shows it without one", async () => {
+    const p = pod("freed", { owned: false });
+    p.metadata!.ownerReferences = [
+      {
+        $type: "tskube.v1.OwnerReference",
+        apiVersion: "apps/v1",
+        kind: "ReplicaSet",
+        name: "x",
+        uid: "x",
+        controller: true,
+      },
+    ];
+    const { client, rsc } = await setup(replicaSet(1), [p]);
+    const cached = rsc.pods.store.getByName("default", "freed")!;
+    const freed = await client
+      .resource<Pod>("Pod")
+      .update({ ...cached, metadata: { ...cached.metadata!, ownerReferences: [] } });
+    rsc.pods.store.upsert(freed);
+    await rsc.sync("default/web");
+    const pods = await stored<Pod>(client, "Pod");
+    expect(pods.map((x) => x.metadata!.name)).toEqual(["freed"]);
+    expect(pods[0]!.metadata!.ownerReferences).toMatchObject([
+      { kind: "ReplicaSet", name: "web", uid: "rs-uid" },
+    ]);
+  });
+
   it("releases a pod whose labels stop matching and makes a replacement", async () => {
     const { client, rsc } = await setup(replicaSet(2), [
       pod("web-a"),

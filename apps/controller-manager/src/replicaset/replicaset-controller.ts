@@ -16,6 +16,8 @@ export const BURST_REPLICAS = 500;
 /** The first slow-start batch (controller.SlowStartInitialBatchSize). */
 export const SLOW_START_INITIAL_BATCH = 1;
 const CONTROLLER_UID_INDEX = "controllerUid";
+/** Pods without a controller, by namespace: the ones a ReplicaSet may adopt. */
+const ORPHAN_INDEX = "orphanNamespace";
 
 export interface ReplicaSetControllerOptions {
   workers?: number;
@@ -55,6 +57,9 @@ export class ReplicaSetController implements RunnableController {
       const uid = controllerRefOf(p)?.uid;
       return uid ? [uid] : [];
     });
+    this.pods.store.addIndexer(ORPHAN_INDEX, (p) =>
+      controllerRefOf(p) ? [] : [p.metadata?.namespace ?? ""],
+    );
     this.rsLister = this.replicaSets.lister;
     this.controller = new Controller({
       name: "replicaset",
@@ -165,8 +170,7 @@ export class ReplicaSetController implements RunnableController {
     }
     const selector = selectorFromLabelSelector(rs.spec?.selector);
     const needsSync = this.expectations.satisfied(key) && !rs.metadata?.deletionTimestamp;
-    const active = this.pods.lister.list(namespace).filter(isPodActive);
-    const pods = await claimObjects(active, {
+    const pods = await claimObjects(this.claimCandidates(rs), {
       owner: rs,
       ownerApiVersion: "apps/v1",
       ownerKind: "ReplicaSet",
@@ -194,6 +198,20 @@ export class ReplicaSetController implements RunnableController {
     if (minReady > 0 && st && st.readyReplicas === replicas && st.availableReplicas !== replicas)
       return { requeueAfterMs: minReady * 1000 };
     return undefined;
+  }
+
+  /**
+   * The active pods claimObjects may keep or adopt: those this ReplicaSet controls and the orphans
+   * of its namespace. Pods of other controllers would only be skipped there; with 100
+   * ReplicaSets in one namespace, scanning every pod on each sync was the largest item in the
+   * controller-manager's CPU profile of a rollout (bench:controllers).
+   */
+  private claimCandidates(rs: ReplicaSet): Pod[] {
+    const namespace = rs.metadata!.namespace;
+    return [
+      ...this.pods.store.byIndex(CONTROLLER_UID_INDEX, rs.metadata!.uid),
+      ...this.pods.store.byIndex(ORPHAN_INDEX, namespace),
+    ].filter((p) => p.metadata?.namespace === namespace && isPodActive(p));
   }
 
   private async manageReplicas(key: string, rs: ReplicaSet, pods: Pod[]): Promise<void> {
