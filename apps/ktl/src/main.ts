@@ -158,10 +158,11 @@ program
 program
   .command("port-forward")
   .description("Forward one or more local ports to a pod")
-  .argument("<pod>", "POD or pod/POD")
+  .argument("<pod>", "POD, pod/POD, svc/NAME, deployment/NAME or rs/NAME")
   .argument("<ports...>", "[LOCAL:]REMOTE port pairs (LOCAL 0 picks a free port)")
   .option("--address <address>", "the local address to listen on", "127.0.0.1")
-  .action((pod: string, ports: string[], o: { address: string }) =>
+  .option("--pod-running-timeout <duration>", "how long to wait for a pod of the selector", "1m0s")
+  .action((pod: string, ports: string[], o: { address: string; podRunningTimeout: string }) =>
     run((ctx) => portForward(ctx, pod, ports, o)),
   );
 
