@@ -9,7 +9,7 @@ import { isNotFound } from "@tskube/machinery";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DnsConfigurer } from "../../../apps/kubelet/src/dns-config.js";
 import { useCluster } from "./cluster.js";
-import { type ComponentHandle, freePort, ktl, startComponent, waitFor } from "./harness.js";
+import { type ComponentHandle, freePort, ktl, REPO_ROOT, startComponent, waitFor } from "./harness.js";
 
 const kind = (k: string) => KINDS.find((x) => x.kind === k)!;
 const NS = "default";
@@ -333,4 +333,30 @@ describe("cluster DNS with real etcd, apiserver and the dns process", () => {
       });
     },
   );
+});
+
+describe("dns and kubelet DNS flags", () => {
+  const run = (app: string, args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, `apps/${app}/src/main.ts`), ...args], {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+      env: { ...process.env, TSKUBE_SERVER: "127.0.0.1:1" },
+      timeout: 60_000,
+    });
+
+  it("refuses bad values before starting, naming the flag", () => {
+    const listen = run("dns", ["--listen-address", "localhost:53"]);
+    expect(listen.status).toBe(2);
+    expect(listen.stderr).toBe(
+      'error: --listen-address: Invalid value: "localhost:53": must be an IP address and a port\n',
+    );
+    const upstream = run("dns", ["--upstream", "dns.example"]);
+    expect(upstream.status).toBe(2);
+    expect(upstream.stderr).toContain('--upstream: Invalid value: "dns.example"');
+    const clusterDns = run("kubelet", ["--cluster-dns", "10.96.0.10,kube-dns"]);
+    expect(clusterDns.status).toBe(2);
+    expect(clusterDns.stderr).toBe(
+      'error: --cluster-dns: Invalid value: "kube-dns": must be a valid IP address\n',
+    );
+  });
 });
