@@ -268,6 +268,8 @@ describe("the cluster domain (CoreDNS' kubernetes plugin)", () => {
     expect(data(svc.answers)).toEqual(["webapp.default.svc.cluster.local"]);
     const ep = await ask("5.1.244.10.in-addr.arpa", "PTR");
     expect(data(ep.answers)).toEqual(["db-0.db.default.svc.cluster.local"]);
+    const a = await ask("20.0.96.10.in-addr.arpa", "A");
+    expect([a.rcode, a.answers, a.authorities]).toEqual(["NOERROR", [], []]);
   });
 
   it("answers SERVFAIL for the cluster domain until the informers have synced", async () => {

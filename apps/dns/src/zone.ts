@@ -155,7 +155,8 @@ export class KubernetesZone {
     }
     if (names.length === 0) return undefined;
     const name = trimDot(qname);
-    if (qtype !== "PTR") return this.reply("NOERROR", []);
+    // NODATA without an SOA: the cluster domain's would be the wrong zone for a reverse name.
+    if (qtype !== "PTR") return { ...this.reply("NOERROR", []), authorities: [] };
     return this.reply(
       "NOERROR",
       [...new Set(names)].map((data) => ({ type: "PTR", name, ttl: this.opts.ttl, class: "IN", data })),
