@@ -110,7 +110,13 @@ export async function ktlOnTerminal(
   proc.stderr.on("data", (d) => {
     output += d;
   });
-  const code = new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
+  let exited = false;
+  const code = new Promise<number | null>((r) =>
+    proc.once("exit", (c) => {
+      exited = true;
+      r(c);
+    }),
+  );
   try {
     for (const step of steps) {
       await waitFor(
@@ -118,7 +124,10 @@ export async function ktlOnTerminal(
         async () => {
           // What a user sees: without the terminal's control sequences (busybox asks for the cursor).
           const seen = output.replace(CSI, "");
-          return typeof step.after === "string" ? seen.includes(step.after) : step.after.test(seen);
+          const ok = typeof step.after === "string" ? seen.includes(step.after) : step.after.test(seen);
+          // waitFor gives up at once on an error that says "exited".
+          if (!ok && exited) throw new Error(`ktl exited before ${String(step.after)}`);
+          return ok;
         },
         30_000,
       ).catch((err: Error) => {
