@@ -62,6 +62,26 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A second octet N such that 10.N.0.0/16 overlaps no Docker network and no host route. */
+async function freeSubnetOctet(): Promise<number> {
+  const ids = (await run("docker", ["network", "ls", "-q"])).stdout.split("\n").filter(Boolean);
+  const inspect = ids.length
+    ? (
+        await run("docker", [
+          "network",
+          "inspect",
+          "--format",
+          "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+          ...ids,
+        ])
+      ).stdout
+    : "";
+  const routes = (await run("ip", ["-4", "route"])).stdout;
+  const taken = `${inspect} ${routes}`;
+  for (let n = 200; n < 250; n++) if (!new RegExp(`(^|\\s)10\\.${n}\\.`).test(taken)) return n;
+  throw new Error("no free 10.N.0.0/16 subnet for the e2e compose network");
+}
+
 /**
  * One compose project of the repository's docker-compose.yml under a unique name, with the host ports
  * chosen free so it can run beside a developer's own `docker compose up` or `pnpm local-up`.
@@ -75,6 +95,12 @@ export class ComposeProject {
     // Pods are containers the kubelets create beside the project: their network and label are ours.
     this.ports.TSKUBE_NETWORK = `${this.name}-net`;
     this.ports.TSKUBE_CLUSTER_NAME = this.name;
+    // The network has a fixed subnet (the dns service has a fixed address): pick one no other
+    // Docker network holds, so a developer's own cluster or a leftover one does not clash.
+    const octet = await freeSubnetOctet();
+    this.ports.TSKUBE_NETWORK_SUBNET = `10.${octet}.0.0/16`;
+    this.ports.TSKUBE_NETWORK_IP_RANGE = `10.${octet}.128.0/17`;
+    this.ports.TSKUBE_DNS_IP = `10.${octet}.0.10`;
     for (const key of [
       "TSKUBE_APISERVER_0_PORT",
       "TSKUBE_APISERVER_0_HTTP_PORT",
