@@ -32,6 +32,8 @@ const FLAGS = {
   // Kubernetes: 1s. Half of it here so that a change right after a sync is still in place within
   // a second (min period + one sync).
   "iptables-min-sync-period": { env: "TSKUBE_IPTABLES_MIN_SYNC_PERIOD", default: "500ms" },
+  // Kubernetes' FullSyncPeriod (a constant there): syncs in between rewrite only changed chains.
+  "iptables-full-sync-period": { env: "TSKUBE_IPTABLES_FULL_SYNC_PERIOD", default: "1h" },
   // Not in Kubernetes: how long a change waits for the rest of its burst before a sync starts.
   "sync-burst-delay": { env: "TSKUBE_SYNC_BURST_DELAY", default: "50ms" },
   "masquerade-all": { env: "TSKUBE_MASQUERADE_ALL", default: "false" },
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
     nodePortAddresses: string[];
     syncPeriodMs: number;
     minSyncPeriodMs: number;
+    fullSyncPeriodMs: number;
     burstDelayMs: number;
     masqueradeAll: boolean;
     bindAddress: string;
@@ -76,6 +79,7 @@ async function main(): Promise<void> {
       nodePortAddresses: parseCidrList("nodeport-addresses", flags["nodeport-addresses"]),
       syncPeriodMs,
       minSyncPeriodMs,
+      fullSyncPeriodMs: parseDurationFlag("iptables-full-sync-period", flags["iptables-full-sync-period"]),
       burstDelayMs: parseDurationFlag("sync-burst-delay", flags["sync-burst-delay"]),
       masqueradeAll: parseBool("masquerade-all", flags["masquerade-all"]),
       bindAddress: parseIp("bind-address", flags["bind-address"]),
@@ -134,6 +138,7 @@ async function main(): Promise<void> {
       },
       log,
       cfg.syncPeriodMs,
+      cfg.fullSyncPeriodMs,
     );
   } else {
     proxier = new UserspaceProxier({

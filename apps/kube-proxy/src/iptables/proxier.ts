@@ -24,6 +24,9 @@ export class IptablesProxier implements Proxier {
   private natOwned = new Set<string>();
   private filterOwned = new Set<string>();
   private jumpsCheckedAt = Number.NEGATIVE_INFINITY;
+  private fullSyncAt = Number.NEGATIVE_INFINITY;
+  /** The per-service chains' rules as the last successful restore wrote them. */
+  private previous: Map<string, string> | undefined;
 
   constructor(
     private readonly ipt: IptablesRunner,
@@ -31,6 +34,8 @@ export class IptablesProxier implements Proxier {
     private readonly log: Logger,
     /** How often the jumps from the built-in chains are checked (--iptables-sync-period). */
     private readonly jumpCheckIntervalMs: number,
+    /** How often every chain is rewritten whatever changed (Kubernetes' FullSyncPeriod, 1h). */
+    private readonly fullSyncIntervalMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -49,10 +54,22 @@ export class IptablesProxier implements Proxier {
   }
 
   async sync(ports: ServicePortInfo[]): Promise<void> {
-    const rendered = renderRules(ports, this.opts, { nat: this.natOwned, filter: this.filterOwned });
+    // A full rewrite on start, after a failed restore (the kernel's state is then unknown) and once
+    // per full sync period; otherwise only the per-service chains that changed.
+    const full = !this.previous || this.now() - this.fullSyncAt >= this.fullSyncIntervalMs;
+    const rendered = renderRules(
+      ports,
+      this.opts,
+      { nat: this.natOwned, filter: this.filterOwned },
+      full ? undefined : this.previous,
+    );
+    this.previous = undefined;
     await this.ipt.restore(rendered.text);
+    this.previous = rendered.chainRules;
+    if (full) this.fullSyncAt = this.now();
     this.natOwned = rendered.natChains;
     this.filterOwned = rendered.filterChains;
+    this.log.debug({ full, chainsWritten: rendered.written }, "iptables-restore done");
     // The jumps into our chains need the chains to exist, so they follow the first restore; they
     // are checked again once per sync period in case someone flushed the built-in chains.
     if (this.now() - this.jumpsCheckedAt >= this.jumpCheckIntervalMs) await this.ensureJumps();

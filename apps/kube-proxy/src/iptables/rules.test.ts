@@ -186,4 +186,41 @@ describe("renderRules", () => {
     expect(natChains.has(gone)).toBe(false);
     expect(natChains.has(svc)).toBe(true);
   });
+
+  it("rewrites only the per-service chains that changed when given the previous sync's rules", () => {
+    const a = "default/a";
+    const b = "default/b";
+    const before = [
+      port(a, { clusterIp: "10.96.0.1", endpoints: [ep("10.244.1.2", 80), ep("10.244.1.3", 80)] }),
+      port(b, { clusterIp: "10.96.0.2", endpoints: [ep("10.244.1.4", 80)] }),
+    ];
+    const first = renderRules(before, OPTS);
+    const after = [before[0]!, port(b, { clusterIp: "10.96.0.2", endpoints: [ep("10.244.1.5", 80)] })];
+    const second = renderRules(
+      after,
+      OPTS,
+      { nat: first.natChains, filter: first.filterChains },
+      first.chainRules,
+    );
+    const declared = second.text
+      .split("\n")
+      .filter((l) => l.startsWith(":KUBE-SVC-") || l.startsWith(":KUBE-SEP-"));
+    const oldSep = servicePortEndpointChainName(b, "tcp", "10.244.1.4:80");
+    const newSep = servicePortEndpointChainName(b, "tcp", "10.244.1.5:80");
+    expect(declared.sort()).toEqual(
+      [`:${servicePortChainName(b, "tcp")} - [0:0]`, `:${newSep} - [0:0]`, `:${oldSep} - [0:0]`].sort(),
+    );
+    expect(second.text).toContain(`-X ${oldSep}`);
+    expect(second.text).not.toContain(servicePortChainName(a, "tcp") + " -");
+    // The base chains are whole: a's jump from KUBE-SERVICES is still written.
+    expect(second.text).toContain(`-d 10.96.0.1/32 --dport 80 -j ${servicePortChainName(a, "tcp")}`);
+    expect(second.written).toBe(2);
+    const third = renderRules(
+      after,
+      OPTS,
+      { nat: second.natChains, filter: second.filterChains },
+      second.chainRules,
+    );
+    expect(third.written).toBe(0);
+  });
 });

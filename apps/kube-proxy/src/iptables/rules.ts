@@ -110,6 +110,10 @@ export interface RenderedRules {
   text: string;
   natChains: Set<string>;
   filterChains: Set<string>;
+  /** The rules of every per-service nat chain, to pass as `previous` to the next sync. */
+  chainRules: Map<string, string>;
+  /** Per-service chains this text declares and rewrites (all of them unless `previous` was given). */
+  written: number;
 }
 
 /** A comment argument: iptables-restore splits on spaces unless the word is double-quoted. */
@@ -135,6 +139,7 @@ export function renderRules(
   ports: ServicePortInfo[],
   opts: RuleOptions,
   stale: { nat: Iterable<string>; filter: Iterable<string> } = { nat: [], filter: [] },
+  previous?: ReadonlyMap<string, string>,
 ): RenderedRules {
   const natChains = new Set(NAT_BASE_CHAINS);
   const filterChains = new Set(FILTER_BASE_CHAINS);
@@ -254,6 +259,25 @@ export function renderRules(
 
   const staleNat = [...stale.nat].filter((c) => !natChains.has(c)).sort();
   const staleFilter = [...stale.filter].filter((c) => !filterChains.has(c)).sort();
+
+  // Kubernetes' MinimizeIPTablesRestore: with the previous sync's rules at hand, a per-service chain
+  // whose rules did not change is neither declared (which would flush it) nor rewritten. The nft
+  // backend takes time in proportion to the chains a batch touches, so a one-endpoint change stays
+  // small even with thousands of services; the base chains are always rewritten whole.
+  const byChain = new Map<string, string[]>();
+  for (const line of nat) {
+    const chain = line.slice(3, line.indexOf(" ", 3));
+    if (NAT_BASE_CHAINS.includes(chain)) continue;
+    let l = byChain.get(chain);
+    if (!l) byChain.set(chain, (l = []));
+    l.push(line);
+  }
+  const chainRules = new Map<string, string>();
+  for (const c of natChains)
+    if (!NAT_BASE_CHAINS.includes(c)) chainRules.set(c, (byChain.get(c) ?? []).join("\n"));
+  const writeNat = new Set(
+    [...natChains].filter((c) => NAT_BASE_CHAINS.includes(c) || previous?.get(c) !== chainRules.get(c)),
+  );
   const table = (name: string, chains: Set<string>, rules: string[], gone: string[]) => [
     `*${name}`,
     ...[...chains, ...gone].map((c) => `:${c} - [0:0]`),
@@ -261,8 +285,12 @@ export function renderRules(
     ...gone.map((c) => `-X ${c}`),
     "COMMIT",
   ];
-  const text = `${[...table("filter", filterChains, filter, staleFilter), ...table("nat", natChains, nat, staleNat)].join("\n")}\n`;
-  return { text, natChains, filterChains };
+  const natRules = previous ? nat.filter((l) => writeNat.has(l.slice(3, l.indexOf(" ", 3)))) : nat;
+  const text = `${[
+    ...table("filter", filterChains, filter, staleFilter),
+    ...table("nat", writeNat, natRules, staleNat),
+  ].join("\n")}\n`;
+  return { text, natChains, filterChains, chainRules, written: writeNat.size - NAT_BASE_CHAINS.length };
 }
 
 /**
