@@ -43,6 +43,8 @@ const PHASE_LIMIT_MS = Number(process.env.BENCH_PHASE_LIMIT_MS ?? 180_000);
 const ROUNDS = Number(process.env.BENCH_FAILOVER_ROUNDS ?? 5);
 /** Set to a directory to get a .cpuprofile of each controller-manager (written when it stops cleanly). */
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF_DIR ?? "";
+/** More controller-manager flags, space-separated (for example --concurrent-replicaset-syncs=10). */
+const CM_ARGS = (process.env.BENCH_CONTROLLER_MANAGER_ARGS ?? "").split(" ").filter(Boolean);
 const NS = "bench";
 /** The compose fast profile (Kubernetes: 15s/10s/2s). */
 const LEASE = { duration: "4s", renew: "3s", retry: "1s" };
@@ -87,6 +89,23 @@ async function parallel(n: number, concurrency: number, fn: (i: number) => Promi
   );
 }
 
+/** Sum and count of apiserver_request_duration_seconds by verb and resource. */
+async function latencies(httpUrl: string): Promise<Map<string, { sum: number; count: number }>> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  const out = new Map<string, { sum: number; count: number }>();
+  for (const m of text.matchAll(/^apiserver_request_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm)) {
+    const labels = Object.fromEntries(
+      [...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!] as const),
+    );
+    const key = `${labels.verb} ${labels.resource}`;
+    const e = out.get(key) ?? { sum: 0, count: 0 };
+    if (m[1] === "sum") e.sum += Number(m[3]);
+    else e.count += Number(m[3]);
+    out.set(key, e);
+  }
+  return out;
+}
+
 /** Successful writes by resource, from the apiserver's apiserver_request_total. */
 async function writeCounts(httpUrl: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
@@ -96,7 +115,8 @@ async function writeCounts(httpUrl: string): Promise<Map<string, number>> {
       [...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!] as const),
     );
     if (!WRITE_VERBS.has(labels.verb ?? "")) continue;
-    const key = `${labels.verb} ${labels.resource}`;
+    // Refused writes (conflicts above all) are counted apart, with their code.
+    const key = `${labels.verb} ${labels.resource}${labels.code === "OK" ? "" : ` (${labels.code})`}`;
     out.set(key, (out.get(key) ?? 0) + Number(m[2]));
   }
   return out;
@@ -263,6 +283,7 @@ async function startControllerManager(server: string, id: string): Promise<Compo
       LEASE.renew,
       "--leader-elect-retry-period",
       LEASE.retry,
+      ...CM_ARGS,
     ],
     { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOG_LEVEL: "warn" } },
   );
@@ -428,6 +449,7 @@ async function main(): Promise<void> {
       const p = pids();
       const cpuBefore = Object.fromEntries(Object.entries(p).map(([k, pid]) => [k, cpuSeconds(pid)]));
       const writesBefore = await writeCounts(api.httpUrl);
+      const latBefore = await latencies(api.httpUrl);
       const createdBefore = obs.podsCreated;
       obs.resetExtremes();
       const start = performance.now();
@@ -456,6 +478,20 @@ async function main(): Promise<void> {
         `    ${[...writes]
           .sort((a, b) => b[1] - a[1])
           .map(([k, v]) => `${k} ${v}`)
+          .join(", ")}`,
+      );
+      const latAfter = await latencies(api.httpUrl);
+      const lat = [...latAfter]
+        .map(([k, v]) => {
+          const b = latBefore.get(k) ?? { sum: 0, count: 0 };
+          return [k, v.count - b.count, (1000 * (v.sum - b.sum)) / Math.max(1, v.count - b.count)] as const;
+        })
+        .filter(([, n]) => n >= DEPLOYMENTS)
+        .sort((a, b) => b[1] - a[1]);
+      console.log(
+        `  apiserver latency (mean, as it measures it): ${lat
+          .slice(0, 8)
+          .map(([k, , ms]) => `${k} ${ms.toFixed(1)} ms`)
           .join(", ")}`,
       );
       const used = Object.entries(p).map(([k, pid]) => [k, cpuSeconds(pid) - cpuBefore[k]!] as const);
