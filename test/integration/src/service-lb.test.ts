@@ -54,6 +54,12 @@ describe("LoadBalancer Services", () => {
     expect(await reasons("web-a")).toEqual(
       expect.arrayContaining(["EnsuringLoadBalancer", "EnsuredLoadBalancer"]),
     );
+    const described = await ktl(c.servers.join(","), ["describe", "svc", "web-a"]);
+    expect(described.stdout).toContain(`LoadBalancer Ingress:     ${await externalIp("web-a")}\n`);
+    expect(described.stdout).toMatch(/^NodePort:\s+<unset> {2}3\d{4}\/TCP$/m);
+    expect(described.stdout).toMatch(
+      /^ {2}Normal +EnsuredLoadBalancer +\S+ +service-controller +Ensured load balancer$/m,
+    );
 
     await create("web-c");
     await waitFor("web-c's SyncLoadBalancerFailed", async () =>
@@ -62,6 +68,9 @@ describe("LoadBalancer Services", () => {
     expect(await externalIp("web-c")).toBe("");
     const get = await ktl(c.servers.join(","), ["get", "svc", "web-c", "web-a"]);
     expect(get.stdout).toMatch(/^web-c\s+LoadBalancer\s+10\.\S+\s+<pending>\s+80:3\d{4}\/TCP\s+\S+$/m);
+    expect(get.stdout).toMatch(
+      /^web-a\s+LoadBalancer\s+10\.\S+\s+172\.30\.255\.[12]\s+80:3\d{4}\/TCP\s+\S+$/m,
+    );
 
     const freed = await externalIp("web-a");
     await services().delete("web-a", { namespace: "default" });
