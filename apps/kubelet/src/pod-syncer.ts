@@ -148,14 +148,9 @@ export class PodSyncer {
         throw new Error(message);
       }
       sandbox = (await runtime.listPodSandboxes()).find((s) => s.id === id);
-      if (runtime.name === "process" && !this.warnedIsolation.has(uid)) {
+      if (runtime.isolationWarning && !this.warnedIsolation.has(uid)) {
         this.warnedIsolation.add(uid);
-        await this.opts.recorder.event(
-          pod,
-          "Warning",
-          "NoIsolation",
-          "the process runtime runs containers as host processes: no network namespace, volumes at host paths",
-        );
+        await this.opts.recorder.event(pod, "Warning", "NoIsolation", runtime.isolationWarning);
       }
     }
     const podIp = sandbox?.ip ?? "";

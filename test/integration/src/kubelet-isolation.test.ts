@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigMap, KINDS, Pod } from "@tskube/api";
+import { ConfigMap, type Event, KINDS, Pod } from "@tskube/api";
 import { isNotFound } from "@tskube/machinery";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useCluster } from "./cluster.js";
@@ -200,6 +200,14 @@ describe.skipIf(!isRoot)("process runtime with namespaces and cgroups (root only
     const uid = (await get("volumes")).metadata!.uid;
     const emptyDir = join(rootDir, "iso-a", "pods", uid, "volumes", "scratch", "file");
     expect(readFileSync(emptyDir, "utf8")).toBe("written\n");
+    // Isolated pods get no "runs as host processes" warning.
+    const reasons = (
+      await c.client
+        .resource<Event>(kind("Event") as never)
+        .list({ namespace: NS, fieldSelector: "involvedObject.name=volumes" })
+    ).items.map((e) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(["Started"]));
+    expect(reasons).not.toContain("NoIsolation");
   });
 
   it("gives the containers of one pod a shared localhost and pod IP, also for exec", async () => {

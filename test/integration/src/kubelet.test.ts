@@ -106,6 +106,8 @@ describe("kubelet with the process runtime", () => {
         .list({ namespace: "default", fieldSelector: "involvedObject.name=hello" })
     ).items.map((e) => e.reason);
     expect(events).toEqual(expect.arrayContaining(["Scheduled", "Pulled", "Created", "Started"]));
+    // Pods on a loopback pod CIDR run without isolation, and the kubelet says so.
+    expect(events).toContain("NoIsolation");
   });
 
   it("ends a Never pod Failed with its exit code", async () => {

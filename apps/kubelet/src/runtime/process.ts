@@ -124,6 +124,11 @@ export class ProcessRuntime implements Runtime {
   readonly images = null;
   readonly isolation: IsolationMode;
   readonly isolationReason: string;
+  get isolationWarning(): string | undefined {
+    return this.isolation === "none"
+      ? "the process runtime runs containers as host processes: no network namespace, volumes at host paths"
+      : undefined;
+  }
   private readonly base: number;
   private readonly size: number;
   private readonly nodeName: string;

@@ -129,6 +129,11 @@ export interface ExecSession {
 export interface Runtime {
   readonly name: string;
   readonly version: string;
+  /**
+   * Set when pods run with less isolation than a container runtime gives (the kubelet says so once
+   * per pod in an event); undefined when they are isolated.
+   */
+  readonly isolationWarning?: string | undefined;
   /** null: the runtime runs no images (every image counts as present and is never pulled). */
   readonly images: ImageService | null;
   runPodSandbox(config: SandboxConfig): Promise<string>;
