@@ -16,8 +16,7 @@ import {
 import type { Context } from "../context.js";
 import { resolveKind } from "../context.js";
 import { describeError } from "../errors.js";
-import { age } from "../printers/age.js";
-import { describeEndpoints, describeService } from "../printers/describe-service.js";
+import { describeEndpoints, describeEvents, describeService } from "../printers/describe-service.js";
 import { podStatus } from "../printers/pod-status.js";
 import { formatTable } from "../printers/table.js";
 
@@ -248,30 +247,11 @@ function describeNamespace(w: Writer, ns: Namespace): void {
   w.line(0, "Status", ns.status?.phase ?? "");
 }
 
+/** kubectl's events table (its own alignment block, padding 2), or `Events: <none>`. */
 function events(w: Writer, list: readonly Event[], now: number): void {
-  if (!list.length) {
-    w.line(0, "Events", "<none>");
-    return;
-  }
-  w.line(0, "Events:");
-  const rows = list.map((e) => {
-    const seen = age(e.lastTimestamp || e.eventTime || e.metadata?.creationTimestamp, now);
-    const first = age(e.firstTimestamp || e.eventTime || e.metadata?.creationTimestamp, now);
-    const ageCol = e.count > 1 ? `${seen} (x${e.count} over ${first})` : seen;
-    return [
-      "  " + e.type,
-      e.reason,
-      ageCol,
-      e.source?.component || e.reportingComponent || "",
-      e.message.trim(),
-    ];
-  });
-  w.raw(
-    formatTable(
-      ["  Type", "Reason", "Age", "From", "Message"],
-      [["  ----", "------", "----", "----", "-------"], ...rows],
-    ).trimEnd(),
-  );
+  const ev = describeEvents(list, now);
+  if (!list.length) w.line(0, "Events", "<none>");
+  else w.raw(ev.table.trimEnd());
 }
 
 /** `ktl describe KIND [NAME...]`: kubectl's layout plus the object's events. */
@@ -361,12 +341,6 @@ export async function describe(
       default:
         break;
     }
-    evs.sort((a, b) =>
-      (a.lastTimestamp || a.metadata?.creationTimestamp || "") <
-      (b.lastTimestamp || b.metadata?.creationTimestamp || "")
-        ? -1
-        : 1,
-    );
     events(w, evs, now);
     out.push(w.toString());
   }
