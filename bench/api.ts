@@ -5,6 +5,7 @@
  * the same for raw etcd create transactions (the ratio is the figure), watch delivery latency p50/p99
  * with 100 watchers, and apiserver RSS after 20,000 objects. Every loop is bounded in count and time.
  */
+import { setMaxListeners } from "node:events";
 import { performance } from "node:perf_hooks";
 import { ConfigMap, KINDS, Namespace, Pod } from "@tskube/api";
 import { createClient } from "@tskube/client";
@@ -143,6 +144,8 @@ async function main(): Promise<void> {
     const sentAt = new Map<string, number>();
     const delivery: number[] = [];
     const ac = new AbortController();
+    // One signal ends every watcher: each of them listens on it.
+    setMaxListeners(WATCHERS + 10, ac.signal);
     let ready = 0;
     const watchClients = Array.from({ length: 4 }, () => createClient({ servers: [api.address] }));
     const { resourceVersion } = await cms.list({ namespace: "watch" });
