@@ -166,6 +166,22 @@ describe("ServiceLBController", () => {
     expect(ip(await refresh("b"))).toEqual(["192.168.240.1"]);
   });
 
+  it("moves a Service to the spec.loadBalancerIP it is given later, freeing the old address", async () => {
+    const { c, add, refresh, svcs } = await setup();
+    await add(lb("a"));
+    await c.sync("default/a");
+    const a = await refresh("a");
+    expect(ip(a)).toEqual(["192.168.240.1"]);
+    c.services.store.upsert(
+      await svcs.update({ ...a, spec: { ...a.spec!, loadBalancerIp: "192.168.240.2" } }),
+    );
+    await c.sync("default/a");
+    expect(ip(await refresh("a"))).toEqual(["192.168.240.2"]);
+    await add(lb("b"));
+    await c.sync("default/b");
+    expect(ip(await refresh("b"))).toEqual(["192.168.240.1"]);
+  });
+
   it("keeps an address it finds in the status after a restart and never gives it out twice", async () => {
     const { c, add, refresh } = await setup();
     const holder = lb("holder");
