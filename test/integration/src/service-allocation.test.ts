@@ -130,6 +130,15 @@ describe("Service ClusterIP and NodePort allocation (two apiservers on one etcd)
     expect(ext.spec!.clusterIp).toBe("");
     const reuse = await services().create(svc("reuse", { clusterIp: ip }));
     expect(reuse.spec!.clusterIp).toBe(ip);
+    // A read-modify-write that only changes the type drops what the old type alone used.
+    const lb = await services().create(svc("lb", { type: "LoadBalancer" }));
+    expect(lb.spec!.externalTrafficPolicy).toBe("Cluster");
+    lb.spec!.type = "ClusterIP";
+    const demoted = await services().update(lb);
+    expect(demoted.spec!.externalTrafficPolicy).toBe("");
+    expect(demoted.spec!.allocateLoadBalancerNodePorts).toBeUndefined();
+    expect(demoted.spec!.ports[0]!.nodePort).toBe(0);
+    expect(demoted.spec!.clusterIp).toBe(lb.spec!.clusterIp);
     // Headless and ExternalName services get no address.
     expect((await services().create(svc("headless", { clusterIp: "None" }))).spec!.clusterIp).toBe("None");
   });

@@ -213,6 +213,17 @@ export class ServiceAllocator implements StorageHooks {
       if (spec.ipFamilies.length === 0) spec.ipFamilies = [...old.ipFamilies];
       spec.ipFamilyPolicy ||= old.ipFamilyPolicy;
     }
+    // Kubernetes' dropTypeDependentFields: what only the old type used goes, unless the update
+    // itself set it (then validation says why it does not fit).
+    const external = (t: string) => t === "NodePort" || t === "LoadBalancer";
+    if (!external(spec.type) && external(old.type)) {
+      if (spec.externalTrafficPolicy === old.externalTrafficPolicy) spec.externalTrafficPolicy = "";
+      if (spec.healthCheckNodePort === old.healthCheckNodePort) spec.healthCheckNodePort = 0;
+    }
+    if (spec.type !== "LoadBalancer" && old.type === "LoadBalancer") {
+      if (spec.allocateLoadBalancerNodePorts === old.allocateLoadBalancerNodePorts)
+        spec.allocateLoadBalancerNodePorts = undefined;
+    }
     if (!needsNodePorts(spec)) {
       for (const p of spec.ports) p.nodePort = 0;
     } else if (needsNodePorts(old)) {
