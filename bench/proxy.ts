@@ -367,6 +367,17 @@ async function iptables(): Promise<void> {
           servicePortChainName(`default/svc-${service}:http`, "tcp"),
         ]).includes(`${markers[k]}:8080`),
     );
+    // kube-proxy's own view: how long its syncs (render + iptables-restore) took on average.
+    const metrics = await new Promise<string>((resolve) => {
+      execFile("ip", ["netns", "exec", node, "curl", "-s", "http://127.0.0.1:10256/metrics"], (_e, out) =>
+        resolve(out ?? ""),
+      );
+    });
+    const metric = (m: string) => Number(metrics.match(new RegExp(`^${m} (\\S+)$`, "m"))?.[1] ?? Number.NaN);
+    const syncs = metric("kubeproxy_sync_proxy_rules_duration_seconds_count");
+    console.log(
+      `iptables: kube-proxy's own syncs: ${syncs} taking ${ms((1000 * metric("kubeproxy_sync_proxy_rules_duration_seconds_sum")) / syncs)} on average (the first one a full rewrite)`,
+    );
     const prefix = ["ip", "netns", "exec", cli];
     report(
       "iptables",
