@@ -269,7 +269,10 @@ export function renderRules(
     const chain = line.slice(3, line.indexOf(" ", 3));
     if (NAT_BASE_CHAINS.includes(chain)) continue;
     let l = byChain.get(chain);
-    if (!l) byChain.set(chain, (l = []));
+    if (!l) {
+      l = [];
+      byChain.set(chain, l);
+    }
     l.push(line);
   }
   const chainRules = new Map<string, string>();
