@@ -14,7 +14,7 @@
 
 import { spawn } from "node:child_process";
 import { setMaxListeners } from "node:events";
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -35,6 +35,7 @@ import {
   startEtcd,
   waitFor,
 } from "../test/integration/src/harness.js";
+import { cpuSeconds, etcdPid, parallel } from "./util.js";
 
 const DEPLOYMENTS = Number(process.env.BENCH_DEPLOYMENTS ?? 100);
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 10);
@@ -58,36 +59,6 @@ const median = (xs: number[]) => {
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : Number.NaN;
 };
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function etcdPid(dataDir: string): number | undefined {
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
-      if (cmd[0]?.endsWith("etcd") && cmd.includes(dataDir)) return Number(d);
-    } catch {}
-  }
-  return undefined;
-}
-
-async function parallel(n: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < n; i = next++) await fn(i);
-    }),
-  );
-}
 
 /** Sum and count of apiserver_request_duration_seconds by verb and resource. */
 async function latencies(httpUrl: string): Promise<Map<string, { sum: number; count: number }>> {

@@ -22,6 +22,7 @@ import { Endpoints, KINDS, Service } from "@tskube/api";
 import { createClient } from "@tskube/client";
 import { servicePortChainName } from "../apps/kube-proxy/src/hash.js";
 import { REPO_ROOT, startApiserver, startComponent, startEtcd } from "../test/integration/src/harness.js";
+import { parallel } from "./util.js";
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 1000);
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 10);
@@ -46,16 +47,6 @@ function endpoints(ns: string, name: string, ips: string[], port: number): Endpo
     metadata: { namespace: ns, name },
     subsets: [{ addresses: ips.map((ip) => ({ ip })), ports: [{ name: "http", port, protocol: "TCP" }] }],
   });
-}
-
-/** Runs fn for 0..n-1 with a bounded number in flight. */
-async function parallel(n: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) await fn(next++);
-    }),
-  );
 }
 
 /** The load script, run here (userspace) or in the client namespace (iptables): prints JSON stats. */

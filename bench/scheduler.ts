@@ -9,7 +9,6 @@
  * this process's live heap and RSS growth divided by HOLLOW. Every phase is bounded in count and time.
  */
 import { setMaxListeners } from "node:events";
-import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
@@ -25,6 +24,7 @@ import { newSnapshot, SchedulerCache } from "../apps/scheduler/src/cache/cache.j
 import { DEFAULT_FILTERS, DEFAULT_SCORES } from "../apps/scheduler/src/plugins/index.js";
 import { scheduleOne } from "../apps/scheduler/src/schedule-one.js";
 import { startApiserver, startComponent, startEtcd } from "../test/integration/src/harness.js";
+import { cpuSeconds, etcdPid, parallel } from "./util.js";
 
 const NODES = Number(process.env.BENCH_NODES ?? 1000);
 const PODS = Number(process.env.BENCH_PODS ?? 10_000);
@@ -59,38 +59,6 @@ function pod(name: string, namespace: string, nodeSelector: Record<string, strin
       containers: [{ name: "c", image: "pause", resources: { requests: { cpu: "100m", memory: "64Mi" } } }],
     },
   });
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux's USER_HZ is 100). */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** The etcd process serving this data directory (the harness does not hand out its pid). */
-function etcdPid(dataDir: string): number | undefined {
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
-      if (cmd[0]?.endsWith("etcd") && cmd.includes(dataDir)) return Number(d);
-    } catch {}
-  }
-  return undefined;
-}
-
-async function parallel(n: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < n; i = next++) await fn(i);
-    }),
-  );
 }
 
 /**
