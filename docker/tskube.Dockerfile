@@ -17,6 +17,12 @@ RUN if [ "$TSKUBE_BUNDLE" = host ]; then \
     fi
 
 FROM ${NODE_IMAGE}
+# kube-proxy's iptables mode in a node's network namespace needs iptables. The public Node image gets
+# Debian's package; the offline base (`pnpm images:offline`) carries the host's, so this is a no-op
+# there and needs no network.
+RUN if ! command -v iptables-restore >/dev/null || ! command -v iptables-legacy >/dev/null; then \
+      apt-get update && apt-get install -y --no-install-recommends iptables && rm -rf /var/lib/apt/lists/*; \
+    fi
 WORKDIR /opt/tskube
 COPY --from=bundle /src/dist/image/ /opt/tskube/
 ENV NODE_ENV=production \

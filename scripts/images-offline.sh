@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds the base images compose needs without any registry, from binaries already on this machine,
 # bundles tskube on the host, and writes .env so `docker-compose up --build` uses all of it:
-#   tskube/node-base:<hash>   host node + its shared libraries + busybox (stands in for node:20-bookworm-slim)
+#   tskube/node-base:<hash>   host node + its shared libraries + busybox + iptables (stands in for
+#                             node:20-bookworm-slim with Debian's iptables, which the Dockerfile installs)
 #   tskube/etcd-base:<hash>   Debian's etcd/etcdctl + busybox       (stands in for quay.io/coreos/etcd)
 # The tag is a hash of the inputs, so a re-run with unchanged binaries only re-bundles (seconds).
 #
 # Needs: docker, node, etcd + etcdctl (apt-get install etcd-server etcd-client),
-#        busybox (apt-get install busybox-static).
-# Env:   NODE_BIN, ETCD_BIN, ETCDCTL_BIN, BUSYBOX_BIN override the binaries; ENV_FILE the .env path.
+#        busybox (apt-get install busybox-static), iptables (apt-get install iptables).
+# Env:   NODE_BIN, ETCD_BIN, ETCDCTL_BIN, BUSYBOX_BIN override the binaries, XTABLES_DIR the iptables
+#        programs' directory (/usr/sbin), XTABLES_LIBDIR their extensions'; ENV_FILE the .env path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,9 @@ NODE_BIN=${NODE_BIN:-$(command -v node || true)}
 ETCD_BIN=${ETCD_BIN:-$(command -v etcd || true)}
 ETCDCTL_BIN=${ETCDCTL_BIN:-$(command -v etcdctl || true)}
 BUSYBOX_BIN=${BUSYBOX_BIN:-$(command -v busybox || true)}
+XTABLES_DIR=${XTABLES_DIR:-/usr/sbin}
+# Where Debian keeps the iptables extensions (libxt_*.so, libipt_*.so) that iptables loads by name.
+XTABLES_LIBDIR=${XTABLES_LIBDIR:-$(ls -d /usr/lib/*-linux-gnu/xtables 2>/dev/null | head -1)}
 ENV_FILE=${ENV_FILE:-.env}
 
 missing=()
@@ -22,6 +27,8 @@ missing=()
 [ -x "$ETCD_BIN" ] || missing+=("etcd (apt-get install -y etcd-server)")
 [ -x "$ETCDCTL_BIN" ] || missing+=("etcdctl (apt-get install -y etcd-client)")
 [ -x "$BUSYBOX_BIN" ] || missing+=("busybox (apt-get install -y busybox-static)")
+[ -x "$XTABLES_DIR/xtables-nft-multi" ] && [ -x "$XTABLES_DIR/xtables-legacy-multi" ] && [ -d "$XTABLES_LIBDIR" ] ||
+  missing+=("iptables (apt-get install -y iptables)")
 command -v docker >/dev/null || missing+=("docker (apt-get install -y docker.io docker-compose)")
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'images-offline: missing %s\n' "${missing[@]}" >&2
@@ -95,6 +102,30 @@ build_image() {
 fill_node() {
   # Same place as in the official node image, so Dockerfiles and healthchecks work with either.
   copy_with_libs "$NODE_BIN" "$1" /usr/local/bin/node
+  fill_iptables "$1"
+}
+
+# Debian's iptables as `apt-get install iptables` lays it out, for kube-proxy's iptables mode in the
+# node's network namespace: both multi-call binaries (they act on the name they are called by), their
+# extensions, and `iptables`, `iptables-restore`, `iptables-save` on the nft backend, Debian's default
+# (the -legacy names pick the other one).
+fill_iptables() {
+  local rootfs=$1 multi name
+  for multi in xtables-nft-multi xtables-legacy-multi; do
+    copy_with_libs "$XTABLES_DIR/$multi" "$rootfs" "/usr/sbin/$multi"
+  done
+  mkdir -p "$rootfs$XTABLES_LIBDIR"
+  local ext
+  for ext in "$XTABLES_LIBDIR"/*.so; do
+    copy_with_libs "$ext" "$rootfs" "$ext"
+  done
+  for name in iptables iptables-restore iptables-save; do
+    ln -sf xtables-nft-multi "$rootfs/usr/sbin/$name"
+    ln -sf xtables-nft-multi "$rootfs/usr/sbin/${name/iptables/iptables-nft}"
+    ln -sf xtables-legacy-multi "$rootfs/usr/sbin/${name/iptables/iptables-legacy}"
+  done
+  # iptables -w takes its lock here.
+  mkdir -p "$rootfs/run"
 }
 
 fill_etcd() {
@@ -103,7 +134,7 @@ fill_etcd() {
   mkdir -p "$1/var/lib/etcd"
 }
 
-NODE_TAG=$(input_hash "$NODE_BIN" "$BUSYBOX_BIN")
+NODE_TAG=$(input_hash "$NODE_BIN" "$BUSYBOX_BIN" "$XTABLES_DIR"/xtables-{nft,legacy}-multi "$XTABLES_LIBDIR"/*.so)
 ETCD_TAG=$(input_hash "$ETCD_BIN" "$ETCDCTL_BIN" "$BUSYBOX_BIN")
 PATH_ENV="PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -116,6 +116,8 @@ if [ $run_e2e = 1 ]; then
     # Without .env the compose file falls back to public images; build the local ones unless present.
     if ! grep -q '^NODE_IMAGE=' .env 2>/dev/null; then
       command -v busybox >/dev/null || apt_install busybox-static || return 1
+      # The offline node image carries the host's iptables (kube-proxy's iptables mode in compose).
+      [ -x /usr/sbin/xtables-nft-multi ] && [ -x /usr/sbin/xtables-legacy-multi ] || apt_install iptables || return 1
       bash scripts/images-offline.sh
     fi
   }
