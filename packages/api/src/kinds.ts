@@ -1,5 +1,6 @@
 import { Any } from "./gen/google/protobuf/any.js";
 import { Deployment, ReplicaSet } from "./gen/tskube/v1/apps.js";
+import { Experiment } from "./gen/tskube/v1/chaos.js";
 import { Lease } from "./gen/tskube/v1/coordination.js";
 import { ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service } from "./gen/tskube/v1/core.js";
 import type { ObjectMeta } from "./gen/tskube/v1/meta.js";
@@ -172,6 +173,18 @@ export const KINDS: readonly KindInfo[] = [
     hasStatus: false,
     hasSpec: true,
     messageType: Lease,
+  }),
+  info({
+    kind: "Experiment",
+    group: "chaos.tskube.io",
+    version: "v1alpha1",
+    resource: "experiments",
+    singular: "experiment",
+    shortNames: ["exp"],
+    namespaced: true,
+    hasStatus: true,
+    hasSpec: true,
+    messageType: Experiment,
   }),
 ];
 

@@ -5692,6 +5692,543 @@ const set: unknown = {
    }
   },
   {
+   "name": "tskube/v1/chaos.proto",
+   "package": "tskube.v1",
+   "dependency": [
+    "tskube/v1/meta.proto"
+   ],
+   "messageType": [
+    {
+     "name": "Experiment",
+     "field": [
+      {
+       "name": "api_version",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "apiVersion"
+      },
+      {
+       "name": "kind",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "kind"
+      },
+      {
+       "name": "metadata",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.ObjectMeta",
+       "jsonName": "metadata"
+      },
+      {
+       "name": "spec",
+       "number": 4,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.ExperimentSpec",
+       "jsonName": "spec"
+      },
+      {
+       "name": "status",
+       "number": 5,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.ExperimentStatus",
+       "jsonName": "status"
+      }
+     ]
+    },
+    {
+     "name": "ExperimentSpec",
+     "field": [
+      {
+       "name": "action",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "action"
+      },
+      {
+       "name": "target",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "target"
+      },
+      {
+       "name": "workload",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.ExperimentWorkload",
+       "jsonName": "workload"
+      },
+      {
+       "name": "requests_per_second",
+       "number": 4,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT32",
+       "oneofIndex": 0,
+       "jsonName": "requestsPerSecond",
+       "proto3Optional": true
+      },
+      {
+       "name": "duration_seconds",
+       "number": 5,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT32",
+       "oneofIndex": 1,
+       "jsonName": "durationSeconds",
+       "proto3Optional": true
+      },
+      {
+       "name": "down_seconds",
+       "number": 6,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT32",
+       "oneofIndex": 2,
+       "jsonName": "downSeconds",
+       "proto3Optional": true
+      },
+      {
+       "name": "interval_seconds",
+       "number": 7,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT32",
+       "oneofIndex": 3,
+       "jsonName": "intervalSeconds",
+       "proto3Optional": true
+      },
+      {
+       "name": "total_seconds",
+       "number": 8,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT32",
+       "oneofIndex": 4,
+       "jsonName": "totalSeconds",
+       "proto3Optional": true
+      },
+      {
+       "name": "actions",
+       "number": 9,
+       "label": "LABEL_REPEATED",
+       "type": "TYPE_STRING",
+       "jsonName": "actions"
+      }
+     ],
+     "oneofDecl": [
+      {
+       "name": "_requests_per_second"
+      },
+      {
+       "name": "_duration_seconds"
+      },
+      {
+       "name": "_down_seconds"
+      },
+      {
+       "name": "_interval_seconds"
+      },
+      {
+       "name": "_total_seconds"
+      }
+     ]
+    },
+    {
+     "name": "ExperimentWorkload",
+     "field": [
+      {
+       "name": "namespace",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "namespace"
+      },
+      {
+       "name": "deployment",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "deployment"
+      },
+      {
+       "name": "service",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "service"
+      }
+     ]
+    },
+    {
+     "name": "ExperimentStatus",
+     "field": [
+      {
+       "name": "phase",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "phase"
+      },
+      {
+       "name": "reason",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "reason"
+      },
+      {
+       "name": "message",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "message"
+      },
+      {
+       "name": "start_time",
+       "number": 4,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "startTime"
+      },
+      {
+       "name": "completion_time",
+       "number": 5,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "completionTime"
+      },
+      {
+       "name": "observed_generation",
+       "number": 6,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT64",
+       "jsonName": "observedGeneration"
+      },
+      {
+       "name": "timeline",
+       "number": 7,
+       "label": "LABEL_REPEATED",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.ExperimentTimelineEvent",
+       "jsonName": "timeline"
+      },
+      {
+       "name": "figures",
+       "number": 8,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.ExperimentFigures",
+       "jsonName": "figures"
+      },
+      {
+       "name": "requests",
+       "number": 9,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.ExperimentRequests",
+       "jsonName": "requests"
+      },
+      {
+       "name": "writes",
+       "number": 10,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.ExperimentWrites",
+       "jsonName": "writes"
+      },
+      {
+       "name": "invariants",
+       "number": 11,
+       "label": "LABEL_REPEATED",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.ExperimentInvariant",
+       "jsonName": "invariants"
+      },
+      {
+       "name": "verdict",
+       "number": 12,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "verdict"
+      },
+      {
+       "name": "samples",
+       "number": 13,
+       "label": "LABEL_REPEATED",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.ExperimentSample",
+       "jsonName": "samples"
+      },
+      {
+       "name": "kills",
+       "number": 14,
+       "label": "LABEL_REPEATED",
+       "type": "TYPE_MESSAGE",
+       "typeName": ".tskube.v1.ExperimentKill",
+       "jsonName": "kills"
+      }
+     ]
+    },
+    {
+     "name": "ExperimentTimelineEvent",
+     "field": [
+      {
+       "name": "time",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "time"
+      },
+      {
+       "name": "offset_seconds",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_DOUBLE",
+       "jsonName": "offsetSeconds"
+      },
+      {
+       "name": "event",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "event"
+      },
+      {
+       "name": "detail",
+       "number": 4,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "detail"
+      }
+     ]
+    },
+    {
+     "name": "ExperimentFigures",
+     "field": [
+      {
+       "name": "detection_seconds",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_DOUBLE",
+       "oneofIndex": 0,
+       "jsonName": "detectionSeconds",
+       "proto3Optional": true
+      },
+      {
+       "name": "recovery_seconds",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_DOUBLE",
+       "oneofIndex": 1,
+       "jsonName": "recoverySeconds",
+       "proto3Optional": true
+      },
+      {
+       "name": "target",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_DOUBLE",
+       "oneofIndex": 2,
+       "jsonName": "target",
+       "proto3Optional": true
+      }
+     ],
+     "oneofDecl": [
+      {
+       "name": "_detection_seconds"
+      },
+      {
+       "name": "_recovery_seconds"
+      },
+      {
+       "name": "_target"
+      }
+     ]
+    },
+    {
+     "name": "ExperimentRequests",
+     "field": [
+      {
+       "name": "total",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT64",
+       "jsonName": "total"
+      },
+      {
+       "name": "succeeded",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT64",
+       "jsonName": "succeeded"
+      },
+      {
+       "name": "failed",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT64",
+       "jsonName": "failed"
+      },
+      {
+       "name": "success_ratio",
+       "number": 4,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_DOUBLE",
+       "jsonName": "successRatio"
+      },
+      {
+       "name": "p50_ms",
+       "number": 5,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_DOUBLE",
+       "jsonName": "p50Ms"
+      },
+      {
+       "name": "p99_ms",
+       "number": 6,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_DOUBLE",
+       "jsonName": "p99Ms"
+      }
+     ]
+    },
+    {
+     "name": "ExperimentWrites",
+     "field": [
+      {
+       "name": "acknowledged",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT64",
+       "jsonName": "acknowledged"
+      },
+      {
+       "name": "lost",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT64",
+       "jsonName": "lost"
+      },
+      {
+       "name": "rejected",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT64",
+       "jsonName": "rejected"
+      }
+     ]
+    },
+    {
+     "name": "ExperimentInvariant",
+     "field": [
+      {
+       "name": "name",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "name"
+      },
+      {
+       "name": "ok",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_BOOL",
+       "jsonName": "ok"
+      },
+      {
+       "name": "message",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "message"
+      }
+     ]
+    },
+    {
+     "name": "ExperimentSample",
+     "field": [
+      {
+       "name": "offset_seconds",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_DOUBLE",
+       "jsonName": "offsetSeconds"
+      },
+      {
+       "name": "ready_replicas",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT32",
+       "jsonName": "readyReplicas"
+      },
+      {
+       "name": "requests_ok",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT32",
+       "jsonName": "requestsOk"
+      },
+      {
+       "name": "requests_failed",
+       "number": 4,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_INT32",
+       "jsonName": "requestsFailed"
+      }
+     ]
+    },
+    {
+     "name": "ExperimentKill",
+     "field": [
+      {
+       "name": "time",
+       "number": 1,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "time"
+      },
+      {
+       "name": "action",
+       "number": 2,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "action"
+      },
+      {
+       "name": "target",
+       "number": 3,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_STRING",
+       "jsonName": "target"
+      },
+      {
+       "name": "recovery_seconds",
+       "number": 4,
+       "label": "LABEL_OPTIONAL",
+       "type": "TYPE_DOUBLE",
+       "oneofIndex": 0,
+       "jsonName": "recoverySeconds",
+       "proto3Optional": true
+      }
+     ],
+     "oneofDecl": [
+      {
+       "name": "_recovery_seconds"
+      }
+     ]
+    }
+   ],
+   "syntax": "proto3",
+   "bufExtension": {
+    "isImport": false,
+    "isSyntaxUnspecified": false
+   }
+  },
+  {
    "name": "tskube/v1/coordination.proto",
    "package": "tskube.v1",
    "dependency": [

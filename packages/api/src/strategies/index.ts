@@ -1,5 +1,6 @@
 import type { KindInfo, KubeObject } from "../kinds.js";
 import { deploymentStrategy, replicaSetStrategy } from "./apps.js";
+import { experimentStrategy } from "./chaos.js";
 import {
   configMapStrategy,
   endpointsStrategy,
@@ -14,6 +15,17 @@ import { podStrategy } from "./pod.js";
 import type { Strategy } from "./types.js";
 
 export { validateSelectorAndTemplate } from "./apps.js";
+export {
+  EXPERIMENT_ACTIONS,
+  EXPERIMENT_DEFAULT_DURATION_SECONDS,
+  EXPERIMENT_DEFAULTS,
+  EXPERIMENT_HELD_ACTIONS,
+  EXPERIMENT_KILL_ACTIONS,
+  EXPERIMENT_LIMITS,
+  EXPERIMENT_PHASES,
+  EXPERIMENT_VERDICTS,
+  type ExperimentAction,
+} from "./chaos.js";
 export { validateAnnotations, validateLabels, validateObjectMeta, validateObjectMetaUpdate } from "./meta.js";
 export { defaultPodSpec, validatePodSpec } from "./pod.js";
 export { validateLabelSelector } from "./selector.js";
@@ -31,6 +43,7 @@ const STRATEGIES: Record<string, Strategy<never>> = {
   ReplicaSet: replicaSetStrategy as Strategy<never>,
   Deployment: deploymentStrategy as Strategy<never>,
   Lease: leaseStrategy as Strategy<never>,
+  Experiment: experimentStrategy as Strategy<never>,
 };
 
 /** The strategy of a kind; every kind in KINDS has one. */
