@@ -54,9 +54,12 @@ export class Kubelet {
         const key = this.keyByUid.get(uid);
         const pod = key ? this.pods.store.get(key) : undefined;
         void (async () => {
-          if (pod) await opts.recorder.event(pod, "Normal", "Killing", message);
           const grace = pod?.spec?.terminationGracePeriodSeconds ?? 30;
-          await opts.runtime.stopContainer(containerId, grace);
+          // As any kill of a container: its preStop hook runs first.
+          const container = (await opts.runtime.listContainers()).find((c) => c.id === containerId);
+          if (pod && container)
+            await this.syncer.killContainer(pod, container, grace, pod.status?.podIp ?? "", message);
+          else await opts.runtime.stopContainer(containerId, grace);
           this.enqueueUid(uid);
         })().catch((err) =>
           opts.log.warn({ err: (err as Error).message }, "could not restart an unhealthy container"),

@@ -6,6 +6,7 @@ import { isConflict, isNotFound, parseQuantity } from "@tskube/machinery";
 import type { RestartBackoff } from "./backoff.js";
 import { type DnsConfigurer, sandboxDnsConfig } from "./dns-config.js";
 import { type ImageBackoffOptions, ImageManager, ImagePullBackoff } from "./images.js";
+import { runLifecycleHandler } from "./lifecycle.js";
 import { type ContainerView, computePodStatus } from "./pod-status.js";
 import type { ProbeManager } from "./prober.js";
 import {
@@ -52,6 +53,9 @@ function limits(spec: Container): { cpuMillis?: number; memoryBytes?: number } {
   }
   return out;
 }
+
+/** Kubernetes' minimumGracePeriodInSeconds: SIGTERM always gets this long after a preStop hook. */
+export const MIN_GRACE_AFTER_HOOK_SECONDS = 2;
 
 const podName = (pod: Pod) => `${pod.metadata!.name}_${pod.metadata!.namespace}(${pod.metadata!.uid})`;
 
@@ -363,14 +367,70 @@ export class PodSyncer {
   /** Stops a pod's running containers in parallel, each with the pod's grace period. */
   private async killContainers(pod: Pod, containers: RuntimeContainer[]): Promise<void> {
     const grace = pod.metadata!.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
-    await Promise.all(
-      containers
-        .filter((c) => c.state === "RUNNING")
-        .map(async (c) => {
-          await this.opts.recorder.event(pod, "Normal", "Killing", `Stopping container ${c.name}`);
-          await this.opts.runtime.stopContainer(c.id, grace);
-        }),
-    );
+    const running = containers.filter((c) => c.state === "RUNNING");
+    if (running.length === 0) return;
+    // The preStop httpGet default host: the pod's address, from its status or its sandbox.
+    const sandboxIp = pod.status?.podIp
+      ? ""
+      : ((await this.opts.runtime.listPodSandboxes()).find((s) => s.id === running[0]!.sandboxId)?.ip ?? "");
+    const podIp = pod.status?.podIp || sandboxIp;
+    await Promise.all(running.map((c) => this.killContainer(pod, c, grace, podIp)));
+  }
+
+  /**
+   * Kubernetes' killContainer: the preStop hook first, bounded by the grace period, then SIGTERM
+   * with what is left of it before SIGKILL. A hook that used up the grace period still leaves the
+   * container a short window (Kubernetes' one-off 2 s extension), so it is not killed unwarned.
+   */
+  async killContainer(
+    pod: Pod,
+    c: RuntimeContainer,
+    graceSeconds: number,
+    podIp: string,
+    message?: string,
+  ): Promise<void> {
+    const name = c.labels[LABEL_CONTAINER_NAME] || c.name;
+    const spec = pod.spec?.containers.find((s) => s.name === name);
+    await this.opts.recorder.event(pod, "Normal", "Killing", message ?? `Stopping container ${name}`);
+    let remaining = graceSeconds;
+    const preStop = spec?.lifecycle?.preStop;
+    if (spec && preStop && graceSeconds > 0) {
+      const started = this.now();
+      const graceUp = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<"expired">((resolve) => {
+        timer = setTimeout(() => resolve("expired"), graceSeconds * 1000);
+      });
+      const hook = runLifecycleHandler(
+        preStop,
+        { pod, container: spec, containerId: c.id, podIp, runtime: this.opts.runtime },
+        { signal: graceUp.signal, timeoutMs: graceSeconds * 1000 },
+      ).then(
+        () => undefined,
+        (err: Error) => err,
+      );
+      const outcome = await Promise.race([hook, expired]);
+      clearTimeout(timer);
+      graceUp.abort();
+      if (outcome === "expired") {
+        this.opts.log.info(
+          { pod: podName(pod), container: name, graceSeconds },
+          "PreStop hook not completed in grace period",
+        );
+      } else if (outcome) {
+        // As Kubernetes: the event says only that it failed (a hook's output may hold secrets).
+        this.opts.log.warn(
+          { pod: podName(pod), container: name, err: outcome.message },
+          "PreStop hook failed",
+        );
+        await this.opts.recorder.event(pod, "Warning", "FailedPreStopHook", "PreStopHook failed");
+      }
+      remaining = Math.max(
+        MIN_GRACE_AFTER_HOOK_SECONDS,
+        graceSeconds - Math.floor((this.now() - started) / 1000),
+      );
+    }
+    await this.opts.runtime.stopContainer(c.id, remaining);
   }
 
   /** Graceful stop: SIGTERM, the grace period, SIGKILL; then the pod object is removed. */

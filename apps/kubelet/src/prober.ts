@@ -11,7 +11,8 @@ export interface ProbeResult {
   output: string;
 }
 
-function resolvePort(port: string, container: Container): number {
+/** A probe or hook port: a number, or the name of one of the container's ports. */
+export function resolvePort(port: string, container: Container): number {
   if (/^\d+$/.test(port)) return Number(port);
   const named = container.ports.find((p) => p.name === port);
   if (!named) throw new Error(`couldn't find port ${port} in the container`);
