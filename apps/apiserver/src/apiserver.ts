@@ -2,7 +2,7 @@ import type { Server as HttpServer } from "node:http";
 import { KINDS, Namespace, PodServiceService, ResourceServiceService } from "@tskube/api";
 import { createServer, startHttp, type TskubeServer } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
-import { isAlreadyExists } from "@tskube/machinery";
+import { isAlreadyExists, type TimingRecord } from "@tskube/machinery";
 import { Etcd3 } from "etcd3";
 import { type AdmissionOptions, admissionChain } from "./admission.js";
 import { ServiceAllocator } from "./allocators/service-allocator.js";
@@ -13,6 +13,7 @@ import { createResourceService } from "./service.js";
 import { Cacher } from "./storage/cacher.js";
 import { EtcdKv } from "./storage/etcd-kv.js";
 import { EtcdStore } from "./storage/etcd-store.js";
+import { recordTiming } from "./timing-record.js";
 
 export interface ApiserverConfig {
   etcdServers: string[];
@@ -33,6 +34,8 @@ export interface ApiserverConfig {
   serviceAllocatorRepairIntervalMs: number;
   /** Admission plugins' settings (Kubernetes' defaults when absent). */
   admission?: AdmissionOptions;
+  /** The timing profile and values to record in ConfigMap kube-system/tskube-timing at start. */
+  timing?: TimingRecord;
   log: Logger;
 }
 
@@ -127,6 +130,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
       if (!isAlreadyExists(err)) throw err;
     }
   }
+  if (cfg.timing) await recordTiming(registries.get("configmaps")!, cfg.timing, log);
   ready = true;
   grpc.health.setStatus("", "SERVING");
   grpc.health.setStatus("tskube.v1.ResourceService", "SERVING");

@@ -1,6 +1,7 @@
+import { setDefaultProbePeriodSeconds } from "@tskube/api";
 import { readFlags } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
-import { parseDuration } from "@tskube/machinery";
+import { parseDuration, timingFlags, timingRecord, withTimingProfile } from "@tskube/machinery";
 import { ipv4Range } from "./allocators/range-allocator.js";
 import { startApiserver } from "./apiserver.js";
 
@@ -18,14 +19,8 @@ const FLAGS = {
   "service-cluster-ip-range": { env: "TSKUBE_SERVICE_CLUSTER_IP_RANGE", default: "10.96.0.0/12" },
   "service-node-port-range": { env: "TSKUBE_SERVICE_NODE_PORT_RANGE", default: "30000-32767" },
   "service-allocator-repair-interval": { env: "TSKUBE_SERVICE_ALLOCATOR_REPAIR_INTERVAL", default: "3m" },
-  "default-not-ready-toleration-seconds": {
-    env: "TSKUBE_DEFAULT_NOT_READY_TOLERATION_SECONDS",
-    default: "300",
-  },
-  "default-unreachable-toleration-seconds": {
-    env: "TSKUBE_DEFAULT_UNREACHABLE_TOLERATION_SECONDS",
-    default: "300",
-  },
+  // --timing-profile, the default tolerations (300s upstream, 3s fast) and probe period (10, 2).
+  ...timingFlags("apiserver"),
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -71,7 +66,8 @@ async function main(): Promise<void> {
   let flags: Record<Flag, string>;
   let cfg: Parameters<typeof startApiserver>[0];
   try {
-    flags = readFlags("apiserver", FLAGS);
+    const { spec, profile } = withTimingProfile("apiserver", FLAGS);
+    flags = readFlags("apiserver", spec);
     cfg = {
       etcdServers: flags["etcd-servers"]
         .split(",")
@@ -98,8 +94,13 @@ async function main(): Promise<void> {
           flags["default-unreachable-toleration-seconds"],
         ),
       },
+      timing: timingRecord("apiserver", profile, flags),
       log,
     };
+    // Probes without periodSeconds get the profile's period (Kubernetes always gives 10).
+    setDefaultProbePeriodSeconds(
+      positiveInt("default-probe-period-seconds", flags["default-probe-period-seconds"]),
+    );
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
     process.exit(2);

@@ -3,7 +3,14 @@ import { createClient } from "@tskube/client";
 import { EventRecorder, LeaderElector, realClock, SharedInformerFactory } from "@tskube/controller";
 import { readFlags, startHttp } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
-import { parseDuration } from "@tskube/machinery";
+import {
+  parseDuration,
+  type TimingRecord,
+  timingAnnotations,
+  timingFlags,
+  timingRecord,
+  withTimingProfile,
+} from "@tskube/machinery";
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { ControllerContext } from "./context.js";
 import {
@@ -21,9 +28,8 @@ const FLAGS = {
   controllers: { env: "TSKUBE_CONTROLLERS", default: "*" },
   "http-address": { env: "TSKUBE_HTTP_ADDRESS", default: "0.0.0.0:10257" },
   "leader-elect": { env: "TSKUBE_LEADER_ELECT", default: "true" },
-  "leader-elect-lease-duration": { env: "TSKUBE_LEADER_ELECT_LEASE_DURATION", default: "15s" },
-  "leader-elect-renew-deadline": { env: "TSKUBE_LEADER_ELECT_RENEW_DEADLINE", default: "10s" },
-  "leader-elect-retry-period": { env: "TSKUBE_LEADER_ELECT_RETRY_PERIOD", default: "2s" },
+  // --timing-profile, the leader-election and node lifecycle timers (see @tskube/machinery's timing).
+  ...timingFlags("controller-manager"),
   "leader-elect-resource-name": {
     env: "TSKUBE_LEADER_ELECT_RESOURCE_NAME",
     default: "kube-controller-manager",
@@ -58,8 +64,11 @@ async function main(): Promise<void> {
   let controllers: string[];
   let workers: Workers;
   let settings: ControllerSettings;
+  let timing: TimingRecord;
   try {
-    flags = readFlags("controller-manager", FLAGS);
+    const { spec, profile } = withTimingProfile("controller-manager", FLAGS);
+    flags = readFlags("controller-manager", spec);
+    timing = timingRecord("controller-manager", profile, flags);
     for (const d of [
       "leader-elect-lease-duration",
       "leader-elect-renew-deadline",
@@ -147,6 +156,8 @@ async function main(): Promise<void> {
         namespace: flags["leader-elect-resource-namespace"],
         name: leaseName,
         identity: flags.id,
+        // What `ktl explain timing` reads back: this controller-manager's profile and timers.
+        annotations: timingAnnotations(timing),
         leaseDurationMs: parseDuration(flags["leader-elect-lease-duration"]),
         renewDeadlineMs: parseDuration(flags["leader-elect-renew-deadline"]),
         retryPeriodMs: parseDuration(flags["leader-elect-retry-period"]),

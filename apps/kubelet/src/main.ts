@@ -6,7 +6,15 @@ import { createClient } from "@tskube/client";
 import { EventRecorder } from "@tskube/controller";
 import { createServer, readFlags, startHttp } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
-import { isDNS1123Subdomain, parseDuration } from "@tskube/machinery";
+import {
+  isDNS1123Subdomain,
+  parseDuration,
+  type TimingRecord,
+  timingAnnotations,
+  timingFlags,
+  timingRecord,
+  withTimingProfile,
+} from "@tskube/machinery";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { Kubelet } from "./kubelet.js";
 import { NodeAgent } from "./node-agent.js";
@@ -34,14 +42,8 @@ const FLAGS = {
   "max-pods": { env: "TSKUBE_MAX_PODS", default: "110" },
   "http-address": { env: "TSKUBE_HTTP_ADDRESS", default: "0.0.0.0:10248" },
   port: { env: "TSKUBE_KUBELET_PORT", default: "10250" },
-  "node-lease-duration-seconds": { env: "TSKUBE_NODE_LEASE_DURATION_SECONDS", default: "40" },
-  "node-lease-renew-interval": { env: "TSKUBE_NODE_LEASE_RENEW_INTERVAL", default: "10s" },
-  "node-status-update-frequency": { env: "TSKUBE_NODE_STATUS_UPDATE_FREQUENCY", default: "10s" },
-  "crash-loop-backoff-initial": { env: "TSKUBE_CRASH_LOOP_BACKOFF_INITIAL", default: "10s" },
-  "crash-loop-backoff-max": { env: "TSKUBE_CRASH_LOOP_BACKOFF_MAX", default: "5m" },
-  "crash-loop-backoff-reset": { env: "TSKUBE_CRASH_LOOP_BACKOFF_RESET", default: "10m" },
-  "image-pull-backoff-initial": { env: "TSKUBE_IMAGE_PULL_BACKOFF_INITIAL", default: "10s" },
-  "image-pull-backoff-max": { env: "TSKUBE_IMAGE_PULL_BACKOFF_MAX", default: "5m" },
+  // --timing-profile and the recovery timers: node Lease and status, restart and image pull backoff.
+  ...timingFlags("kubelet"),
   "pleg-relist-period": { env: "TSKUBE_PLEG_RELIST_PERIOD", default: "1s" },
   "fake-start-delay": { env: "TSKUBE_FAKE_START_DELAY", default: "0s" },
   "docker-network": { env: "TSKUBE_DOCKER_NETWORK", default: "bridge" },
@@ -82,6 +84,25 @@ function processRuntime(flags: Record<Flag, string>): ProcessRuntime {
   });
 }
 
+/** A duration flag that must be above zero, refused with its name at start. */
+function durationFlag(flags: Record<Flag, string>, name: Flag): number {
+  let ms: number;
+  try {
+    ms = parseDuration(flags[name]);
+  } catch {
+    throw new Error(`--${name}: Invalid value: "${flags[name]}": must be a duration such as 10s or 1m`);
+  }
+  if (ms <= 0) throw new Error(`--${name}: Invalid value: "${flags[name]}": must be greater than 0`);
+  return ms;
+}
+
+/** --node-lease-duration-seconds: a positive whole number (the Lease's leaseDurationSeconds). */
+function leaseDurationSeconds(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new Error(`--node-lease-duration-seconds: Invalid value: "${v}": must be a positive integer`);
+  return Number(v);
+}
+
 /** --cluster-dns and --cluster-domain, checked as the kubelet's configuration validation checks them. */
 function clusterDns(flags: Record<Flag, string>) {
   const servers = flags["cluster-dns"]
@@ -120,8 +141,22 @@ function makeRuntime(flags: Record<Flag, string>): Runtime {
 async function main(): Promise<void> {
   let flags: Record<Flag, string>;
   let runtime: Runtime;
+  let timing: TimingRecord;
   try {
-    flags = readFlags("kubelet", FLAGS);
+    const { spec, profile } = withTimingProfile("kubelet", FLAGS);
+    flags = readFlags("kubelet", spec);
+    timing = timingRecord("kubelet", profile, flags);
+    for (const d of [
+      "node-lease-renew-interval",
+      "node-status-update-frequency",
+      "crash-loop-backoff-initial",
+      "crash-loop-backoff-max",
+      "crash-loop-backoff-reset",
+      "image-pull-backoff-initial",
+      "image-pull-backoff-max",
+    ] as const)
+      durationFlag(flags, d);
+    leaseDurationSeconds(flags["node-lease-duration-seconds"]);
     clusterDns(flags);
     runtime = makeRuntime(flags);
   } catch (err) {
@@ -172,7 +207,9 @@ async function main(): Promise<void> {
     labels,
     runtime,
     kubeletPort: Number(flags.port),
-    leaseDurationSeconds: Number(flags["node-lease-duration-seconds"]),
+    leaseDurationSeconds: leaseDurationSeconds(flags["node-lease-duration-seconds"]),
+    // What `ktl explain timing` reads back: this kubelet's profile and timers.
+    leaseAnnotations: timingAnnotations(timing),
     leaseRenewIntervalMs: parseDuration(flags["node-lease-renew-interval"]),
     statusUpdateIntervalMs: parseDuration(flags["node-status-update-frequency"]),
     log,

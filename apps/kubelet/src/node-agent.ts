@@ -15,6 +15,8 @@ export interface NodeAgentOptions {
   runtime: Runtime;
   kubeletPort: number;
   leaseDurationSeconds: number;
+  /** Written on the node Lease with each renewal (the kubelet's timing profile and timers). */
+  leaseAnnotations?: Record<string, string>;
   leaseRenewIntervalMs: number;
   statusUpdateIntervalMs: number;
   log: Logger;
@@ -142,7 +144,11 @@ export class NodeAgent {
     };
     try {
       const cur = await leases.get(this.opts.nodeName, { namespace: "kube-node-lease" });
-      await leases.update(Lease.fromPartial({ ...cur, spec: { ...cur.spec, ...spec } }));
+      const metadata = cur.metadata && {
+        ...cur.metadata,
+        annotations: { ...cur.metadata.annotations, ...this.opts.leaseAnnotations },
+      };
+      await leases.update(Lease.fromPartial({ ...cur, metadata, spec: { ...cur.spec, ...spec } }));
     } catch (err) {
       if (!isNotFound(err)) throw err;
       await leases.create(
@@ -150,6 +156,7 @@ export class NodeAgent {
           metadata: {
             name: this.opts.nodeName,
             namespace: "kube-node-lease",
+            annotations: { ...this.opts.leaseAnnotations },
             ownerReferences: [],
           },
           spec: { ...spec, acquireTime: microTime(now) },

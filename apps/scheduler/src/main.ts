@@ -3,7 +3,14 @@ import { createClient } from "@tskube/client";
 import { EventRecorder, LeaderElector } from "@tskube/controller";
 import { readFlags, startHttp } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
-import { parseDuration } from "@tskube/machinery";
+import {
+  parseDuration,
+  type TimingRecord,
+  timingAnnotations,
+  timingFlags,
+  timingRecord,
+  withTimingProfile,
+} from "@tskube/machinery";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import { DEFAULT_FILTERS, DEFAULT_SCORES } from "./plugins/index.js";
 import { Scheduler } from "./scheduler.js";
@@ -14,9 +21,8 @@ const FLAGS = {
   "scheduler-name": { env: "TSKUBE_SCHEDULER_NAME", default: "default-scheduler" },
   "http-address": { env: "TSKUBE_HTTP_ADDRESS", default: "0.0.0.0:10259" },
   "leader-elect": { env: "TSKUBE_LEADER_ELECT", default: "true" },
-  "leader-elect-lease-duration": { env: "TSKUBE_LEADER_ELECT_LEASE_DURATION", default: "15s" },
-  "leader-elect-renew-deadline": { env: "TSKUBE_LEADER_ELECT_RENEW_DEADLINE", default: "10s" },
-  "leader-elect-retry-period": { env: "TSKUBE_LEADER_ELECT_RETRY_PERIOD", default: "2s" },
+  // --timing-profile and the leader-election timers (15s/10s/2s upstream, 4s/3s/1s fast).
+  ...timingFlags("scheduler"),
   "pod-initial-backoff": { env: "TSKUBE_POD_INITIAL_BACKOFF", default: "1s" },
   "pod-max-backoff": { env: "TSKUBE_POD_MAX_BACKOFF", default: "10s" },
   // KubeSchedulerConfiguration's percentageOfNodesToScore: 0 is adaptive (50% - nodes/125, at least 5%).
@@ -52,8 +58,11 @@ function maxBindingsInFlight(v: string): number {
 async function main(): Promise<void> {
   const log = componentLogger("scheduler");
   let flags: Record<Flag, string>;
+  let timing: TimingRecord;
   try {
-    flags = readFlags("scheduler", FLAGS);
+    const { spec, profile } = withTimingProfile("scheduler", FLAGS);
+    flags = readFlags("scheduler", spec);
+    timing = timingRecord("scheduler", profile, flags);
     for (const d of [
       "leader-elect-lease-duration",
       "leader-elect-renew-deadline",
@@ -140,6 +149,8 @@ async function main(): Promise<void> {
         leases: client.resource("leases"),
         name: "kube-scheduler",
         identity: flags.id,
+        // What `ktl explain timing` reads back: this scheduler's profile and timers.
+        annotations: timingAnnotations(timing),
         leaseDurationMs: parseDuration(flags["leader-elect-lease-duration"]),
         renewDeadlineMs: parseDuration(flags["leader-elect-renew-deadline"]),
         retryPeriodMs: parseDuration(flags["leader-elect-retry-period"]),

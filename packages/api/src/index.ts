@@ -2,3 +2,4 @@ export * from "./codec/index.js";
 export * from "./gen/index.js";
 export * from "./kinds.js";
 export * from "./strategies/index.js";
+export { DEFAULT_PROBE_PERIOD_SECONDS, setDefaultProbePeriodSeconds } from "./strategies/pod.js";

@@ -176,6 +176,40 @@ describe("LeaderElector", () => {
     await run;
   });
 
+  it("writes its annotations on the Lease it takes, keeping the Lease's others", async () => {
+    const clock = new FakeClock(0);
+    const leases = new FakeResourceClient<Lease>("Lease");
+    await leases.create(
+      Lease.fromPartial({
+        metadata: {
+          name: "kube-controller-manager",
+          namespace: "kube-system",
+          annotations: { "tskube.io/timing-profile": "upstream", other: "kept" },
+        },
+        spec: { holderIdentity: "x", leaseDurationSeconds: 4, leaseTransitions: 0 },
+      }),
+    );
+    const b = new LeaderElector({
+      leases,
+      name: "kube-controller-manager",
+      identity: "b",
+      clock,
+      annotations: { "tskube.io/timing-profile": "fast" },
+      onStartedLeading: (signal) => new Promise<void>((r) => signal.addEventListener("abort", () => r())),
+    });
+    const stop = new AbortController();
+    const run = b.run(stop.signal);
+    await clock.step(2_000);
+    const before = await leases.get("kube-controller-manager", { namespace: "kube-system" });
+    expect(before.metadata?.annotations["tskube.io/timing-profile"]).toBe("upstream");
+    await clock.step(6_000);
+    expect(b.isLeader()).toBe(true);
+    const lease = await leases.get("kube-controller-manager", { namespace: "kube-system" });
+    expect(lease.metadata?.annotations).toEqual({ "tskube.io/timing-profile": "fast", other: "kept" });
+    stop.abort();
+    await run;
+  });
+
   it("stops campaigning at once when its signal aborts during a read that hangs", async () => {
     const clock = new FakeClock(0);
     const leases = new FakeResourceClient<Lease>("Lease");

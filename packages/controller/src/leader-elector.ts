@@ -10,6 +10,11 @@ export interface LeaderElectorOptions {
   namespace?: string;
   name: string;
   identity: string;
+  /**
+   * Written on the Lease whenever this candidate creates, takes or renews it, so the Lease tells
+   * who leads and with which settings (tskube records the timing profile here).
+   */
+  annotations?: Record<string, string>;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
@@ -122,7 +127,11 @@ export class LeaderElector {
   /** One attempt: create, renew, or take over an expired lease. True when we hold it afterwards. */
   async tryAcquireOrRenew(signal?: AbortSignal): Promise<boolean> {
     const now = this.clock.now();
-    const meta: Partial<ObjectMeta> = { name: this.opts.name, namespace: this.namespace };
+    const meta: Partial<ObjectMeta> = {
+      name: this.opts.name,
+      namespace: this.namespace,
+      annotations: { ...this.opts.annotations },
+    };
     let current: Lease;
     try {
       // The signal cancels a read stuck on an unresponsive apiserver, so a stopping candidate
@@ -153,7 +162,11 @@ export class LeaderElector {
       holder === this.opts.identity ? (current.spec?.acquireTime ?? microTime(now)) : microTime(now);
     try {
       const updated = await this.opts.leases.update(
-        Lease.fromPartial({ ...current, spec: this.spec(now, transitions, acquired) }),
+        Lease.fromPartial({
+          ...current,
+          metadata: this.withAnnotations(current.metadata),
+          spec: this.spec(now, transitions, acquired),
+        }),
       );
       this.observe(updated, now);
       return true;
@@ -161,6 +174,11 @@ export class LeaderElector {
       if (isConflict(err)) return false;
       throw err;
     }
+  }
+
+  private withAnnotations(m: ObjectMeta | undefined): ObjectMeta | undefined {
+    if (!m || !this.opts.annotations) return m;
+    return { ...m, annotations: { ...m.annotations, ...this.opts.annotations } };
   }
 
   /**

@@ -4,4 +4,5 @@ export * from "./fields.js";
 export * from "./intstr.js";
 export * from "./labels.js";
 export * from "./quantity.js";
+export * from "./timing.js";
 export * from "./validation.js";

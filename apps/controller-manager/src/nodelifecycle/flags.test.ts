@@ -1,5 +1,7 @@
+import { withTimingProfile } from "@tskube/machinery";
 import { describe, expect, it } from "vitest";
 import { NODE_LIFECYCLE_FLAGS, nodeLifecycleOptions } from "./flags.js";
+import { NODE_LIFECYCLE_DEFAULTS } from "./node-lifecycle-controller.js";
 
 const defaults = () =>
   Object.fromEntries(Object.entries(NODE_LIFECYCLE_FLAGS).map(([k, v]) => [k, v.default])) as Record<
@@ -12,7 +14,7 @@ describe("node lifecycle flags", () => {
     expect(defaults()).toMatchObject({
       "node-monitor-period": "5s",
       "node-monitor-grace-period": "50s",
-      "node-startup-grace-period": "1m0s",
+      "node-startup-grace-period": "1m",
       "node-eviction-rate": "0.1",
       "secondary-node-eviction-rate": "0.01",
       "unhealthy-zone-threshold": "0.55",
@@ -24,6 +26,29 @@ describe("node lifecycle flags", () => {
       nodeStartupGracePeriodMs: 60_000,
       nodeEvictionRate: 0.1,
       secondaryNodeEvictionRate: 0.01,
+      unhealthyZoneThreshold: 0.55,
+      largeClusterSizeThreshold: 50,
+    });
+  });
+
+  it("are the controller's own defaults upstream and the fast profile's with --timing-profile=fast", () => {
+    expect(nodeLifecycleOptions(defaults())).toEqual(NODE_LIFECYCLE_DEFAULTS);
+    const { spec } = withTimingProfile(
+      "controller-manager",
+      NODE_LIFECYCLE_FLAGS,
+      ["--timing-profile=fast"],
+      {},
+    );
+    const fast = Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, v.default])) as Record<
+      keyof typeof NODE_LIFECYCLE_FLAGS,
+      string
+    >;
+    expect(nodeLifecycleOptions(fast)).toEqual({
+      nodeMonitorPeriodMs: 1_000,
+      nodeMonitorGracePeriodMs: 5_000,
+      nodeStartupGracePeriodMs: 20_000,
+      nodeEvictionRate: 1,
+      secondaryNodeEvictionRate: 0.1,
       unhealthyZoneThreshold: 0.55,
       largeClusterSizeThreshold: 50,
     });

@@ -1,27 +1,20 @@
-import { formatDuration, parseDuration } from "@tskube/machinery";
+import { parseDuration, timingFlags } from "@tskube/machinery";
 import { NODE_LIFECYCLE_DEFAULTS, type NodeLifecycleOptions } from "./node-lifecycle-controller.js";
 
 const d = NODE_LIFECYCLE_DEFAULTS;
+/** The recovery timers among these flags live in the timing table (Kubernetes' values as defaults). */
+const timing = timingFlags("controller-manager");
 
-/** kube-controller-manager's node lifecycle flags, each with a TSKUBE_* environment variable. */
+/**
+ * kube-controller-manager's node lifecycle flags, each with a TSKUBE_* environment variable.
+ * --timing-profile moves the timers' defaults (see withTimingProfile).
+ */
 export const NODE_LIFECYCLE_FLAGS = {
-  "node-monitor-period": {
-    env: "TSKUBE_NODE_MONITOR_PERIOD",
-    default: formatDuration(d.nodeMonitorPeriodMs),
-  },
-  "node-monitor-grace-period": {
-    env: "TSKUBE_NODE_MONITOR_GRACE_PERIOD",
-    default: formatDuration(d.nodeMonitorGracePeriodMs),
-  },
-  "node-startup-grace-period": {
-    env: "TSKUBE_NODE_STARTUP_GRACE_PERIOD",
-    default: formatDuration(d.nodeStartupGracePeriodMs),
-  },
-  "node-eviction-rate": { env: "TSKUBE_NODE_EVICTION_RATE", default: String(d.nodeEvictionRate) },
-  "secondary-node-eviction-rate": {
-    env: "TSKUBE_SECONDARY_NODE_EVICTION_RATE",
-    default: String(d.secondaryNodeEvictionRate),
-  },
+  "node-monitor-period": timing["node-monitor-period"],
+  "node-monitor-grace-period": timing["node-monitor-grace-period"],
+  "node-startup-grace-period": timing["node-startup-grace-period"],
+  "node-eviction-rate": timing["node-eviction-rate"],
+  "secondary-node-eviction-rate": timing["secondary-node-eviction-rate"],
   "unhealthy-zone-threshold": {
     env: "TSKUBE_UNHEALTHY_ZONE_THRESHOLD",
     default: String(d.unhealthyZoneThreshold),

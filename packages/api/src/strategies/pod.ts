@@ -64,10 +64,25 @@ function defaultHandler(h: { httpGet?: { path: string; scheme: string } | undefi
   }
 }
 
+/** Kubernetes' probe periodSeconds default; the apiserver's timing profile may set another. */
+export const DEFAULT_PROBE_PERIOD_SECONDS = 10;
+let probePeriodSeconds = DEFAULT_PROBE_PERIOD_SECONDS;
+
+/**
+ * Sets the periodSeconds an absent probe period gets, for the whole process: the apiserver calls
+ * it once at start with --default-probe-period-seconds (its timing profile), so the fast profile
+ * probes every 2 s unless a manifest says otherwise. Kubernetes has no such flag (always 10).
+ */
+export function setDefaultProbePeriodSeconds(seconds: number): void {
+  if (!Number.isSafeInteger(seconds) || seconds < 1)
+    throw new Error(`probe periodSeconds default must be a whole number of seconds >= 1, got ${seconds}`);
+  probePeriodSeconds = seconds;
+}
+
 function defaultProbe(p: Probe | undefined): void {
   if (!p) return;
   p.timeoutSeconds ||= 1;
-  p.periodSeconds ||= 10;
+  p.periodSeconds ||= probePeriodSeconds;
   p.successThreshold ||= 1;
   p.failureThreshold ||= 3;
   defaultHandler(p);
