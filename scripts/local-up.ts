@@ -6,8 +6,8 @@
  *   pnpm local-up [flags]
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { type ParseArgsConfig, parseArgs } from "node:util";
@@ -118,6 +118,20 @@ async function waitForHttp(url: string, signal: AbortSignal, accept: (body: stri
   }
 }
 
+/**
+ * What local-up tells tools (the chaos controller's process executor) about its processes: each
+ * component's current pid, rewritten on every (re)start, and where hold files go. A file in holdDir
+ * named after a component keeps a crashed component down until it is removed, as a container that
+ * was stopped stays down under compose's restart policy.
+ */
+export interface LocalUpState {
+  pid: number;
+  components: Record<string, { pid: number; startedAt: string }>;
+  holdDir: string;
+  kubeletRootDir: string;
+  etcdEndpoints: Record<string, string>;
+}
+
 class Supervisor {
   private readonly children = new Map<string, ChildProcess>();
   /** First-start order; a restarted process keeps its place, so shutdown order stays etcd-last. */
@@ -133,6 +147,8 @@ class Supervisor {
     private readonly stopTimeoutMs: number,
     private readonly restartDelayMs: number,
     private readonly width: number,
+    private readonly stateFile: string,
+    private readonly state: LocalUpState,
   ) {
     this.done = new Promise((r) => {
       this.finish = r;
@@ -160,6 +176,8 @@ class Supervisor {
     });
     this.children.set(spec.name, child);
     if (!this.order.includes(spec.name)) this.order.push(spec.name);
+    this.state.components[spec.name] = { pid: child.pid ?? 0, startedAt: new Date().toISOString() };
+    this.writeState();
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream! }).on("line", (line) => this.say(spec.name, line));
     }
@@ -173,13 +191,33 @@ class Supervisor {
         void this.stop(1);
         return;
       }
-      // As compose's `restart: unless-stopped`: a crash (or a kill -9 to try failover) comes back.
-      setTimeout(() => {
+      // As compose's `restart: unless-stopped`: a crash (or a kill -9 to try failover) comes back,
+      // unless it is held down (a hold file, as a stopped container) until the hold is removed.
+      const restart = () => {
         if (this.stopping) return;
+        if (existsSync(join(this.state.holdDir, spec.name))) {
+          setTimeout(restart, this.restartDelayMs);
+          return;
+        }
         this.say(spec.name, "restarting");
         this.start(spec);
-      }, this.restartDelayMs);
+      };
+      if (existsSync(join(this.state.holdDir, spec.name)))
+        this.say(spec.name, "held down until its hold file is removed");
+      setTimeout(restart, this.restartDelayMs);
     });
+  }
+
+  /** Written whole to a temporary file and renamed, so a reader never sees half a file. */
+  private writeState(): void {
+    const tmp = `${this.stateFile}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(this.state, null, 2)}\n`);
+    renameSync(tmp, this.stateFile);
+  }
+
+  removeState(): void {
+    rmSync(this.stateFile, { force: true });
+    rmSync(this.state.holdDir, { recursive: true, force: true });
   }
 
   get isStopping(): boolean {
@@ -214,6 +252,7 @@ class Supervisor {
       const child = this.children.get(name);
       if (child) await this.stopOne(name, child);
     }
+    this.removeState();
     this.finish(code);
   }
 
@@ -467,7 +506,23 @@ async function main(): Promise<number> {
   }
   specs.push(...controlPlane);
 
-  const sup = new Supervisor(cfg.stopMs, cfg.restartMs, Math.max(8, ...specs.map((s) => s.name.length)));
+  // Beside the etcd data directory, as the kubelets' root directory.
+  const stateFile = resolve(dataDir, "..", "local-up.json");
+  const holdDir = resolve(dataDir, "..", "local-up-hold");
+  rmSync(holdDir, { recursive: true, force: true });
+  const sup = new Supervisor(
+    cfg.stopMs,
+    cfg.restartMs,
+    Math.max(8, ...specs.map((s) => s.name.length)),
+    stateFile,
+    {
+      pid: process.pid,
+      components: {},
+      holdDir,
+      kubeletRootDir: resolve(dataDir, "..", "kubelet"),
+      etcdEndpoints: { etcd: etcdClientUrl },
+    },
+  );
   process.on("exit", () => sup.killAll());
   let interrupted = false;
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
@@ -511,6 +566,7 @@ async function main(): Promise<number> {
       `  nodes: node-1, node-2 (kubelets with the process runtime${isolate ? "; pods in network namespaces on 10.244.1.0/24 and 10.244.2.0/24" : ""})`,
       `  dns: 127.0.0.1:${cfg.dnsPort}${isolate ? ` and ${podDns}:53 (the pods' nameserver)` : ""}`,
       "  kube-proxies: kube-proxy-1, kube-proxy-2 (userspace; Services at their 127.96.0.0/16 ClusterIPs and at 127.0.0.1:<nodePort>)",
+      `  process ids: ${stateFile}`,
       "use it with ktl:",
       `  export TSKUBE_SERVER=${servers.join(",")}`,
       "  pnpm ktl get namespaces",
