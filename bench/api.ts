@@ -5,19 +5,28 @@
  * the same for raw etcd create transactions (the ratio is the figure), watch delivery latency p50/p99
  * with 100 watchers, and apiserver RSS after 20,000 objects. Every loop is bounded in count and time.
  */
+import { spawn } from "node:child_process";
 import { setMaxListeners } from "node:events";
+import { createWriteStream, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { ConfigMap, KINDS, Namespace, Pod } from "@tskube/api";
 import { createClient } from "@tskube/client";
 import { Etcd3 } from "etcd3";
 import { EtcdKv } from "../apps/apiserver/src/storage/etcd-kv.js";
-import { startApiserver, startEtcd } from "../test/integration/src/harness.js";
+import { freePort, REPO_ROOT, startEtcd } from "../test/integration/src/harness.js";
+import { cpuSeconds, etcdPid } from "./util.js";
 
 const CREATES_PER_RUN = Number(process.env.BENCH_CREATES ?? 4000);
 const RUN_TIME_LIMIT_MS = Number(process.env.BENCH_TIME_LIMIT_MS ?? 30_000);
 const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 100);
 const WATCH_EVENTS = Number(process.env.BENCH_WATCH_EVENTS ?? 200);
 const RSS_OBJECTS = Number(process.env.BENCH_RSS_OBJECTS ?? 20_000);
+/** When set, the apiserver runs with `node --cpu-prof` and writes its profile here on exit. */
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF_DIR ?? "";
+/** BENCH_CREATES_ONLY=1 stops after the create runs (for profiling the create path). */
+const CREATES_ONLY = process.env.BENCH_CREATES_ONLY === "1";
 
 const kind = (k: string) => KINDS.find((x) => x.kind === k)!;
 
@@ -31,11 +40,17 @@ interface RunResult {
   perSecond: number;
   p50: number;
   p99: number;
+  /** CPU milliseconds per op of each measured process (NaN when not measured). */
+  cpuMsPerOp: Record<string, number>;
 }
+
+/** Processes whose CPU time each run charges to its ops. */
+const measured: Record<string, number | undefined> = {};
 
 /** Runs `op` from `concurrency` loops until `total` ops are done or the time limit passes. */
 async function run(concurrency: number, total: number, op: (i: number) => Promise<void>): Promise<RunResult> {
   const latencies: number[] = [];
+  const cpuBefore = Object.fromEntries(Object.entries(measured).map(([k, pid]) => [k, cpuSeconds(pid)]));
   let next = 0;
   const start = performance.now();
   const deadline = start + RUN_TIME_LIMIT_MS;
@@ -50,18 +65,81 @@ async function run(concurrency: number, total: number, op: (i: number) => Promis
   );
   const seconds = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
+  const cpuMsPerOp = Object.fromEntries(
+    Object.entries(measured).map(([k, pid]) => [
+      k,
+      ((cpuSeconds(pid) - cpuBefore[k]!) * 1000) / Math.max(1, latencies.length),
+    ]),
+  );
   return {
     ops: latencies.length,
     perSecond: latencies.length / seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    cpuMsPerOp,
   };
 }
 
 const pct = (a: RunResult, b: RunResult) => `${((100 * a.perSecond) / b.perSecond).toFixed(0)} %`;
 
-const fmt = (r: RunResult) =>
-  `${r.perSecond.toFixed(0).padStart(6)} creates/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(7)} ms   (${r.ops} ops)`;
+const cpu = (r: RunResult, who: string) => (r.cpuMsPerOp[who] ?? Number.NaN).toFixed(3);
+
+const fmt = (r: RunResult, who: string) =>
+  `${r.perSecond.toFixed(0).padStart(6)} creates/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(7)} ms   (${r.ops} ops)   CPU ms/create: etcd ${cpu(r, "etcd")}, ${who} ${cpu(r, who)}`;
+
+/**
+ * The apiserver process, started here rather than through the harness so that `--cpu-prof` can go
+ * on node's command line (NODE_OPTIONS refuses it). Ready when /readyz says ok.
+ */
+async function startApiserver(etcd: string) {
+  const grpcPort = await freePort();
+  const httpPort = await freePort();
+  const logFile = join(mkdtempSync(join(tmpdir(), "tskube-apiserver-")), "apiserver.log");
+  const proc = spawn(
+    process.execPath,
+    [
+      ...(CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : []),
+      "--import",
+      "tsx",
+      join(REPO_ROOT, "apps/apiserver/src/main.ts"),
+      "--etcd-servers",
+      etcd,
+      "--grpc-address",
+      `127.0.0.1:${grpcPort}`,
+      "--http-address",
+      `127.0.0.1:${httpPort}`,
+    ],
+    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOG_LEVEL: "warn" } },
+  );
+  const log = createWriteStream(logFile);
+  proc.stdout?.pipe(log);
+  proc.stderr?.pipe(log);
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`apiserver exited with ${proc.exitCode}; log: ${logFile}`);
+    if (
+      await fetch(`${httpUrl}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for apiserver (log: ${logFile})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    address: `127.0.0.1:${grpcPort}`,
+    httpUrl,
+    pid: proc.pid,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
 
 function benchPod(name: string, namespace: string): Pod {
   return Pod.fromPartial({
@@ -82,7 +160,10 @@ function benchPod(name: string, namespace: string): Pod {
 async function main(): Promise<void> {
   process.env.LOG_LEVEL ??= "warn";
   const etcd = await startEtcd();
-  const api = await startApiserver(etcd.endpoint, { env: { LOG_LEVEL: "warn" } });
+  const api = await startApiserver(etcd.endpoint);
+  measured.etcd = etcdPid(etcd.dataDir);
+  measured.apiserver = api.pid;
+  measured.bench = process.pid;
   const raw = new Etcd3({ hosts: etcd.endpoint });
   // The apiserver's own etcd KV client, as a second baseline: the same transactions without the
   // etcd3 npm client's grpc-js overhead.
@@ -126,17 +207,23 @@ async function main(): Promise<void> {
         pods.create(benchPod(`p-${i}`, `bench${c}`)).then(() => undefined),
       );
       console.log(
-        `  raw etcd txn (etcd3 client)    ${String(c).padStart(2)} clients: ${fmt(results[`etcd${c}`]!)}`,
+        `  raw etcd txn (etcd3 client)    ${String(c).padStart(2)} clients: ${fmt(results[`etcd${c}`]!, "bench")}`,
       );
       console.log(
-        `  raw etcd txn (apiserver's KV)  ${String(c).padStart(2)} clients: ${fmt(results[`lean${c}`]!)}`,
+        `  raw etcd txn (apiserver's KV)  ${String(c).padStart(2)} clients: ${fmt(results[`lean${c}`]!, "bench")}`,
       );
       console.log(
-        `  apiserver                      ${String(c).padStart(2)} clients: ${fmt(results[`api${c}`]!)}`,
+        `  apiserver                      ${String(c).padStart(2)} clients: ${fmt(results[`api${c}`]!, "apiserver")}`,
       );
       console.log(
         `  ratio apiserver/etcd at ${c}: ${pct(results[`api${c}`]!, results[`etcd${c}`]!)} of the etcd3 client, ${pct(results[`api${c}`]!, results[`lean${c}`]!)} of the apiserver's KV client`,
       );
+    }
+
+    const cpuLine = `  apiserver CPU per create at 64 clients: ${cpu(results.api64!, "apiserver")} ms (etcd ${cpu(results.api64!, "etcd")} ms; etcd per raw txn ${cpu(results.etcd64!, "etcd")} ms)`;
+    if (CREATES_ONLY) {
+      console.log(`\nsummary\n${cpuLine}`);
+      return;
     }
 
     console.log(`\nwatch delivery with ${WATCHERS} watchers (${WATCH_EVENTS} writes)`);
@@ -189,6 +276,7 @@ async function main(): Promise<void> {
     console.log(
       `  create throughput at 64 clients: ${pct(results.api64!, results.etcd64!)} of raw etcd through the etcd3 client, ${pct(results.api64!, results.lean64!)} through the apiserver's KV client (target >= 60 %)`,
     );
+    console.log(cpuLine);
     console.log(
       `  watch p99 with ${WATCHERS} watchers: ${percentile(delivery, 99).toFixed(2)} ms (target <= 50 ms)`,
     );
