@@ -3,7 +3,6 @@ import { KINDS, Namespace, PodServiceService, ResourceServiceService } from "@ts
 import { createServer, startHttp, type TskubeServer } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
 import { isAlreadyExists, type TimingRecord } from "@tskube/machinery";
-import { Etcd3 } from "etcd3";
 import { type AdmissionOptions, admissionChain } from "./admission.js";
 import { ServiceAllocator } from "./allocators/service-allocator.js";
 import { createMetrics } from "./metrics.js";
@@ -50,7 +49,6 @@ export interface Apiserver {
 export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
   const log = cfg.log;
   const metrics = createMetrics();
-  const etcd = new Etcd3({ hosts: cfg.etcdServers, dialTimeout: 5000 });
   const kv = new EtcdKv(cfg.etcdServers, { timeoutMs: cfg.etcdRequestTimeoutMs, connectTimeoutMs: 5000 });
   const store = new EtcdStore(kv, metrics.etcdLatency);
   const registries = new Map<string, Registry>();
@@ -62,7 +60,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
     log,
   );
   for (const kind of KINDS) {
-    const cacher = new Cacher(kind, etcd, store, {
+    const cacher = new Cacher(kind, kv, store, {
       capacity: cfg.watchCacheSize,
       log,
     });
@@ -98,7 +96,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
 
   const service = createResourceService({
     registries,
-    etcd,
+    etcd: kv,
     store,
     log,
     metrics,
@@ -171,7 +169,6 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
       await Promise.all([...registries.values()].map((r) => r.cacher.stop()));
       await new Promise<void>((r) => http.close(() => r()));
       http.closeAllConnections?.();
-      etcd.close();
       kv.close();
     },
   };

@@ -26,17 +26,18 @@ import {
 import { toServiceError } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
 import { ApiError, errors } from "@tskube/machinery";
-import type { Etcd3 } from "etcd3";
 import type { Metrics } from "./metrics.js";
 import { bindPod } from "./pod-binding.js";
 import type { PatchKind, Registry } from "./registry.js";
 import { TooOldError, type WatchSink } from "./storage/cacher.js";
 import { watchFromEtcd } from "./storage/direct-watch.js";
+import type { EtcdKv } from "./storage/etcd-kv.js";
 import type { EtcdStore } from "./storage/etcd-store.js";
 
 export interface ServiceDeps {
   registries: Map<string, Registry>;
-  etcd: Etcd3;
+  /** etcd's KV and Watch calls (watches older than the cache are served straight from etcd). */
+  etcd: EtcdKv;
   store: EtcdStore;
   log: Logger;
   metrics: Metrics;

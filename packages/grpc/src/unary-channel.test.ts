@@ -1,7 +1,13 @@
 import { type AddressInfo, createServer as createTcpServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { UnaryCallError, UnaryChannel, type UnaryMethod } from "./unary-channel.js";
+import {
+  GrpcMessageReader,
+  grpcFrame,
+  UnaryCallError,
+  UnaryChannel,
+  type UnaryMethod,
+} from "./unary-channel.js";
 
 const passthrough = {
   requestSerialize: (b: Buffer) => b,
@@ -181,5 +187,25 @@ describe("UnaryChannel against a grpc-js server", () => {
     ch.close();
     const err = await failure(ch.call(echo, Buffer.from("x"), soon()));
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
+  });
+});
+
+describe("GrpcMessageReader", () => {
+  it("reassembles messages split across chunks and splits chunks holding several", () => {
+    const messages = [Buffer.from("first"), Buffer.alloc(0), Buffer.alloc(70_000, 7), Buffer.from("last")];
+    const wire = Buffer.concat(messages.map(grpcFrame));
+    for (const size of [1, 3, 5, 6, 4096, wire.length]) {
+      const reader = new GrpcMessageReader(1 << 20);
+      const out: Buffer[] = [];
+      for (let i = 0; i < wire.length; i += size) out.push(...reader.push(wire.subarray(i, i + size)));
+      expect(out.map((m) => m.toString("hex"))).toEqual(messages.map((m) => m.toString("hex")));
+    }
+  });
+
+  it("refuses compressed and oversized messages", () => {
+    const compressed = grpcFrame(Buffer.from("x"));
+    compressed[0] = 1;
+    expect(() => new GrpcMessageReader(10).push(compressed)).toThrow(/compressed/);
+    expect(() => new GrpcMessageReader(10).push(grpcFrame(Buffer.alloc(11)))).toThrow(/larger than max/);
   });
 });

@@ -49,12 +49,53 @@ const DEFAULTS: UnaryChannelOptions = {
   maxReceiveBytes: 64 * 1024 * 1024,
 };
 
-function frame(message: Buffer): Buffer {
+/** A message as gRPC puts it on the wire: uncompressed flag, 4-byte big-endian length, bytes. */
+export function grpcFrame(message: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(5 + message.length);
   out[0] = 0;
   out.writeUInt32BE(message.length, 1);
-  message.copy(out, 5);
+  out.set(message, 5);
   return out;
+}
+
+const frame = grpcFrame;
+
+/**
+ * Splits the DATA of a streaming response into gRPC messages, whatever the chunking: a message may
+ * span chunks and a chunk may hold many messages.
+ */
+export class GrpcMessageReader {
+  private pending: Buffer | undefined;
+
+  constructor(private readonly maxMessageBytes: number) {}
+
+  /** Adds a chunk; returns the messages it completed. Throws on a compressed or oversized message. */
+  push(chunk: Buffer): Buffer[] {
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    const out: Buffer[] = [];
+    while (buf.length >= 5) {
+      if (buf[0] !== 0) throw new Error("compressed message received (no compression was negotiated)");
+      const length = buf.readUInt32BE(1);
+      if (length > this.maxMessageBytes)
+        throw new Error(`Received message larger than max (${length} vs ${this.maxMessageBytes})`);
+      if (buf.length < 5 + length) break;
+      out.push(buf.subarray(5, 5 + length));
+      buf = buf.subarray(5 + length);
+    }
+    this.pending = buf.length ? buf : undefined;
+    return out;
+  }
+}
+
+/** The status of a call from its trailers (or a trailers-only response's headers), if present. */
+export function grpcStatusOf(
+  headers: http2.IncomingHttpHeaders,
+): { code: GrpcStatus; details: string } | undefined {
+  if (headers["grpc-status"] === undefined) return undefined;
+  return {
+    code: Number(headers["grpc-status"]) as GrpcStatus,
+    details: decodeMessage(headers["grpc-message"] as string | undefined),
+  };
 }
 
 /** Trailers (or a trailers-only response's headers) as grpc-js Metadata; `-bin` values are base64. */
@@ -180,6 +221,28 @@ export class UnaryChannel {
     session.once("close", () => clearInterval(interval));
     // An idle connection must not keep the process alive.
     session.unref();
+  }
+
+  /**
+   * Opens a streaming call on this channel's connection (etcd's bidirectional Watch): the caller
+   * writes framed messages (grpcFrame) and reads them with GrpcMessageReader. Rejects as
+   * UNAVAILABLE with notSent when no connection can be made.
+   */
+  async openStream(path: string, metadata: Record<string, string> = {}): Promise<http2.ClientHttp2Stream> {
+    const session = await this.connect();
+    const headers: http2.OutgoingHttpHeaders = {
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...metadata,
+    };
+    if (this.opts.userAgent) headers["user-agent"] = this.opts.userAgent;
+    try {
+      return session.request(headers);
+    } catch (err) {
+      throw new UnaryCallError(GrpcStatus.UNAVAILABLE, (err as Error).message, new Metadata(), true);
+    }
   }
 
   async call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, opts: CallOptions): Promise<Res> {

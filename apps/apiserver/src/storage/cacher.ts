@@ -1,8 +1,9 @@
 import type { Any } from "@tskube/api";
 import { type KindInfo, type KubeObject, pack } from "@tskube/api";
 import type { Logger } from "@tskube/log";
-import type { Etcd3, IKeyValue, Watcher } from "etcd3";
-import type { EtcdStore } from "./etcd-store.js";
+import type { EtcdKv } from "./etcd-kv.js";
+import { type EtcdStore, prefixEnd } from "./etcd-store.js";
+import { EtcdWatch, type WatchEvent } from "./etcd-watch.js";
 import { decodeValue, prefixFor } from "./keys.js";
 
 export type EventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -75,7 +76,7 @@ export class Cacher {
   private readonly objects = new Map<string, { obj: KubeObject; rv: number }>();
   private events: CacheEvent[] = [];
   private readonly watchers = new Set<CacheWatcher>();
-  private etcdWatcher: Watcher | undefined;
+  private etcdWatcher: EtcdWatch | undefined;
   private stopped = false;
   /** Revision the cache reflects (highest event seen or the list revision). */
   currentRv = 0;
@@ -87,7 +88,7 @@ export class Cacher {
 
   constructor(
     readonly kind: KindInfo,
-    private readonly etcd: Etcd3,
+    private readonly etcd: EtcdKv,
     private readonly store: EtcdStore,
     private readonly opts: CacherOptions,
   ) {
@@ -133,16 +134,42 @@ export class Cacher {
     this.currentRv = revision;
     this.oldestRv = revision;
     this.events = [];
-    const watcher = await this.etcd
-      .watch()
-      .prefix(prefix)
-      .startRevision(String(revision + 1))
-      .withPreviousKV()
-      .create();
-    this.etcdWatcher = watcher;
-    watcher.on("put", (kv) => this.apply(kv, false));
-    watcher.on("delete", (kv, prev) => this.apply(kv, true, prev));
-    watcher.on("error", (err) => this.restart(err));
+    const log = this.opts.log;
+    await new Promise<void>((resolve, reject) => {
+      let created = false;
+      this.etcdWatcher = new EtcdWatch(
+        this.etcd,
+        {
+          key: Buffer.from(prefix),
+          rangeEnd: prefixEnd(prefix),
+          startRevision: revision + 1,
+          prevKv: true,
+          // Lets currentRv (and so bookmarks) follow etcd's revision while this prefix is quiet.
+          progressNotify: true,
+        },
+        {
+          onCreated: () => {
+            created = true;
+            resolve();
+          },
+          onEvents: (events) => {
+            for (const e of events) this.apply(e);
+          },
+          onProgress: (rv) => {
+            this.currentRv = Math.max(this.currentRv, rv);
+          },
+          onRetry: (err, from) =>
+            log.warn(
+              { err, resource: this.kind.resource, revision: from },
+              "etcd watch stream broke; resuming on the next member",
+            ),
+          onError: (err) => {
+            if (created) this.restart(err);
+            else reject(err);
+          },
+        },
+      );
+    });
     this.isReady = true;
     this.resolveReady();
     this.opts.log.debug(
@@ -158,7 +185,7 @@ export class Cacher {
   private restart(err: unknown): void {
     if (this.stopped) return;
     this.opts.log.warn({ err, resource: this.kind.resource }, "etcd watch failed; re-listing watch cache");
-    void this.etcdWatcher?.cancel().catch(() => {});
+    this.etcdWatcher?.cancel();
     this.etcdWatcher = undefined;
     for (const w of this.watchers) w.sink.close(new TooOldError(w.minRv, this.currentRv));
     this.watchers.clear();
@@ -166,9 +193,10 @@ export class Cacher {
     void this.start();
   }
 
-  private apply(kv: IKeyValue, deleted: boolean, prevKv?: IKeyValue): void {
+  private apply({ type, kv, prevKv }: WatchEvent): void {
+    const deleted = type === "delete";
     const key = kv.key.toString();
-    const rv = Number(kv.mod_revision);
+    const rv = kv.modRevision;
     const prevEntry = this.objects.get(key);
     let event: CacheEvent;
     if (deleted) {
@@ -261,7 +289,7 @@ export class Cacher {
     this.stopped = true;
     for (const w of this.watchers) w.sink.close();
     this.watchers.clear();
-    await this.etcdWatcher?.cancel().catch(() => {});
+    this.etcdWatcher?.cancel();
   }
 }
 

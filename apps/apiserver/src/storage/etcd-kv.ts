@@ -1,3 +1,4 @@
+import type { ClientHttp2Stream } from "node:http2";
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { UnaryCallError, UnaryChannel, type UnaryMethod } from "@tskube/grpc";
@@ -6,8 +7,8 @@ import { UnaryCallError, UnaryChannel, type UnaryMethod } from "@tskube/grpc";
  * The few etcd v3 KV calls the store makes (Range, guarded Txn, Compact), encoded by hand from
  * etcd's rpc.proto and sent over UnaryChannel. Every apiserver write is one of these calls, and
  * the etcd3 npm client (grpc-js plus dynamically loaded protobufjs types) cost about as much CPU
- * per call as the rest of the apiserver's create path. Watches stay on the etcd3 client: they
- * are long-lived streams, not per-request work.
+ * per call as the rest of the apiserver's create path. Watch streams share these connections
+ * (etcd-watch.ts).
  */
 
 export interface KeyValue {
@@ -52,7 +53,7 @@ const COMPARE_TARGET_MOD = 2;
 
 const num = (v: bigint | number | string): number => Number(v);
 
-function readHeaderRevision(bytes: Uint8Array): number {
+export function readHeaderRevision(bytes: Uint8Array): number {
   const r = new BinaryReader(bytes);
   let revision = 0;
   while (r.pos < r.len) {
@@ -63,7 +64,7 @@ function readHeaderRevision(bytes: Uint8Array): number {
   return revision;
 }
 
-function readKeyValue(bytes: Uint8Array): KeyValue {
+export function readKeyValue(bytes: Uint8Array): KeyValue {
   const r = new BinaryReader(bytes);
   const kv: KeyValue = {
     key: Buffer.alloc(0),
@@ -235,10 +236,36 @@ export class EtcdKv {
         const unreachable =
           err instanceof UnaryCallError && err.code === GrpcStatus.UNAVAILABLE && (err.notSent || idempotent);
         if (!unreachable) throw err;
-        if (this.current === index) this.current = (index + 1) % this.channels.length;
+        this.memberFailed(index);
       }
     }
     throw lastErr;
+  }
+
+  /**
+   * Opens a streaming call on the first reachable member, starting with the current one; returns
+   * the stream and the member's index (pass it to memberFailed when the stream breaks).
+   */
+  async openStream(
+    path: string,
+    metadata: Record<string, string>,
+  ): Promise<{ stream: ClientHttp2Stream; member: number }> {
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < this.channels.length; attempt++) {
+      const member = this.current;
+      try {
+        return { stream: await this.channels[member]!.openStream(path, metadata), member };
+      } catch (err) {
+        lastErr = err;
+        this.memberFailed(member);
+      }
+    }
+    throw lastErr;
+  }
+
+  /** Moves later calls to the next member, unless someone already moved them. */
+  memberFailed(member: number): void {
+    if (this.current === member) this.current = (member + 1) % this.channels.length;
   }
 
   range(req: RangeRequest): Promise<RangeResponse> {
