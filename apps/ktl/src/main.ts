@@ -1,8 +1,10 @@
 import { Command, Option } from "commander";
 import { apply } from "./commands/apply.js";
+import { registerChaos } from "./commands/chaos.js";
 import { del } from "./commands/delete.js";
 import { describe } from "./commands/describe.js";
 import { edit } from "./commands/edit.js";
+import { registerExplain } from "./commands/explain.js";
 import { type GetFlags, get } from "./commands/get.js";
 import { apiResources, KTL_VERSION, version } from "./commands/info.js";
 import { editMetadataMap } from "./commands/label.js";
@@ -300,6 +302,10 @@ program
   .command("api-resources")
   .description("Print the supported API resources on the server")
   .action(() => run(apiResources));
+
+registerChaos(program, run);
+
+registerExplain(program, run);
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`${describeError(err)}\n`);
