@@ -11,7 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { parseDuration } from "@tskube/machinery";
+import { parseDuration, parseTimingProfile } from "@tskube/machinery";
 
 const FLAGS = {
   "data-dir": { type: "string", default: ".local/etcd", help: "etcd data directory" },
@@ -28,41 +28,11 @@ const FLAGS = {
   profile: {
     type: "string",
     default: "fast",
-    help: "timings: fast (recovery in seconds, as compose) or upstream (Kubernetes' defaults)",
+    help: "--timing-profile of every component: fast (recovery in seconds, as compose) or upstream (Kubernetes' defaults)",
   },
   "dns-port": { type: "string", default: "10053", help: "cluster DNS port on 127.0.0.1 (UDP and TCP)" },
   help: { type: "boolean", default: false, help: "show this help" },
 } as const;
-
-/**
- * Component flags per --profile. `fast` is compose's: a dead leader is replaced in about 5s and a
- * dead node's pods in about 15s (8s grace period, then 5s tolerations). `upstream` adds nothing, so
- * every component runs with its Kubernetes default (15s leases, 50s grace period, 300s tolerations).
- */
-const PROFILES: Record<
-  string,
-  { apiserver: string[]; leaderElection: string[]; controllerManager: string[]; kubelet: string[] }
-> = {
-  fast: {
-    apiserver: ["--default-not-ready-toleration-seconds=5", "--default-unreachable-toleration-seconds=5"],
-    leaderElection: [
-      "--leader-elect-lease-duration=4s",
-      "--leader-elect-renew-deadline=3s",
-      "--leader-elect-retry-period=1s",
-    ],
-    controllerManager: [
-      "--node-monitor-grace-period=8s",
-      "--node-monitor-period=1s",
-      "--node-eviction-rate=1",
-    ],
-    kubelet: [
-      "--node-lease-renew-interval=2s",
-      "--node-status-update-frequency=2s",
-      "--node-lease-duration-seconds=8",
-    ],
-  },
-  upstream: { apiserver: [], leaderElection: [], controllerManager: [], kubelet: [] },
-};
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const COLORS = [36, 33, 35, 32, 34, 91, 96];
@@ -274,11 +244,12 @@ async function main(): Promise<number> {
     console.log(usage());
     return 0;
   }
-  const profile = PROFILES[flags.profile];
-  if (!profile) {
-    console.error(
-      `error: --profile: Unsupported value: "${flags.profile}": supported values: "fast", "upstream"\n${usage()}`,
-    );
+  // The components' own timing table (@tskube/machinery) turns the profile into timer values.
+  let profile: string[];
+  try {
+    profile = [`--timing-profile=${parseTimingProfile(flags.profile)}`];
+  } catch (err) {
+    console.error(`error: ${(err as Error).message.replace("--timing-profile", "--profile")}\n${usage()}`);
     return 2;
   }
   let cfg: {
@@ -362,7 +333,7 @@ async function main(): Promise<number> {
         "apps/apiserver/src/main.ts",
         "--etcd-servers",
         etcdClientUrl,
-        ...profile.apiserver,
+        ...profile,
         "--grpc-address",
         grpcAddress,
         "--http-address",
@@ -393,7 +364,7 @@ async function main(): Promise<number> {
         httpAddress,
         "--id",
         `scheduler-${i}`,
-        ...profile.leaderElection,
+        ...profile,
       ],
       ready: (signal) => waitForHttp(`http://${httpAddress}/healthz`, signal),
     });
@@ -414,8 +385,7 @@ async function main(): Promise<number> {
         httpAddress,
         "--id",
         `controller-manager-${i}`,
-        ...profile.leaderElection,
-        ...profile.controllerManager,
+        ...profile,
       ],
       ready: (signal) => waitForHttp(`http://${httpAddress}/healthz`, signal),
     });
@@ -462,7 +432,7 @@ async function main(): Promise<number> {
         servers.join(","),
         "--node-name",
         `node-${i + 1}`,
-        ...profile.kubelet,
+        ...profile,
         "--pod-cidr",
         isolate ? `10.244.${i + 1}.0/24` : `127.${i + 1}.0.0/16`,
         // Insist: without namespaces a 10.244 pod address would be on no interface at all.
