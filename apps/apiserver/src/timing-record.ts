@@ -16,14 +16,19 @@ export function timingConfigMapData(record: TimingRecord): Record<string, string
 export async function recordTiming(configMaps: Registry, record: TimingRecord, log: Logger): Promise<void> {
   const { namespace, name } = TIMING_CONFIGMAP;
   const data = timingConfigMapData(record);
+  // A record for tools, not something serving depends on: a failed write is logged, not fatal.
   try {
-    await configMaps.create(ConfigMap.fromPartial({ metadata: { name, namespace }, data }), { namespace });
+    try {
+      await configMaps.create(ConfigMap.fromPartial({ metadata: { name, namespace }, data }), { namespace });
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      await configMaps.mutate(namespace, name, (current) => ({ ...current, data }) as KubeObject);
+    }
+    log.info(
+      { profile: record.profile, values: record.values },
+      `recorded timing in configmap ${namespace}/${name}`,
+    );
   } catch (err) {
-    if (!isAlreadyExists(err)) throw err;
-    await configMaps.mutate(namespace, name, (current) => ({ ...current, data }) as KubeObject);
+    log.warn({ err: (err as Error).message }, `could not record timing in configmap ${namespace}/${name}`);
   }
-  log.info(
-    { profile: record.profile, values: record.values },
-    `recorded timing in configmap ${namespace}/${name}`,
-  );
 }

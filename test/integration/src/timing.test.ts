@@ -5,7 +5,15 @@ import { join } from "node:path";
 import { type ConfigMap, type Lease, Pod } from "@tskube/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useCluster } from "./cluster.js";
-import { type ComponentHandle, freePort, ktl, REPO_ROOT, startComponent, waitFor } from "./harness.js";
+import {
+  type ComponentHandle,
+  freePort,
+  ktl,
+  REPO_ROOT,
+  startApiserver,
+  startComponent,
+  waitFor,
+} from "./harness.js";
 
 /**
  * The timing profile end to end: an apiserver, a scheduler and a hollow kubelet started with the
@@ -160,6 +168,30 @@ describe("timing profile", () => {
         status: 2,
         stderr: 'error: --timing-profile: Unsupported value: "quick": supported values: "fast", "upstream"',
       });
+    }
+  });
+
+  it("an apiserver started later with another profile rewrites the record", async () => {
+    const other = await startApiserver(c.etcd.endpoint, { env: { TSKUBE_TIMING_PROFILE: "upstream" } });
+    try {
+      const cm = await c.client
+        .resource<ConfigMap>("configmaps")
+        .get("tskube-timing", { namespace: "kube-system" });
+      expect(cm.data).toEqual({
+        profile: "upstream",
+        "default-not-ready-toleration-seconds": "300",
+        "default-unreachable-toleration-seconds": "300",
+        "default-probe-period-seconds": "10",
+      });
+      // The scheduler and kubelet still run fast: their profile shows beside the apiserver's.
+      const { stdout } = await ktl(c.servers.join(","), ["explain", "timing"]);
+      expect(stdout).toContain("Timing profile: upstream (recorded in configmap kube-system/tskube-timing)");
+      expect(stdout).toMatch(/scheduler\s+fast\s+lease kube-system\/kube-scheduler/);
+      expect(stdout).toMatch(
+        /--leader-elect-lease-duration\s+4s \*\s+15s\s+lease kube-system\/kube-scheduler/,
+      );
+    } finally {
+      await other.stop();
     }
   });
 });
