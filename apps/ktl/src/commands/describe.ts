@@ -3,6 +3,7 @@ import {
   type Deployment,
   type Endpoints,
   type Event,
+  type Experiment,
   KINDS,
   type KindInfo,
   type KubeObject,
@@ -16,6 +17,7 @@ import {
 import type { Context } from "../context.js";
 import { resolveKind } from "../context.js";
 import { describeError } from "../errors.js";
+import { describeExperiment } from "../printers/describe-experiment.js";
 import { describeEndpoints, describeEvents, describeService } from "../printers/describe-service.js";
 import { podStatus } from "../printers/pod-status.js";
 import { formatTable } from "../printers/table.js";
@@ -318,6 +320,10 @@ export async function describe(
     }
     if (kind.kind === "Endpoints") {
       out.push(describeEndpoints(obj as Endpoints, evs, now));
+      continue;
+    }
+    if (kind.kind === "Experiment") {
+      out.push(describeExperiment(obj as Experiment, evs, now));
       continue;
     }
     const w = new Writer();

@@ -17,6 +17,7 @@ import type {
 } from "@tskube/api";
 import { selectorFromLabelSelector } from "@tskube/machinery";
 import { age, humanDuration } from "./age.js";
+import { experimentColumns } from "./experiment.js";
 import { podReady, podRestarts, podStatus } from "./pod-status.js";
 
 export interface Columns<T extends KubeObject = KubeObject> {
@@ -304,6 +305,7 @@ const BY_KIND: Record<string, Columns<never>> = {
   Secret: secret as Columns<never>,
   Lease: lease as Columns<never>,
   Endpoints: endpoints as Columns<never>,
+  Experiment: experimentColumns as Columns<never>,
 };
 
 export function columnsFor(kind: KindInfo): Columns {
