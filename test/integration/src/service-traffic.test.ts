@@ -1,5 +1,8 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
 import { request } from "node:http";
+import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Endpoints, KINDS, type Pod, type ReplicaSet, Service } from "@tskube/api";
@@ -9,6 +12,7 @@ import {
   type ComponentHandle,
   freePort,
   ktl,
+  REPO_ROOT,
   startComponent,
   startControllerManager,
   waitFor,
@@ -474,3 +478,244 @@ process.on("SIGTERM", () => { fs.appendFileSync(process.env.MARKER, process.env.
     expect(lines.filter((l) => l.startsWith("b "))).toEqual(["b prestop-http", "b sigterm"]);
   });
 });
+
+// ------------------------------------------------ iptables mode in front of isolated pods (root)
+
+const isRoot = process.getuid?.() === 0;
+const sh = (cmd: string, args: string[]) =>
+  execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
+const inNs = (ns: string, cmd: string, args: string[]) => sh("ip", ["netns", "exec", ns, cmd, ...args]);
+
+/**
+ * The same release switch with kube-proxy in iptables mode and pods in their own network
+ * namespaces (the process runtime's isolation, a bridge per node). kube-proxy runs in a network
+ * namespace of its own, joined to the host by a veth with a route to the pod CIDR, so its nat rules
+ * never touch the host's tables; the client runs there too, so every request is DNATed by them.
+ */
+describe.skipIf(!isRoot)(
+  "Service traffic through kube-proxy (iptables mode, isolated pods; root only)",
+  () => {
+    const c = useCluster();
+    const s = String(process.pid % 10000);
+    const n = rand(0, 250);
+    const nodeName = `traffic-${s}`;
+    const podCidr = `10.252.${n}.0/24`;
+    const proxyNs = `tst-proxy-${s}`;
+    const hostIf = `tsth-${s}`;
+    const nsIf = `tstn-${s}`;
+    const hostAddr = `10.253.${n}.1`;
+    const nsAddr = `10.253.${n}.2`;
+    const procs: ComponentHandle[] = [];
+    let proxy: ChildProcess | undefined;
+    let relay: NetServer | undefined;
+    // The relay's connections: a proxy killed with its namespace never closes them from its side.
+    const relayed = new Set<Socket>();
+    let logDir = "";
+    const server = () => c.servers.join(",");
+    const apply = async (manifest: string) => {
+      const r = await ktl(server(), ["apply", "-f", "-"], manifest);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    const podsOf = async (selector: string) =>
+      (await c.client.resource<Pod>(kind("Pod")).list({ namespace: "default", labelSelector: selector }))
+        .items;
+    const readyIps = async (name: string) =>
+      (
+        await c.client
+          .resource<Endpoints>(kind("Endpoints"))
+          .get(name, { namespace: "default" })
+          .catch(() => undefined)
+      )?.subsets
+        .flatMap((x) => x.addresses.map((a) => a.ip))
+        .sort() ?? [];
+    const nat = () => inNs(proxyNs, "iptables-save", ["-t", "nat"]);
+
+    /** n GETs from the proxy's namespace, each on a new connection, in order. */
+    function bodiesFromNs(host: string, port: number, count: number): string[] {
+      const script = `const http=require("http");const out=[];const go=()=>{if(out.length===${count}){console.log(JSON.stringify(out));return;}
+http.get({host:${JSON.stringify(host)},port:${port},agent:false,timeout:3000},(r)=>{let b="";r.on("data",(d)=>b+=d);r.on("end",()=>{out.push(r.statusCode===200?b:r.statusCode+" "+b);go();});}).on("timeout",function(){this.destroy(new Error("timeout"))}).on("error",(e)=>{out.push("error "+(e.code||e.message));go();});};go();`;
+      return JSON.parse(inNs(proxyNs, process.execPath, ["-e", script])) as string[];
+    }
+
+    function cleanupNetwork() {
+      proxy?.kill("SIGKILL");
+      spawnSync("ip", ["netns", "del", proxyNs]);
+      spawnSync("ip", ["link", "del", hostIf]);
+    }
+
+    beforeAll(async () => {
+      logDir = mkdtempSync(join(tmpdir(), "tskube-traffic-iptables-"));
+      cleanupNetwork();
+      procs.push(await startComponent("scheduler", ["--server", server(), "--leader-elect", "false"]));
+      procs.push(await startControllerManager(c.servers, "cm-traffic-ipt"));
+      procs.push(
+        await startComponent("kubelet", [
+          "--server",
+          server(),
+          "--node-name",
+          nodeName,
+          "--pod-cidr",
+          podCidr,
+          "--process-isolation",
+          "namespaces",
+          "--root-dir",
+          mkdtempSync(join(tmpdir(), "tskube-kubelet-")),
+          "--port",
+          String(await freePort()),
+          "--pleg-relist-period",
+          "200ms",
+        ]),
+      );
+      sh("ip", ["netns", "add", proxyNs]);
+      inNs(proxyNs, "ip", ["link", "set", "lo", "up"]);
+      sh("ip", ["link", "add", hostIf, "type", "veth", "peer", "name", nsIf]);
+      sh("ip", ["link", "set", nsIf, "netns", proxyNs]);
+      sh("ip", ["addr", "add", `${hostAddr}/30`, "dev", hostIf]);
+      sh("ip", ["link", "set", hostIf, "up"]);
+      inNs(proxyNs, "ip", ["addr", "add", `${nsAddr}/30`, "dev", nsIf]);
+      inNs(proxyNs, "ip", ["link", "set", nsIf, "up"]);
+      // As a node's: a default route (without one a ClusterIP is unreachable before any nat rule
+      // sees it), here through the host, which routes to the node's pod bridge.
+      inNs(proxyNs, "ip", ["route", "add", "default", "via", hostAddr]);
+      // The apiserver listens on the host's loopback: a relay on the host end of the veth.
+      const [host, port] = c.servers[0]!.split(":") as [string, string];
+      relay = createNetServer((inbound) => {
+        const out = connect({ host, port: Number(port) });
+        relayed.add(inbound).add(out);
+        inbound.pipe(out).pipe(inbound);
+        inbound.on("error", () => out.destroy());
+        out.on("error", () => inbound.destroy());
+      });
+      await new Promise<void>((r) => relay!.listen(0, hostAddr, () => r()));
+      const relayPort = (relay.address() as { port: number }).port;
+      proxy = spawn(
+        "ip",
+        [
+          "netns",
+          "exec",
+          proxyNs,
+          process.execPath,
+          "--import",
+          "tsx",
+          "apps/kube-proxy/src/main.ts",
+          "--server",
+          `${hostAddr}:${relayPort}`,
+          "--proxy-mode",
+          "iptables",
+          "--hostname-override",
+          nodeName,
+          "--http-address",
+          "127.0.0.1:10256",
+        ],
+        { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+      );
+      const out = createWriteStream(join(logDir, "kube-proxy.log"));
+      proxy.stdout?.pipe(out);
+      proxy.stderr?.pipe(out);
+    });
+    afterAll(async () => {
+      for (const name of ["web-0", "web-0-5"])
+        await ktl(server(), ["delete", "deployment", name, "--ignore-not-found"]);
+      await waitFor("the pods to go", async () => (await podsOf("")).length === 0, 60_000).catch(
+        () => undefined,
+      );
+      cleanupNetwork();
+      for (const sock of relayed) sock.destroy();
+      await new Promise((r) => (relay ? relay.close(r) : r(undefined)));
+      for (const p of procs.reverse()) await p.stop();
+      // The node's bridge and its FORWARD rules, as a node taken out of service.
+      const bridge = `tsk-${createHash("sha1").update(nodeName).digest("hex").slice(0, 10)}`;
+      for (const dir of ["-i", "-o"]) {
+        const rule = [
+          "-D",
+          "FORWARD",
+          dir,
+          bridge,
+          "-m",
+          "comment",
+          "--comment",
+          "tskube pod bridge",
+          "-j",
+          "ACCEPT",
+        ];
+        while (spawnSync("iptables", rule).status === 0);
+      }
+      spawnSync("ip", ["link", "del", bridge]);
+      // The node's cgroup tree (tskube/<node> in the hierarchy the kubelet found for memory and cpu).
+      for (const line of readFileSync("/proc/self/cgroup", "utf8").split("\n")) {
+        const [, controllers = "", path] = line.split(":");
+        if (path === undefined) continue;
+        const names = controllers.split(",");
+        const base =
+          controllers === ""
+            ? "/sys/fs/cgroup"
+            : names.includes("memory") || names.includes("cpu")
+              ? join("/sys/fs/cgroup", controllers, path)
+              : undefined;
+        if (base)
+          spawnSync("find", [
+            join(base, "tskube", nodeName),
+            "-depth",
+            "-type",
+            "d",
+            "-exec",
+            "rmdir",
+            "{}",
+            ";",
+          ]);
+      }
+    });
+
+    it("blue/green: the ClusterIP's nat rules send release 0 traffic, then only release 0-5 after the selector change", async () => {
+      await apply(
+        deployment({ name: "web-0", labels: { app: "bg", release: "0" }, replicas: 2, release: "0" }),
+      );
+      await apply(
+        deployment({ name: "web-0-5", labels: { app: "bg", release: "0-5" }, replicas: 1, release: "0-5" }),
+      );
+      const svc = (release: string) =>
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: "bg" },
+          spec: { selector: { app: "bg", release }, ports: [{ name: "http", port: 80, targetPort: "web" }] },
+        });
+      await apply(svc("0"));
+      for (const d of ["web-0", "web-0-5"]) {
+        const r = await ktl(server(), ["rollout", "status", `deployment/${d}`, "--timeout", "120s"]);
+        expect(r.code, r.stderr).toBe(0);
+      }
+      const clusterIp = (
+        await c.client.resource<Service>(kind("Service")).get("bg", { namespace: "default" })
+      ).spec!.clusterIp;
+      const old = (await podsOf("release=0")).map((p) => p.status!.podIp).sort();
+      const fresh = (await podsOf("release=0-5")).map((p) => p.status!.podIp);
+      for (const ip of [...old, ...fresh]) expect(ip.startsWith(`10.252.${n}.`)).toBe(true);
+      await waitFor(
+        "both release 0 pods in the Endpoints",
+        async () => (await readyIps("bg")).join() === old.join(),
+      );
+      await waitFor(`the DNAT rules of both (log: ${logDir}/kube-proxy.log)`, async () =>
+        old.every((ip) => nat().includes(`--to-destination ${ip}:8080`)),
+      );
+      const before = bodiesFromNs(clusterIp, 80, 40);
+      expect(new Set(before.map(released))).toEqual(new Set(["0"]));
+      expect(new Set(before.map(podOf)).size).toBe(2);
+
+      await apply(svc("0-5"));
+      await waitFor(
+        "the Endpoints to hold only release 0-5",
+        async () => (await readyIps("bg")).join() === fresh.join(),
+      );
+      await waitFor("the rules to follow", async () => {
+        const rules = nat();
+        return (
+          rules.includes(`--to-destination ${fresh[0]}:8080`) &&
+          old.every((ip) => !rules.includes(`${ip}:8080`))
+        );
+      });
+      const after = bodiesFromNs(clusterIp, 80, 40);
+      expect(new Set(after.map(released))).toEqual(new Set(["0-5"]));
+    });
+  },
+);
