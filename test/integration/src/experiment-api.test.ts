@@ -174,34 +174,31 @@ describe("Experiment API", () => {
     expect(d.stdout).toMatch(/^ {2}Recovery:\s+13\.5s \(target 15s: met\)$/m);
     expect(d.stdout).toMatch(/^ {2}NoDuplicatePods\s+OK\s*$/m);
     expect(d.stdout).toMatch(/^Verdict:\s+Passed$/m);
+  });
 
+  it("ktl chaos report writes the status as JSON and the HTML page with the chart", async () => {
+    const server = c.servers.join(",");
+    const created = await exps().create(
+      Experiment.fromPartial({ metadata: { name: "report-me" }, spec: { action: "KubeletKill" } }),
+    );
+    await exps().updateStatus(Experiment.fromPartial({ ...created, status: finished("Passed") }));
     const dir = mkdtempSync(join(tmpdir(), "tskube-report-"));
     const html = join(dir, "report.html");
-    const report = await ktl(server, [
-      "chaos",
-      "report",
-      "kubelet-2",
-      "-n",
-      "chaos",
-      "-o",
-      "html",
-      "--output",
-      html,
-    ]);
+    const report = await ktl(server, ["chaos", "report", "report-me", "-o", "html", "--output", html]);
     expect(report.stdout).toBe(`wrote ${html}\n`);
     const page = readFileSync(html, "utf8");
     expect(page).toMatch(/<polyline id="series-ready-replicas"[^>]* points="[\d.]+,[\d.]+ [\d.]+,[\d.]+"/);
-    const json = await ktl(server, ["chaos", "report", "kubelet-2", "-n", "chaos"]);
+    const json = await ktl(server, ["chaos", "report", "report-me"]);
     expect(JSON.parse(json.stdout)).toMatchObject({ verdict: "Passed", figures: { recoverySeconds: 13.5 } });
 
-    const missing = await ktl(server, ["chaos", "report", "nope", "-n", "chaos"]);
+    const missing = await ktl(server, ["chaos", "report", "nope"]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(
       /^Error from server \(NotFound\): experiments.chaos.tskube.io "nope" not found/,
     );
   });
 
-  it("ktl chaos run creates from flags, refuses bad values with the field path, and --wait exits 1 on a Failed verdict", async () => {
+  it("ktl chaos run creates from flags and refuses bad values with the field path", async () => {
     const server = c.servers.join(",");
     const plain = await ktl(server, ["chaos", "run", "etcd-leader-kill"]);
     expect(plain.stderr).toBe("");
@@ -225,7 +222,10 @@ describe("Experiment API", () => {
     expect(unknown.stderr).toMatch(
       /^error: unknown chaos action "explode": supported actions are pod-kill, /,
     );
+  });
 
+  it("ktl chaos run --wait follows the Experiment and exits 1 on a Failed verdict", async () => {
+    const server = c.servers.join(",");
     const waiting = ktl(server, [
       "chaos",
       "run",
