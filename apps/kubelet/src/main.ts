@@ -8,6 +8,7 @@ import { createServer, readFlags, startHttp } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
 import {
   isDNS1123Subdomain,
+  isValidCIDR,
   parseDuration,
   type TimingRecord,
   timingAnnotations,
@@ -48,6 +49,10 @@ const FLAGS = {
   "fake-start-delay": { env: "TSKUBE_FAKE_START_DELAY", default: "0s" },
   "docker-network": { env: "TSKUBE_DOCKER_NETWORK", default: "bridge" },
   "sandbox-image": { env: "TSKUBE_SANDBOX_IMAGE", default: "busybox:1.36" },
+  // Not a Kubernetes kubelet flag (there the CNI plugin routes pods): the docker runtime gives every
+  // sandbox a route for this range (the apiserver's --service-cluster-ip-range) via this node, whose
+  // kube-proxy DNATs it. Empty: no route.
+  "service-cluster-ip-range": { env: "TSKUBE_SERVICE_CLUSTER_IP_RANGE", default: "" },
   // The process runtime as root: auto isolates pods (namespaces + cgroups) when root and a
   // non-loopback pod CIDR allow it; namespaces insists (an error says what is missing); none never.
   "process-isolation": { env: "TSKUBE_PROCESS_ISOLATION", default: "auto" },
@@ -118,6 +123,18 @@ function clusterDns(flags: Record<Flag, string>) {
   return { clusterDns: servers, clusterDomain: domain, resolvConf: flags["resolv-conf"] };
 }
 
+/** --service-cluster-ip-range: "" or an IPv4 CIDR (the sandbox route is an IPv4 route). */
+function serviceClusterIpRange(flags: Record<Flag, string>): string {
+  const v = flags["service-cluster-ip-range"].trim();
+  if (v === "") return "";
+  const errs = isValidCIDR(v);
+  if (errs.length || v.includes(":"))
+    throw new Error(
+      `--service-cluster-ip-range: Invalid value: ${JSON.stringify(v)}: ${errs[0] ?? "must be an IPv4 CIDR"}`,
+    );
+  return v;
+}
+
 function makeRuntime(flags: Record<Flag, string>): Runtime {
   switch (flags.runtime) {
     case "process":
@@ -128,6 +145,8 @@ function makeRuntime(flags: Record<Flag, string>): Runtime {
         clusterName: flags["cluster-name"],
         network: flags["docker-network"],
         sandboxImage: flags["sandbox-image"],
+        serviceClusterIpRange: serviceClusterIpRange(flags),
+        log: componentLogger("kubelet", { node: flags["node-name"] }),
       });
     case "fake":
       return new FakeRuntime(flags["pod-cidr"].split("/")[0]!, parseDuration(flags["fake-start-delay"]));

@@ -1,3 +1,5 @@
+import { networkInterfaces } from "node:os";
+import type { Logger } from "@tskube/log";
 import Docker from "dockerode";
 import type {
   ContainerConfig,
@@ -12,7 +14,7 @@ import type {
   SandboxStatus,
   TerminalSize,
 } from "./types.js";
-import { LABEL_POD_UID } from "./types.js";
+import { LABEL_POD_NAME, LABEL_POD_UID } from "./types.js";
 
 /** Marks what this runtime created, per node, so two kubelets on one engine never touch each other's. */
 const LABEL_NODE = "io.tskube.node";
@@ -27,7 +29,111 @@ export interface DockerRuntimeOptions {
   network: string;
   /** The image of the sandbox container that holds the pod's network namespace. */
   sandboxImage: string;
+  /**
+   * The Services' ClusterIP range (the apiserver's --service-cluster-ip-range). Set, every sandbox
+   * routes it via this node's address on `network`, where kube-proxy DNATs it: sandboxes are
+   * sibling containers, so their traffic would not pass through the node otherwise. "" or absent:
+   * no route (and no NET_ADMIN for sandboxes).
+   */
+  serviceClusterIpRange?: string;
   socketPath?: string;
+  log?: Logger;
+}
+
+/** The sandbox only holds the network namespace, so it sleeps "forever" (68 years). */
+const SANDBOX_COMMAND = { Entrypoint: ["sleep"], Cmd: ["2147483647"] };
+
+/** How long the route command may take in a sandbox. */
+const ROUTE_TIMEOUT_MS = 10_000;
+
+/** What a sandbox runs to send the service range through its node (idempotent: `replace`). */
+export function serviceRouteCommand(cidr: string, via: string): string[] {
+  return ["ip", "route", "replace", cidr, "via", via];
+}
+
+const ipv4ToInt = (a: string) => a.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+
+/** The first IPv4 address inside one of the IPv4 subnets (tried in order), or undefined. */
+export function addressInSubnets(addresses: string[], subnets: string[]): string | undefined {
+  for (const subnet of subnets) {
+    const [base, bitsText] = subnet.split("/") as [string, string | undefined];
+    if (base.includes(":") || bitsText === undefined) continue;
+    const size = 2 ** (32 - Number(bitsText));
+    const start = Math.floor(ipv4ToInt(base) / size) * size;
+    const found = addresses.find(
+      (a) => !a.includes(":") && ipv4ToInt(a) >= start && ipv4ToInt(a) < start + size,
+    );
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * The Engine API body of a pod's sandbox container. Only the sandbox gets NET_ADMIN, to set the
+ * route of the service range in the pod's network namespace; the pod's containers never have it.
+ */
+export function sandboxCreateOptions(
+  opts: Pick<
+    DockerRuntimeOptions,
+    "nodeName" | "clusterName" | "network" | "sandboxImage" | "serviceClusterIpRange"
+  >,
+  config: SandboxConfig,
+): Docker.ContainerCreateOptions {
+  return {
+    Image: opts.sandboxImage,
+    ...SANDBOX_COMMAND,
+    Hostname: config.hostname.slice(0, 63),
+    Labels: {
+      ...config.labels,
+      [LABEL_NODE]: opts.nodeName,
+      [LABEL_KIND]: "sandbox",
+      [LABEL_CLUSTER]: opts.clusterName,
+    },
+    HostConfig: {
+      NetworkMode: opts.network,
+      Init: true,
+      ...(opts.serviceClusterIpRange ? { CapAdd: ["NET_ADMIN"] } : {}),
+      // The pod's containers join this network namespace and share its resolv.conf. On a
+      // user-defined network Docker keeps its embedded resolver as the nameserver and forwards
+      // what it does not know to these servers; search and options are written as given.
+      ...(config.dnsConfig
+        ? {
+            Dns: config.dnsConfig.servers,
+            DnsSearch: config.dnsConfig.searches,
+            DnsOptions: config.dnsConfig.options,
+          }
+        : {}),
+    },
+  };
+}
+
+/** The Engine API body of one of a pod's containers, joined to its sandbox's network namespace. */
+export function containerCreateOptions(
+  opts: Pick<DockerRuntimeOptions, "nodeName" | "clusterName">,
+  sandboxId: string,
+  config: ContainerConfig,
+): Docker.ContainerCreateOptions {
+  return {
+    Image: config.image,
+    // Kubernetes: command replaces the image's entrypoint, args its cmd.
+    ...(config.command.length ? { Entrypoint: config.command } : {}),
+    ...(config.args.length ? { Cmd: config.args } : {}),
+    Env: config.env.map((e) => `${e.name}=${e.value}`),
+    WorkingDir: config.workingDir || undefined,
+    Labels: {
+      ...config.labels,
+      [LABEL_NODE]: opts.nodeName,
+      [LABEL_KIND]: "container",
+      [LABEL_CLUSTER]: opts.clusterName,
+      "io.tskube.sandbox": sandboxId,
+    },
+    HostConfig: {
+      NetworkMode: `container:${sandboxId}`,
+      Binds: config.mounts.map((m) => `${m.hostPath}:${m.containerPath}${m.readOnly ? ":ro" : ""}`),
+      ...(config.memoryBytes ? { Memory: config.memoryBytes } : {}),
+      ...(config.cpuMillis ? { NanoCpus: config.cpuMillis * 1_000_000 } : {}),
+    },
+  };
 }
 
 /**
@@ -158,34 +264,75 @@ export class DockerRuntime implements Runtime {
 
   async runPodSandbox(config: SandboxConfig): Promise<string> {
     await this.ensureImage(this.opts.sandboxImage);
-    const c = await this.docker.createContainer({
-      Image: this.opts.sandboxImage,
-      Entrypoint: ["sleep"],
-      Cmd: ["2147483647"],
-      Hostname: config.hostname.slice(0, 63),
-      Labels: {
-        ...config.labels,
-        [LABEL_NODE]: this.opts.nodeName,
-        [LABEL_KIND]: "sandbox",
-        [LABEL_CLUSTER]: this.opts.clusterName,
-      },
-      HostConfig: {
-        NetworkMode: this.opts.network,
-        Init: true,
-        // The pod's containers join this network namespace and share its resolv.conf. On a
-        // user-defined network Docker keeps its embedded resolver as the nameserver and forwards
-        // what it does not know to these servers; search and options are written as given.
-        ...(config.dnsConfig
-          ? {
-              Dns: config.dnsConfig.servers,
-              DnsSearch: config.dnsConfig.searches,
-              DnsOptions: config.dnsConfig.options,
-            }
-          : {}),
-      },
-    });
+    const c = await this.docker.createContainer(sandboxCreateOptions(this.opts, config));
     await c.start();
+    if (this.opts.serviceClusterIpRange) {
+      try {
+        await this.routeServices(c.id);
+      } catch (err) {
+        // A pod that cannot reach Services is not ready to run: the kubelet retries with a new sandbox.
+        await c.remove({ force: true }).catch(() => {});
+        throw err;
+      }
+    }
     return c.id;
+  }
+
+  /** This node's address on the pods network, found once: the gateway of the sandboxes' service route. */
+  private nodeAddress?: Promise<string> | undefined;
+  /** Sandboxes whose service route this process set (a restarted kubelet sets it again: adoption). */
+  private readonly routed = new Set<string>();
+
+  /**
+   * The kubelet's own address on the pods network: the local interface address inside one of the
+   * network's subnets (the kubelet runs in the node container on that network, or on the host, whose
+   * bridge address is then the gateway).
+   */
+  private findNodeAddress(): Promise<string> {
+    this.nodeAddress ??= (async () => {
+      let subnets: string[];
+      try {
+        const net = await this.docker.getNetwork(this.opts.network).inspect();
+        subnets = ((net.IPAM?.Config ?? []) as { Subnet?: string }[]).flatMap((c) =>
+          c.Subnet ? [c.Subnet] : [],
+        );
+      } catch (err) {
+        throw engineError(err);
+      }
+      const local = Object.values(networkInterfaces())
+        .flatMap((l) => l ?? [])
+        .map((a) => a.address);
+      const found = addressInSubnets(local, subnets);
+      if (!found)
+        throw new Error(
+          `no address of this node in network ${JSON.stringify(this.opts.network)} (${subnets.join(", ") || "no subnet"}): sandboxes cannot route the service range ${this.opts.serviceClusterIpRange} via it`,
+        );
+      this.opts.log?.info(
+        {
+          network: this.opts.network,
+          nodeAddress: found,
+          serviceClusterIpRange: this.opts.serviceClusterIpRange,
+        },
+        "pod sandboxes route the service range via this node",
+      );
+      return found;
+    })().catch((err) => {
+      this.nodeAddress = undefined;
+      throw err;
+    });
+    return this.nodeAddress;
+  }
+
+  /** Sets (or replaces) the service route in a running sandbox. */
+  private async routeServices(id: string): Promise<void> {
+    const cidr = this.opts.serviceClusterIpRange!;
+    const via = await this.findNodeAddress();
+    const r = await this.execSync(id, serviceRouteCommand(cidr, via), ROUTE_TIMEOUT_MS);
+    if (r.exitCode !== 0)
+      throw new Error(
+        `route ${cidr} via ${via} in the pod sandbox: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`,
+      );
+    this.routed.add(id);
   }
 
   async stopPodSandbox(id: string): Promise<void> {
@@ -218,42 +365,46 @@ export class DockerRuntime implements Runtime {
 
   async listPodSandboxes(): Promise<SandboxStatus[]> {
     const out: SandboxStatus[] = [];
+    const seen = new Set<string>();
     for (const s of await this.mine("sandbox")) {
       const info = await this.docker.getContainer(s.Id).inspect();
+      seen.add(s.Id);
+      let ready = info.State.Running;
+      if (ready && this.opts.serviceClusterIpRange && !this.routed.has(s.Id)) {
+        // Adopted (made by an earlier kubelet, whose node may have had another address): route it
+        // again. A sandbox made without NET_ADMIN cannot be, so it counts as not ready and the pod
+        // gets a new one, as after a sandbox's network was lost.
+        if (!(info.HostConfig.CapAdd ?? []).includes("NET_ADMIN")) {
+          this.opts.log?.warn(
+            { sandbox: s.Id, pod: s.Labels[LABEL_POD_NAME] },
+            "adopted sandbox lacks NET_ADMIN for the service route; the pod gets a new sandbox",
+          );
+          ready = false;
+        } else {
+          await this.routeServices(s.Id).catch((err: Error) =>
+            // Tried again at the next listing; the pod keeps running meanwhile.
+            this.opts.log?.warn(
+              { sandbox: s.Id, err: err.message },
+              "service route in an adopted sandbox failed",
+            ),
+          );
+        }
+      }
       out.push({
         id: s.Id,
         podUid: s.Labels[LABEL_POD_UID] ?? "",
-        state: info.State.Running ? "READY" : "NOTREADY",
+        state: ready ? "READY" : "NOTREADY",
         ip: info.NetworkSettings.Networks[this.opts.network]?.IPAddress ?? "",
         createdAt: time(info.Created),
         labels: s.Labels,
       });
     }
+    for (const id of this.routed) if (!seen.has(id)) this.routed.delete(id);
     return out;
   }
 
   async createContainer(sandboxId: string, config: ContainerConfig): Promise<string> {
-    const c = await this.docker.createContainer({
-      Image: config.image,
-      // Kubernetes: command replaces the image's entrypoint, args its cmd.
-      ...(config.command.length ? { Entrypoint: config.command } : {}),
-      ...(config.args.length ? { Cmd: config.args } : {}),
-      Env: config.env.map((e) => `${e.name}=${e.value}`),
-      WorkingDir: config.workingDir || undefined,
-      Labels: {
-        ...config.labels,
-        [LABEL_NODE]: this.opts.nodeName,
-        [LABEL_KIND]: "container",
-        [LABEL_CLUSTER]: this.opts.clusterName,
-        "io.tskube.sandbox": sandboxId,
-      },
-      HostConfig: {
-        NetworkMode: `container:${sandboxId}`,
-        Binds: config.mounts.map((m) => `${m.hostPath}:${m.containerPath}${m.readOnly ? ":ro" : ""}`),
-        ...(config.memoryBytes ? { Memory: config.memoryBytes } : {}),
-        ...(config.cpuMillis ? { NanoCpus: config.cpuMillis * 1_000_000 } : {}),
-      },
-    });
+    const c = await this.docker.createContainer(containerCreateOptions(this.opts, sandboxId, config));
     return c.id;
   }
 
