@@ -133,29 +133,67 @@ export function decodeRangeResponse(bytes: Uint8Array): RangeResponse {
   return out;
 }
 
-/** TxnRequest{compare: [key MOD == modRevision], success: [put or delete_range]}. */
-export function encodeGuardedTxn(write: GuardedWrite): Buffer {
-  const compare = new BinaryWriter();
-  compare.uint32(8).int32(COMPARE_RESULT_EQUAL);
-  compare.uint32(16).int32(COMPARE_TARGET_MOD);
-  compare.uint32(26).bytes(write.key);
-  // mod_revision is in a oneof: it must be written even when 0, or the compare has no target value.
-  compare.uint32(48).int64(write.modRevision);
-  const op = new BinaryWriter();
-  if (write.put) {
-    const put = new BinaryWriter();
-    put.uint32(10).bytes(write.key);
-    put.uint32(18).bytes(write.put);
-    op.uint32(18).bytes(put.finish());
-  } else {
-    const del = new BinaryWriter();
-    del.uint32(10).bytes(write.key);
-    op.uint32(26).bytes(del.finish());
+/** Bytes of n as a protobuf varint (n a non-negative safe integer). */
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    size++;
   }
-  const txn = new BinaryWriter();
-  txn.uint32(10).bytes(compare.finish());
-  txn.uint32(18).bytes(op.finish());
-  return Buffer.from(txn.finish());
+  return size;
+}
+
+function writeVarint(buf: Buffer, pos: number, n: number): number {
+  while (n >= 128) {
+    buf[pos++] = (n % 128) | 128;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+/** A length-delimited field's size: tag, length varint, payload. */
+const fieldSize = (payload: number) => 1 + varintSize(payload) + payload;
+
+/**
+ * TxnRequest{compare: [key MOD == modRevision], success: [put or delete_range]}, written straight
+ * into one buffer: every apiserver write sends one, and protobuf-es' BinaryWriter (a writer per
+ * nested message, each finish() copying the value again) cost about as much as the rest of the call.
+ */
+export function encodeGuardedTxn(write: GuardedWrite): Buffer {
+  const key = write.key;
+  // Compare{result: EQUAL, target: MOD, key, mod_revision}. mod_revision is in a oneof: it is
+  // written even when 0, or the compare has no target value. result is written although it is 0.
+  const compareSize = 2 + 2 + fieldSize(key.length) + 1 + varintSize(write.modRevision);
+  // RequestOp{request_put: PutRequest{key, value}} or {request_delete_range: DeleteRangeRequest{key}}.
+  const innerSize = write.put ? fieldSize(key.length) + fieldSize(write.put.length) : fieldSize(key.length);
+  const opSize = fieldSize(innerSize);
+  const buf = Buffer.allocUnsafe(fieldSize(compareSize) + fieldSize(opSize));
+  let pos = 0;
+  buf[pos++] = 10;
+  pos = writeVarint(buf, pos, compareSize);
+  buf[pos++] = 8;
+  buf[pos++] = COMPARE_RESULT_EQUAL;
+  buf[pos++] = 16;
+  buf[pos++] = COMPARE_TARGET_MOD;
+  buf[pos++] = 26;
+  pos = writeVarint(buf, pos, key.length);
+  pos += key.copy(buf, pos);
+  buf[pos++] = 48;
+  pos = writeVarint(buf, pos, write.modRevision);
+  buf[pos++] = 18;
+  pos = writeVarint(buf, pos, opSize);
+  buf[pos++] = write.put ? 18 : 26;
+  pos = writeVarint(buf, pos, innerSize);
+  buf[pos++] = 10;
+  pos = writeVarint(buf, pos, key.length);
+  pos += key.copy(buf, pos);
+  if (write.put) {
+    buf[pos++] = 18;
+    pos = writeVarint(buf, pos, write.put.length);
+    pos += write.put.copy(buf, pos);
+  }
+  return buf;
 }
 
 export function decodeTxnResponse(bytes: Uint8Array): TxnResponse {
