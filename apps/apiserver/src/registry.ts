@@ -198,6 +198,17 @@ export class Registry {
   }
 
   async create(input: KubeObject, opts: { namespace: string; dryRun?: boolean }): Promise<KubeObject> {
+    return (await this.createStored(input, opts)).object;
+  }
+
+  /**
+   * create, also handing back the bytes written to etcd (undefined for a dry run), so the answer
+   * can be packed from them (packStored) instead of encoding the object a second time.
+   */
+  async createStored(
+    input: KubeObject,
+    opts: { namespace: string; dryRun?: boolean },
+  ): Promise<{ object: KubeObject; value: Buffer | undefined }> {
     const obj = input;
     this.normalizeNamespace(obj, opts.namespace);
     const m = obj.metadata!;
@@ -219,7 +230,7 @@ export class Registry {
     await this.checkNamespace(m.namespace, m.name);
     if (opts.dryRun) {
       this.checkSize(encodeValue(this.kind, obj));
-      return obj;
+      return { object: obj, value: undefined };
     }
     const finish = await this.opts.hooks?.beginCreate?.(obj);
     let written = false;
@@ -231,7 +242,7 @@ export class Registry {
         if (rev !== undefined) {
           m.resourceVersion = String(rev);
           written = true;
-          return obj;
+          return { object: obj, value };
         }
         if (!generated || attempt + 1 >= GENERATE_NAME_ATTEMPTS) throw errors.alreadyExists(this.gr, m.name);
         m.name = `${m.generateName}${randomSuffix()}`;

@@ -33,6 +33,7 @@ import { TooOldError, type WatchSink } from "./storage/cacher.js";
 import { watchFromEtcd } from "./storage/direct-watch.js";
 import type { EtcdKv } from "./storage/etcd-kv.js";
 import type { EtcdStore } from "./storage/etcd-store.js";
+import { packStored } from "./storage/keys.js";
 
 export interface ServiceDeps {
   registries: Map<string, Registry>;
@@ -123,11 +124,13 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
     create: unary("create", async (req) => {
       const reg = registryFor(req.resource);
       const obj = objectFrom(reg.kind, req.object);
-      const created = await reg.create(obj, {
+      const { object, value } = await reg.createStored(obj, {
         namespace: namespaceFor(reg.kind, req.namespace),
         dryRun: req.dryRun,
       });
-      return CreateResponse.fromPartial({ object: pack(created) });
+      return CreateResponse.fromPartial({
+        object: value ? packStored(reg.kind, value, Number(object.metadata!.resourceVersion)) : pack(object),
+      });
     }),
     get: unary("get", async (req) => {
       const reg = registryFor(req.resource);

@@ -4,7 +4,7 @@ import type { Logger } from "@tskube/log";
 import type { EtcdKv } from "./etcd-kv.js";
 import { type EtcdStore, prefixEnd } from "./etcd-store.js";
 import { EtcdWatch, type WatchEvent } from "./etcd-watch.js";
-import { decodeValue, prefixFor } from "./keys.js";
+import { decodeValue, packStored, prefixFor } from "./keys.js";
 
 export type EventType = "ADDED" | "MODIFIED" | "DELETED";
 
@@ -20,10 +20,15 @@ export interface CacheEvent {
   packed(): Any;
 }
 
-function lazyPack(obj: KubeObject): () => Any {
+/** The object packed on first use; the bytes it is packed from are let go after that. */
+function lazy(packOnce: () => Any): () => Any {
   let any: Any | undefined;
+  let make: (() => Any) | undefined = packOnce;
   return () => {
-    any ??= pack(obj);
+    if (!any) {
+      any = make!();
+      make = undefined;
+    }
     return any;
   };
 }
@@ -207,7 +212,15 @@ export class Cacher {
       if (!last) return;
       if (last.metadata) last.metadata.resourceVersion = String(rv);
       this.objects.delete(key);
-      event = { type: "DELETED", key, rv, object: last, prev: prevEntry?.obj, packed: lazyPack(last) };
+      const value = prevKv?.value;
+      event = {
+        type: "DELETED",
+        key,
+        rv,
+        object: last,
+        prev: prevEntry?.obj,
+        packed: lazy(() => (value ? packStored(this.kind, value, rv) : pack(last))),
+      };
     } else {
       const obj = decodeValue(this.kind, { key, value: kv.value, modRevision: rv });
       this.objects.set(key, { obj, rv });
@@ -217,7 +230,7 @@ export class Cacher {
         rv,
         object: obj,
         prev: prevEntry?.obj,
-        packed: lazyPack(obj),
+        packed: lazy(() => packStored(this.kind, kv.value, rv)),
       };
     }
     this.currentRv = Math.max(this.currentRv, rv);

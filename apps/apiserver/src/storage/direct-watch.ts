@@ -1,9 +1,9 @@
-import { type KindInfo, pack } from "@tskube/api";
+import type { KindInfo } from "@tskube/api";
 import { TooOldError, type WatchFilter, type WatchSink } from "./cacher.js";
 import type { EtcdKv } from "./etcd-kv.js";
 import { CompactedError, type EtcdStore, prefixEnd } from "./etcd-store.js";
 import { EtcdWatch, WatchCompactedError } from "./etcd-watch.js";
-import { decodeValue, prefixFor } from "./keys.js";
+import { decodeValue, packStored, prefixFor } from "./keys.js";
 
 /**
  * Serves a watch whose revision is older than the watch cache's ring straight from etcd history.
@@ -49,19 +49,13 @@ export async function watchFromEtcd(
                 )
               : false;
             if (type === "delete") {
-              if (!prev) continue;
-              const last = decodeValue(kind, {
-                key: prev.key.toString(),
-                value: prev.value,
-                modRevision: rv,
-              });
-              if (before) sink.send("DELETED", pack(last), rv);
+              if (prev && before) sink.send("DELETED", packStored(kind, prev.value, rv), rv);
               continue;
             }
             const obj = decodeValue(kind, { key: cur.key.toString(), value: cur.value, modRevision: rv });
             const now = filter.matches(obj);
-            if (now) sink.send(before ? "MODIFIED" : "ADDED", pack(obj), rv);
-            else if (before) sink.send("DELETED", pack(obj), rv);
+            if (now) sink.send(before ? "MODIFIED" : "ADDED", packStored(kind, cur.value, rv), rv);
+            else if (before) sink.send("DELETED", packStored(kind, cur.value, rv), rv);
           }
         },
         onError: (err) => {

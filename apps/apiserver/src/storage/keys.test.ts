@@ -1,6 +1,6 @@
-import { ConfigMap, KINDS } from "@tskube/api";
+import { ConfigMap, KINDS, type KubeObject, Pod, pack, unpack } from "@tskube/api";
 import { describe, expect, it } from "vitest";
-import { decodeValue, encodeValue, keyFor, prefixFor } from "./keys.js";
+import { decodeValue, encodeValue, keyFor, packStored, prefixFor } from "./keys.js";
 
 const kind = (k: string) => KINDS.find((x) => x.kind === k)!;
 
@@ -25,5 +25,40 @@ describe("storage keys", () => {
     expect(back.data).toEqual({ k: "v" });
     const again = encodeValue(kind("ConfigMap"), back);
     expect(again.equals(value)).toBe(true);
+  });
+
+  it("packs a stored value with its resourceVersion exactly as packing the decoded object does", () => {
+    const pod = Pod.fromPartial({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name: "web",
+        namespace: "default",
+        uid: "u-1",
+        labels: { app: "web" },
+        finalizers: ["a"],
+        // Longer than 127 bytes, so metadata's length takes two varint bytes before and after.
+        annotations: { note: "x".repeat(300) },
+      },
+      spec: { containers: [{ name: "c", image: "nginx" }], nodeName: "n1" },
+    });
+    for (const revision of [1, 127, 128, 99_999_999_999]) {
+      const packed = packStored(kind("Pod"), encodeValue(kind("Pod"), pod), revision);
+      const expected = {
+        ...pod,
+        metadata: { ...pod.metadata!, resourceVersion: String(revision) },
+      } as KubeObject;
+      expect(packed.typeUrl).toBe(pack(expected).typeUrl);
+      expect(unpack(packed)).toEqual(unpack(pack(expected)));
+    }
+  });
+
+  it("finds metadata in every kind", () => {
+    for (const k of KINDS) {
+      const obj = k.messageType.fromPartial({ metadata: { name: "n", labels: { a: "b" } } }) as KubeObject;
+      const back = unpack(packStored(k, encodeValue(k, obj), 42));
+      expect(back.metadata, k.kind).toEqual({ ...obj.metadata, resourceVersion: "42" });
+      expect(back.$type).toBe(obj.$type);
+    }
   });
 });
