@@ -2,9 +2,9 @@ import type { Experiment } from "@tskube/api";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import type { Context } from "../context.js";
-import { experimentFromFlags, kebabAction, parseAction, registerChaos } from "./chaos.js";
+import { defaultWaitMs, experimentFromFlags, kebabAction, parseAction, registerChaos } from "./chaos.js";
 
-const flags = { wait: false, timeout: "15m" };
+const flags = { wait: false };
 
 describe("ktl chaos run ACTION", () => {
   it("takes the action in kebab or Pascal case", () => {
@@ -73,6 +73,15 @@ describe("ktl chaos run ACTION", () => {
     expect(() => experimentFromFlags("pod-kill", { ...flags, rate: "2.5" }, "default")).toThrow(
       'invalid argument "2.5" for "--rate" flag: not an integer',
     );
+  });
+
+  it("waits by default for the experiment's own length plus slack", () => {
+    const e = experimentFromFlags(
+      "random-kill",
+      { ...flags, duration: "30s", down: "20s", total: "30m" },
+      "default",
+    );
+    expect(defaultWaitMs(e)).toBe((30 + 20 + 1800) * 1000 + 10 * 60_000);
   });
 
   it("parses the command line into the Experiment it creates", async () => {

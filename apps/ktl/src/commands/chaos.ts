@@ -67,7 +67,18 @@ export interface RunFlags {
   deployment?: string;
   service?: string;
   wait: boolean;
-  timeout: string;
+  /** Unset: the experiment's own length (as defaulted by the API) plus WAIT_SLACK_MS. */
+  timeout?: string;
+}
+
+/** Time a controller may take beyond the run itself: creating its workload, pulling, settling. */
+const WAIT_SLACK_MS = 10 * 60_000;
+
+/** How long --wait waits by default: kill window, outage and RandomKill's soak, plus slack. */
+export function defaultWaitMs(e: Experiment): number {
+  const s = e.spec;
+  const runSeconds = (s?.durationSeconds ?? 0) + (s?.downSeconds ?? 0) + (s?.totalSeconds ?? 0);
+  return runSeconds * 1000 + WAIT_SLACK_MS;
 }
 
 /**
@@ -183,11 +194,20 @@ export const experimentFailed = (e: Experiment): boolean =>
 /** `ktl chaos run ACTION`: creates the Experiment; --wait follows it and prints describe. */
 export async function chaosRun(ctx: Context, action: string, flags: RunFlags): Promise<void> {
   const exp = experimentFromFlags(action, flags, ctx.namespace);
-  const timeoutMs = parseDuration(flags.timeout);
+  let timeoutMs: number | undefined;
+  if (flags.timeout !== undefined) {
+    try {
+      timeoutMs = parseDuration(flags.timeout);
+    } catch {
+      throw new UsageError(
+        `invalid argument "${flags.timeout}" for "--timeout" flag: not a duration such as 30s or 2m`,
+      );
+    }
+  }
   const created = await ctx.client().resource<Experiment>("experiments").create(exp);
   ctx.out(`experiment.chaos.tskube.io/${created.metadata!.name} created\n`);
   if (!flags.wait) return;
-  const done = await waitForFinal(ctx, created, timeoutMs);
+  const done = await waitForFinal(ctx, created, timeoutMs ?? defaultWaitMs(created));
   ctx.out(`\n${describeExperiment(done, await eventsOf(ctx, done), Date.now())}`);
   if (experimentFailed(done)) ctx.exitCode = 1;
 }
@@ -234,7 +254,10 @@ export function registerChaos(
     .option("--deployment <name>", "the workload's Deployment (with --service; default the controller's own)")
     .option("--service <name>", "the workload's NodePort Service")
     .option("--wait", "watch until the experiment finishes, print it, exit 1 on a Failed verdict", false)
-    .option("--timeout <duration>", "with --wait, how long to wait (0s: forever)", "15m")
+    .option(
+      "--timeout <duration>",
+      "with --wait, how long to wait (0s: forever; default: the experiment's length plus 10m)",
+    )
     .action((action: string, o: RunFlags) => run((ctx) => chaosRun(ctx, action, o)));
   chaos
     .command("report")
