@@ -82,10 +82,11 @@ export class ExperimentController {
         .filter((e) => pending(e) && !this.tried.has(e.metadata?.uid ?? ""))
         .sort((a, b) => created(a).localeCompare(created(b)))[0];
       if (!next) {
+        const woken = new AbortController();
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          signal.addEventListener("abort", () => resolve(), { once: true });
-        });
+          signal.addEventListener("abort", () => resolve(), { once: true, signal: woken.signal });
+        }).finally(() => woken.abort());
         this.wake = undefined;
         continue;
       }

@@ -130,6 +130,18 @@ export class DockerExecutor implements Executor {
       // 304: already started (its restart policy was quicker).
       if ((err as { statusCode?: number }).statusCode !== 304) throw engineError(err, `start ${target}`);
     });
+    // A container that shares this one's network namespace (`network_mode: service:node-N`, the
+    // node's kube-proxy) was left in the old, now unplugged namespace: restart it into the new one,
+    // as restarting a machine restarts everything on it.
+    for (const [service, other] of await this.services()) {
+      if (other.HostConfig?.NetworkMode !== `container:${info.Id}` || other.State !== "running") continue;
+      await this.docker
+        .getContainer(other.Id)
+        .restart({ t: 1 })
+        .catch((err) => {
+          throw engineError(err, `restart ${service} into ${target}'s network namespace`);
+        });
+    }
   }
 
   async pause(target: string): Promise<void> {
