@@ -60,7 +60,7 @@ const successPercent = (s: ExperimentSample): number | undefined => {
 
 const W = 900;
 const H = 320;
-const PAD = { left: 50, right: 56, top: 20, bottom: 40 };
+const PAD = { left: 50, right: 56, top: 36, bottom: 40 };
 
 /**
  * The chart: ready replicas (left axis) and request success in % (right axis) per sample over
@@ -72,7 +72,8 @@ export function experimentChartSvg(e: Experiment): string {
   const xs = [...samples.map((s) => s.offsetSeconds), ...markers.map((m) => m.offsetSeconds)];
   const x0 = xs.length ? Math.min(0, ...xs) : 0;
   const x1 = xs.length ? Math.max(x0 + 1, ...xs) : 1;
-  const maxReady = Math.max(1, ...samples.map((s) => s.readyReplicas));
+  // One replica of headroom keeps the full-strength line below the 100 % success line.
+  const maxReady = Math.max(1, ...samples.map((s) => s.readyReplicas)) + 1;
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
   const x = (v: number) => PAD.left + ((v - x0) / (x1 - x0)) * plotW;
@@ -130,10 +131,13 @@ export function experimentChartSvg(e: Experiment): string {
   } else {
     parts.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no samples recorded</text>`);
   }
+  // The legend sits above the plot, clear of the lines.
+  const ly = PAD.top - 14;
   parts.push(
-    `<g class="legend"><rect x="${PAD.left + 8}" y="${PAD.top + 6}" width="12" height="3" fill="#1f77b4"/><text x="${PAD.left + 24}" y="${PAD.top + 11}">ready replicas</text>` +
-      `<rect x="${PAD.left + 128}" y="${PAD.top + 6}" width="12" height="3" fill="#2ca02c"/><text x="${PAD.left + 144}" y="${PAD.top + 11}">request success %</text>` +
-      `<rect x="${PAD.left + 278}" y="${PAD.top + 3}" width="2" height="10" fill="#d62728"/><text x="${PAD.left + 286}" y="${PAD.top + 11}">kill</text></g>`,
+    `<g class="legend"><rect x="${PAD.left}" y="${ly - 4}" width="12" height="3" fill="#1f77b4"/><text x="${PAD.left + 16}" y="${ly}">ready replicas</text>` +
+      `<rect x="${PAD.left + 120}" y="${ly - 4}" width="12" height="3" fill="#2ca02c"/><text x="${PAD.left + 136}" y="${ly}">request success %</text>` +
+      `<rect x="${PAD.left + 270}" y="${ly - 9}" width="2" height="10" fill="#d62728"/><text x="${PAD.left + 278}" y="${ly}">kill</text>` +
+      `<rect x="${PAD.left + 310}" y="${ly - 9}" width="2" height="10" fill="#888"/><text x="${PAD.left + 318}" y="${ly}">timeline event</text></g>`,
   );
   parts.push("</svg>");
   return parts.join("\n");
