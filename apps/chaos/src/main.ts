@@ -26,6 +26,8 @@ const FLAGS = {
   "writes-namespace": { env: "TSKUBE_CHAOS_WRITES_NAMESPACE", default: "chaos-writes" },
   "writes-per-second": { env: "TSKUBE_CHAOS_WRITES_PER_SECOND", default: "10" },
   "request-timeout": { env: "TSKUBE_CHAOS_REQUEST_TIMEOUT", default: "1s" },
+  // A write not acknowledged within this counts as rejected (the API client's own deadline).
+  "write-timeout": { env: "TSKUBE_CHAOS_WRITE_TIMEOUT", default: "5s" },
   "settle-timeout": { env: "TSKUBE_CHAOS_SETTLE_TIMEOUT", default: "90s" },
   "lead-time": { env: "TSKUBE_CHAOS_LEAD_TIME", default: "3s" },
   "sample-interval": { env: "TSKUBE_CHAOS_SAMPLE_INTERVAL", default: "1s" },
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
       writesNamespace: flags["writes-namespace"],
       writesPerSecond: positive("writes-per-second", flags["writes-per-second"]),
       requestTimeoutMs: parseDuration(flags["request-timeout"]),
+      writeTimeoutMs: parseDuration(flags["write-timeout"]),
       settleTimeoutMs: parseDuration(flags["settle-timeout"]),
       leadMs: parseDuration(flags["lead-time"]),
       sampleIntervalMs: parseDuration(flags["sample-interval"]),
@@ -90,7 +93,12 @@ async function main(): Promise<void> {
     replicasets: factory.informerFor<ReplicaSet>("replicasets"),
   };
   const experiments = factory.informerFor<Experiment>("experiments");
-  const runner = new Runner(client, executor, informers, realClock, log, opts);
+  const writeClient = createClient({
+    servers: flags.server.split(","),
+    userAgent: "chaos-writes",
+    timeoutMs: opts.writeTimeoutMs,
+  });
+  const runner = new Runner(client, executor, informers, realClock, log, { ...opts, writeClient });
   const controller = new ExperimentController(client, experiments, runner, log);
   new Gauge({
     name: "chaos_experiment_running",
@@ -126,6 +134,7 @@ async function main(): Promise<void> {
   http.close();
   executor.close();
   client.close();
+  writeClient.close();
   process.exit(0);
 }
 

@@ -57,6 +57,9 @@ export interface Informers {
 
 export interface RunnerOptions {
   workloadImage: string;
+  /** The write stream's client: a short deadline, so a stalled write counts as rejected in time. */
+  writeClient?: Client;
+  writeTimeoutMs: number;
   /** Where the write stream's ConfigMaps go (created if missing, emptied after each run). */
   writesNamespace: string;
   writesPerSecond: number;
@@ -176,7 +179,7 @@ export class Runner {
     if (WRITE_ACTIONS.includes(action)) {
       await this.ensureNamespace(this.opts.writesNamespace);
       writes = new WriteStream({
-        client: this.client,
+        client: this.opts.writeClient ?? this.client,
         namespace: this.opts.writesNamespace,
         experiment: name,
         writesPerSecond: this.opts.writesPerSecond,
@@ -431,9 +434,22 @@ export class Runner {
     if (k.watch.recoveredAt !== undefined) return k.watch.recoveredAt;
     if (k.watch.spec.recovery !== "none") return undefined;
     if ((k.action === "EtcdMemberKill" || k.action === "EtcdLeaderKill") && writes) {
-      // Writes stopped being accepted for the longest gap after the kill; recovered when it ended.
-      const times = [...writes.acknowledged.values()].filter((t) => t > k.killAt).sort((a, b) => a - b);
-      return times[0] !== undefined && times[0] <= windowEnd ? times[0] : undefined;
+      // Writes are accepted again at the end of the longest stretch without an acknowledgement
+      // after the kill (a stall that never ended is no recovery).
+      const times = [...writes.acknowledged.values()]
+        .filter((t) => t > k.killAt && t <= windowEnd)
+        .sort((a, b) => a - b);
+      let prev = k.killAt;
+      let gap = -1;
+      let end: number | undefined;
+      for (const t of times) {
+        if (t - prev > gap) {
+          gap = t - prev;
+          end = t;
+        }
+        prev = t;
+      }
+      return end !== undefined && windowEnd - prev <= gap ? end : undefined;
     }
     return await k.restored;
   }
