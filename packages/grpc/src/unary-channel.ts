@@ -65,25 +65,43 @@ const frame = grpcFrame;
  * span chunks and a chunk may hold many messages.
  */
 export class GrpcMessageReader {
-  private pending: Buffer | undefined;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** The length of the message being received, once its 5-byte prefix is in. */
+  private expected: number | undefined;
 
   constructor(private readonly maxMessageBytes: number) {}
 
   /** Adds a chunk; returns the messages it completed. Throws on a compressed or oversized message. */
   push(chunk: Buffer): Buffer[] {
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
     const out: Buffer[] = [];
-    while (buf.length >= 5) {
-      if (buf[0] !== 0) throw new Error("compressed message received (no compression was negotiated)");
-      const length = buf.readUInt32BE(1);
-      if (length > this.maxMessageBytes)
-        throw new Error(`Received message larger than max (${length} vs ${this.maxMessageBytes})`);
-      if (buf.length < 5 + length) break;
-      out.push(buf.subarray(5, 5 + length));
-      buf = buf.subarray(5 + length);
+    for (;;) {
+      if (this.expected === undefined) {
+        if (this.pendingBytes < 5) break;
+        const head = this.joined();
+        if (head[0] !== 0) throw new Error("compressed message received (no compression was negotiated)");
+        const length = head.readUInt32BE(1);
+        if (length > this.maxMessageBytes)
+          throw new Error(`Received message larger than max (${length} vs ${this.maxMessageBytes})`);
+        this.expected = length;
+      }
+      // Chunks are joined once per complete message, never per chunk.
+      if (this.pendingBytes < 5 + this.expected) break;
+      const buf = this.joined();
+      out.push(buf.subarray(5, 5 + this.expected));
+      const rest = buf.subarray(5 + this.expected);
+      this.pending = rest.length ? [rest] : [];
+      this.pendingBytes = rest.length;
+      this.expected = undefined;
     }
-    this.pending = buf.length ? buf : undefined;
     return out;
+  }
+
+  private joined(): Buffer {
+    if (this.pending.length > 1) this.pending = [Buffer.concat(this.pending, this.pendingBytes)];
+    return this.pending[0]!;
   }
 }
 
@@ -252,121 +270,23 @@ export class UnaryChannel {
     if (opts.signal?.aborted)
       throw new UnaryCallError(GrpcStatus.CANCELLED, "Cancelled on client", new Metadata(), true);
     const body = frame(method.requestSerialize(request));
+    const headers: http2.OutgoingHttpHeaders = {
+      ":method": "POST",
+      ":path": method.path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      "grpc-timeout": grpcTimeout(opts.deadline - Date.now()),
+    };
+    if (this.opts.userAgent) headers["user-agent"] = this.opts.userAgent;
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request(headers);
+    } catch (err) {
+      // The session closed between connect and request: nothing was sent.
+      throw new UnaryCallError(GrpcStatus.UNAVAILABLE, (err as Error).message, new Metadata(), true);
+    }
     return await new Promise<Res>((resolve, reject) => {
-      const headers: http2.OutgoingHttpHeaders = {
-        ":method": "POST",
-        ":path": method.path,
-        "content-type": "application/grpc",
-        te: "trailers",
-        "grpc-timeout": grpcTimeout(opts.deadline - Date.now()),
-      };
-      if (this.opts.userAgent) headers["user-agent"] = this.opts.userAgent;
-      let stream: http2.ClientHttp2Stream;
-      try {
-        stream = session.request(headers);
-      } catch (err) {
-        // The session closed between connect and request: nothing was sent.
-        reject(new UnaryCallError(GrpcStatus.UNAVAILABLE, (err as Error).message, new Metadata(), true));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let received = 0;
-      let settled = false;
-      let status: number | undefined;
-      let message = "";
-      let metadata = new Metadata();
-      const finish = (err: UnaryCallError | undefined, value?: Res) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        opts.signal?.removeEventListener("abort", onAbort);
-        if (err) reject(err);
-        else resolve(value as Res);
-      };
-      const fail = (code: GrpcStatus, details: string) => {
-        finish(new UnaryCallError(code, details, metadata));
-        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
-      };
-      const timer = setTimeout(
-        () => fail(GrpcStatus.DEADLINE_EXCEEDED, "Deadline exceeded"),
-        Math.max(0, opts.deadline - Date.now()),
-      );
-      const onAbort = () => fail(GrpcStatus.CANCELLED, "Cancelled on client");
-      opts.signal?.addEventListener("abort", onAbort, { once: true });
-      const readStatus = (h: http2.IncomingHttpHeaders) => {
-        if (h["grpc-status"] === undefined) return;
-        status = Number(h["grpc-status"]);
-        message = decodeMessage(h["grpc-message"] as string | undefined);
-        metadata = metadataFrom(h);
-      };
-      stream.on("response", (h) => {
-        const httpStatus = Number(h[":status"]);
-        if (httpStatus !== 200 && h["grpc-status"] === undefined) {
-          fail(
-            httpStatus === 503 || httpStatus === 502 || httpStatus === 504
-              ? GrpcStatus.UNAVAILABLE
-              : GrpcStatus.UNKNOWN,
-            `Received HTTP status code ${httpStatus}`,
-          );
-          return;
-        }
-        readStatus(h);
-      });
-      stream.on("trailers", readStatus);
-      stream.on("data", (chunk: Buffer) => {
-        received += chunk.length;
-        if (received > this.opts.maxReceiveBytes + 5) {
-          fail(
-            GrpcStatus.RESOURCE_EXHAUSTED,
-            `Received message larger than max (${received} vs ${this.opts.maxReceiveBytes})`,
-          );
-          return;
-        }
-        chunks.push(chunk);
-      });
-      stream.on("error", () => {});
-      stream.on("close", () => {
-        if (settled) return;
-        if (status === undefined) {
-          // No status: the connection or the stream was reset under the call. The server may or
-          // may not have acted on it.
-          finish(
-            new UnaryCallError(
-              GrpcStatus.UNAVAILABLE,
-              `connection to ${this.address} closed (stream reset with code ${stream.rstCode})`,
-              metadata,
-            ),
-          );
-          return;
-        }
-        if (status !== GrpcStatus.OK) {
-          finish(new UnaryCallError(status, message, metadata));
-          return;
-        }
-        const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-        if (data.length < 5 || data[0] !== 0) {
-          finish(
-            new UnaryCallError(GrpcStatus.INTERNAL, "malformed or compressed response message", metadata),
-          );
-          return;
-        }
-        const length = data.readUInt32BE(1);
-        if (data.length !== 5 + length) {
-          finish(new UnaryCallError(GrpcStatus.INTERNAL, "response message length mismatch", metadata));
-          return;
-        }
-        try {
-          finish(undefined, method.responseDeserialize(data.subarray(5)));
-        } catch (err) {
-          finish(
-            new UnaryCallError(
-              GrpcStatus.INTERNAL,
-              `response could not be decoded: ${(err as Error).message}`,
-              metadata,
-            ),
-          );
-        }
-      });
+      new PendingCall(this.address, this.opts.maxReceiveBytes, method, stream, opts, resolve, reject);
       stream.end(body);
     });
   }
@@ -375,5 +295,145 @@ export class UnaryChannel {
     this.closed = true;
     this.session?.close();
     this.session = undefined;
+  }
+}
+
+/**
+ * One unary call in flight. A class rather than closures: every call makes one, and each closure a
+ * call creates costs a defineProperty under the dev loader's keep-names transform; the trailers
+ * become Metadata only when the call fails.
+ */
+class PendingCall<Res> {
+  private readonly chunks: Buffer[] = [];
+  private received = 0;
+  private settled = false;
+  private status: number | undefined;
+  private message = "";
+  /** The headers or trailers that carried grpc-status. */
+  private statusHeaders: http2.IncomingHttpHeaders | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly address: string,
+    private readonly maxReceiveBytes: number,
+    private readonly method: UnaryMethod<unknown, Res>,
+    private readonly stream: http2.ClientHttp2Stream,
+    private readonly opts: CallOptions,
+    private readonly resolve: (value: Res) => void,
+    private readonly reject: (err: UnaryCallError) => void,
+  ) {
+    this.timer = setTimeout(
+      () => this.fail(GrpcStatus.DEADLINE_EXCEEDED, "Deadline exceeded"),
+      Math.max(0, opts.deadline - Date.now()),
+    );
+    if (opts.signal) {
+      this.onAbort = () => this.fail(GrpcStatus.CANCELLED, "Cancelled on client");
+      opts.signal.addEventListener("abort", this.onAbort, { once: true });
+    }
+    stream.on("response", (h) => this.onResponse(h));
+    stream.on("trailers", (h) => this.readStatus(h));
+    stream.on("data", (chunk: Buffer) => this.onData(chunk));
+    stream.on("error", () => {});
+    stream.on("close", () => this.onClose());
+  }
+
+  private metadata(): Metadata {
+    return this.statusHeaders ? metadataFrom(this.statusHeaders) : new Metadata();
+  }
+
+  private finish(err: UnaryCallError | undefined, value?: Res): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (this.onAbort) this.opts.signal?.removeEventListener("abort", this.onAbort);
+    if (err) this.reject(err);
+    else this.resolve(value as Res);
+  }
+
+  private fail(code: GrpcStatus, details: string): void {
+    this.finish(new UnaryCallError(code, details, this.metadata()));
+    if (!this.stream.closed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
+  }
+
+  private readStatus(h: http2.IncomingHttpHeaders): void {
+    if (h["grpc-status"] === undefined) return;
+    this.status = Number(h["grpc-status"]);
+    this.message = decodeMessage(h["grpc-message"] as string | undefined);
+    this.statusHeaders = h;
+  }
+
+  private onResponse(h: http2.IncomingHttpHeaders): void {
+    const httpStatus = Number(h[":status"]);
+    if (httpStatus !== 200 && h["grpc-status"] === undefined) {
+      this.fail(
+        httpStatus === 503 || httpStatus === 502 || httpStatus === 504
+          ? GrpcStatus.UNAVAILABLE
+          : GrpcStatus.UNKNOWN,
+        `Received HTTP status code ${httpStatus}`,
+      );
+      return;
+    }
+    this.readStatus(h);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.received += chunk.length;
+    if (this.received > this.maxReceiveBytes + 5) {
+      this.fail(
+        GrpcStatus.RESOURCE_EXHAUSTED,
+        `Received message larger than max (${this.received} vs ${this.maxReceiveBytes})`,
+      );
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  private onClose(): void {
+    if (this.settled) return;
+    if (this.status === undefined) {
+      // No status: the connection or the stream was reset under the call. The server may or
+      // may not have acted on it.
+      this.finish(
+        new UnaryCallError(
+          GrpcStatus.UNAVAILABLE,
+          `connection to ${this.address} closed (stream reset with code ${this.stream.rstCode})`,
+          this.metadata(),
+        ),
+      );
+      return;
+    }
+    if (this.status !== GrpcStatus.OK) {
+      this.finish(new UnaryCallError(this.status, this.message, this.metadata()));
+      return;
+    }
+    const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    if (data.length < 5 || data[0] !== 0) {
+      this.finish(
+        new UnaryCallError(GrpcStatus.INTERNAL, "malformed or compressed response message", this.metadata()),
+      );
+      return;
+    }
+    const length = data.readUInt32BE(1);
+    if (data.length !== 5 + length) {
+      this.finish(
+        new UnaryCallError(GrpcStatus.INTERNAL, "response message length mismatch", this.metadata()),
+      );
+      return;
+    }
+    let value: Res;
+    try {
+      value = this.method.responseDeserialize(data.subarray(5));
+    } catch (err) {
+      this.finish(
+        new UnaryCallError(
+          GrpcStatus.INTERNAL,
+          `response could not be decoded: ${(err as Error).message}`,
+          this.metadata(),
+        ),
+      );
+      return;
+    }
+    this.finish(undefined, value);
   }
 }
