@@ -32,17 +32,19 @@ export function defaultTolerationSeconds(opts: AdmissionOptions): AdmitFunc {
     if (kind.kind !== "Pod") return;
     const pod = obj as Pod;
     if (!pod.spec) return;
-    const covers = (t: Toleration, key: string) =>
-      (t.key === key || t.key === "") && (t.effect === "NoExecute" || t.effect === "");
-    const add = (key: string, seconds: number) => {
-      if (pod.spec!.tolerations.some((t) => covers(t, key))) return;
-      pod.spec!.tolerations.push(
-        Toleration.fromPartial({ key, operator: "Exists", effect: "NoExecute", tolerationSeconds: seconds }),
-      );
-    };
-    add(TAINT_NODE_NOT_READY, opts.defaultNotReadyTolerationSeconds);
-    add(TAINT_NODE_UNREACHABLE, opts.defaultUnreachableTolerationSeconds);
+    addToleration(pod.spec.tolerations, TAINT_NODE_NOT_READY, opts.defaultNotReadyTolerationSeconds);
+    addToleration(pod.spec.tolerations, TAINT_NODE_UNREACHABLE, opts.defaultUnreachableTolerationSeconds);
   };
+}
+
+// Plain loops and module-level helpers: this runs on every pod create, and closures made per call
+// each cost a defineProperty under the dev loader's keep-names transform.
+function addToleration(tolerations: Toleration[], key: string, seconds: number): void {
+  for (const t of tolerations)
+    if ((t.key === key || t.key === "") && (t.effect === "NoExecute" || t.effect === "")) return;
+  tolerations.push(
+    Toleration.fromPartial({ key, operator: "Exists", effect: "NoExecute", tolerationSeconds: seconds }),
+  );
 }
 
 /** The admission chain of this apiserver: every plugin in order. */
