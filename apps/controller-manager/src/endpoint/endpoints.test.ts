@@ -140,6 +140,32 @@ describe("EndpointsController", () => {
     expect(await stored<Endpoints>(client, "Endpoints")).toEqual([]);
   });
 
+  it("takes a pod out of the Endpoints once it is terminating, and a rollout's new pod in only once Ready", async () => {
+    const { ec, client } = await setup();
+    const sync = async () => {
+      await ec.sync("default/web");
+      const [ep] = await stored<Endpoints>(client, "Endpoints");
+      ec.endpoints.store.upsert(ep!);
+      return {
+        ready: ep!.subsets.flatMap((s) => s.addresses.map((a) => a.ip)),
+        notReady: ep!.subsets.flatMap((s) => s.notReadyAddresses.map((a) => a.ip)),
+      };
+    };
+    ec.pods.store.upsert(pod("old", "10.1.0.1"));
+    ec.pods.store.upsert(pod("new", "10.1.0.2", { ready: false }));
+    expect(await sync()).toEqual({ ready: ["10.1.0.1"], notReady: ["10.1.0.2"] });
+    ec.pods.store.upsert(pod("new", "10.1.0.2"));
+    expect(await sync()).toEqual({ ready: ["10.1.0.1", "10.1.0.2"], notReady: [] });
+    // The old pod is deleted (grace period running, still Ready and serving): it leaves at once.
+    ec.pods.store.upsert(pod("old", "10.1.0.1", { deleting: true }));
+    expect(await sync()).toEqual({ ready: ["10.1.0.2"], notReady: [] });
+    // A Service publishing not-ready addresses keeps terminating pods, as Kubernetes does.
+    const published = computeSubsets(service({ publishNotReadyAddresses: true }), [
+      pod("old", "10.1.0.1", { deleting: true }),
+    ]);
+    expect(published[0]!.addresses.map((a) => a.ip)).toEqual(["10.1.0.1"]);
+  });
+
   it("leaves Services without a selector and ExternalName Services alone", async () => {
     const { ec, client } = await setup();
     const manual = await client.resource<Service>("Service").create(
