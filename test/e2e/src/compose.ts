@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -42,6 +42,17 @@ export function run(
       resolvePromise({ code, stdout, stderr: signal ? `${stderr}\nkilled by ${signal}` : stderr });
     });
   });
+}
+
+/** The image pods use: what `pnpm images:offline` put in .env (SANDBOX_IMAGE), else the public busybox. */
+export function podImage(): string {
+  try {
+    const m = /^SANDBOX_IMAGE=(.+)$/m.exec(readFileSync(join(REPO_ROOT, ".env"), "utf8"));
+    if (m) return m[1]!.trim();
+  } catch {
+    // no .env: a machine with a registry
+  }
+  return "busybox:1.36";
 }
 
 /** The `docker compose` plugin when present, else docker-compose v1; TSKUBE_COMPOSE overrides. */
@@ -137,6 +148,25 @@ export class ComposeProject {
     const id = (await this.mustRun(["ps", "-q", service])).trim();
     if (!id) throw new Error(`no container for service ${service}`);
     return id;
+  }
+
+  /** A service container's address on the compose network (how the host reaches a node's ports). */
+  async containerIp(service: string): Promise<string> {
+    const id = await this.containerId(service);
+    const r = await run("docker", [
+      "inspect",
+      "-f",
+      "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+      id,
+    ]);
+    const ip = r.stdout.trim();
+    if (r.code !== 0 || !ip) throw new Error(`no address for service ${service}: ${r.stderr}`);
+    return ip;
+  }
+
+  /** Runs a command in a service's container (`docker exec`). */
+  async exec(service: string, command: string[]): Promise<RunResult> {
+    return await run("docker", ["exec", await this.containerId(service), ...command]);
   }
 
   async health(service: string): Promise<string> {
