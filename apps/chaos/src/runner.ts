@@ -221,7 +221,18 @@ export class Runner {
         while (this.clock.now() < end && !signal.aborted) {
           const tick = this.clock.now();
           const a = random(pool)!;
-          const k = await this.killOnce(a, "", workload, timeline, Math.min(down, interval), signal);
+          let k: KillRecord;
+          try {
+            k = await this.killOnce(a, "", workload, timeline, Math.min(down, interval), signal);
+          } catch (err) {
+            // Nothing to hit right now (an etcd member still catching up, no Ready workload pod):
+            // the soak skips this tick rather than kill blindly.
+            if (!(err instanceof ExperimentError) || !["NoTarget", "NotSettled"].includes(err.reason))
+              throw err;
+            timeline.add(this.clock.now(), "Skipped", `${a}: ${err.message}`);
+            await sleep(this.clock, Math.max(0, tick + interval - this.clock.now()), signal);
+            continue;
+          }
           kills.push(k);
           log.info({ kill: a, target: k.target }, "random kill");
           // One kill at a time: the next waits until this one has healed (or the interval is up
