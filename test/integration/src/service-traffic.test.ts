@@ -420,8 +420,19 @@ async function rollingUpdateUnderLoad(
   const status = await ktl(h.server(), ["rollout", "status", "deployment/roll", "--timeout", "120s"]);
   expect(status.code, status.stderr).toBe(0);
   expect(status.stdout).toContain('deployment "roll" successfully rolled out');
+  // The last old pod left the Endpoints when it was deleted; kube-proxy follows within its sync
+  // period (well under a second), so 150 more requests end on the new pods only.
+  const current = async () =>
+    (await h.podsOf("app=roll"))
+      .filter((p) => !p.metadata!.deletionTimestamp)
+      .map((p) => p.status!.podIp)
+      .sort();
+  await waitFor(
+    "only new pods in the Endpoints",
+    async () => (await h.readyIps("roll")).join() === (await current()).join(),
+  );
   const seenAfter = loop.count();
-  await waitFor("requests after the rollout", async () => loop.count() >= seenAfter + 30, 30_000);
+  await waitFor("requests after the rollout", async () => loop.count() >= seenAfter + 150, 30_000);
   const replies = await loop.stop();
 
   const failures = replies.filter((r) => !r.ok).map((r) => r.body);
