@@ -30,6 +30,8 @@ const FLAGS = {
   "write-timeout": { env: "TSKUBE_CHAOS_WRITE_TIMEOUT", default: "5s" },
   "settle-timeout": { env: "TSKUBE_CHAOS_SETTLE_TIMEOUT", default: "90s" },
   "lead-time": { env: "TSKUBE_CHAOS_LEAD_TIME", default: "3s" },
+  // Empty: each Ready node's InternalIP; 127.0.0.1 for pnpm local-up.
+  "node-port-address": { env: "TSKUBE_CHAOS_NODE_PORT_ADDRESS", default: "" },
   "sample-interval": { env: "TSKUBE_CHAOS_SAMPLE_INTERVAL", default: "1s" },
   "scheduler-lease": { env: "TSKUBE_CHAOS_SCHEDULER_LEASE", default: "kube-system/kube-scheduler" },
   "controller-manager-lease": {
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
       settleTimeoutMs: parseDuration(flags["settle-timeout"]),
       leadMs: parseDuration(flags["lead-time"]),
       sampleIntervalMs: parseDuration(flags["sample-interval"]),
+      nodePortAddress: flags["node-port-address"],
       schedulerLease: flags["scheduler-lease"],
       controllerManagerLease: flags["controller-manager-lease"],
     };

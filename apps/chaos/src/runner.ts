@@ -70,6 +70,11 @@ export interface RunnerOptions {
   leadMs: number;
   schedulerLease: string;
   controllerManagerLease: string;
+  /**
+   * Where the request stream reaches node ports: empty = each Ready node's InternalIP (compose);
+   * local-up's kube-proxies share the host and listen on 127.0.0.1.
+   */
+  nodePortAddress: string;
   /** How often the request/replica sampler and the duplicate-pod sampler look. */
   sampleIntervalMs: number;
 }
@@ -173,7 +178,7 @@ export class Runner {
         this.informers.nodes.store
           .list()
           .filter(isNodeReady)
-          .map((n) => ({ host: nodeAddress(n), port: workload.nodePort })),
+          .map((n) => ({ host: this.opts.nodePortAddress || nodeAddress(n), port: workload.nodePort })),
     });
     let writes: WriteStream | undefined;
     if (WRITE_ACTIONS.includes(action)) {
@@ -209,6 +214,17 @@ export class Runner {
     requests.start();
     writes?.start();
     await sleep(this.clock, this.opts.leadMs, signal);
+    // A stream that fails before anything was killed measures the setup, not the kill.
+    const baseline = requests.records.filter((r) => r.at < this.clock.now());
+    if (baseline.length > 0 && !baseline.some((r) => r.ok)) {
+      sampling = false;
+      await Promise.all([requests.stop(), writes?.stop(), sampler]);
+      const where = [...new Set(baseline.map((r) => r.endpoint))].join(", ") || "no Ready node";
+      throw new ExperimentError(
+        "WorkloadUnreachable",
+        `none of ${baseline.length} requests to the workload's node port (${where}) succeeded before the kill; nothing was killed`,
+      );
+    }
 
     const kills: KillRecord[] = [];
     let failure: ExperimentError | undefined;
