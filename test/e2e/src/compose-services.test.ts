@@ -48,7 +48,7 @@ spec:
   template:
     metadata: {labels: {app: webapp}}
     spec:
-      # The node-restart test must not see these pods evicted if node-1 misses its 8s lease meanwhile.
+      # The node-restart test must not see these pods evicted if node-1 misses the fast profile's 5s grace period meanwhile.
       tolerations: [{operator: Exists, effect: NoExecute}]
       affinity:
         podAntiAffinity:
