@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Container, LifecycleHandler, Pod } from "@tskube/api";
 import type { Client } from "@tskube/client";
 import type { EventRecorder } from "@tskube/controller";
@@ -278,5 +281,78 @@ describe("PodSyncer.killContainer (preStop before SIGTERM)", () => {
     await s.syncer.sync(p);
     expect(s.runtime.calls).toEqual([`exec ${s.id} drain 12000`, `stop ${s.id} 12`]);
     expect(s.deletes).toEqual(["web 0"]);
+  });
+});
+
+describe("PodSyncer postStart", () => {
+  function setup() {
+    const runtime = new (class extends Recording {
+      override async startContainer(id: string) {
+        this.calls.push(`start ${id}`);
+        await super.startContainer(id);
+      }
+    })("10.1.0.0");
+    const events: string[] = [];
+    const recorder = {
+      event: async (_o: unknown, type: string, reason: string, message: string) => {
+        events.push(`${type} ${reason} ${message}`);
+      },
+    } as unknown as EventRecorder;
+    const client = { resource: () => ({ updateStatus: async () => undefined }) } as unknown as Client;
+    const root = mkdtempSync(join(tmpdir(), "tskube-poststart-"));
+    const syncer = new PodSyncer({
+      client,
+      volumes: new VolumeManager(root, client),
+      runtime,
+      recorder,
+      backoff: new RestartBackoff({ initialMs: 10_000, maxMs: 300_000, resetMs: 600_000 }),
+      nodeName: "node-1",
+      nodeIp: "127.0.0.1",
+      log: silentLogger,
+    });
+    const p = Pod.fromPartial({
+      metadata: { name: "web", namespace: "default", uid: "uid-1" },
+      spec: {
+        terminationGracePeriodSeconds: 30,
+        containers: [
+          {
+            name: "app",
+            image: "node",
+            command: ["node", "app.js"],
+            lifecycle: { postStart: { exec: { command: ["warm-cache"] } } },
+          },
+        ],
+      },
+    });
+    return { runtime, events, syncer, pod: p, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+  }
+
+  it("runs the hook right after the container starts and leaves it running when the hook succeeds", async () => {
+    const s = setup();
+    await s.syncer.sync(s.pod);
+    const [c] = await s.runtime.listContainers();
+    expect(s.runtime.calls).toEqual([`start ${c!.id}`, `exec ${c!.id} warm-cache 120000`]);
+    expect(c!.state).toBe("RUNNING");
+    expect(s.events).not.toContain("Warning FailedPostStartHook PostStartHook failed");
+    s.cleanup();
+  });
+
+  it("kills the container when the hook fails, with Kubernetes' events", async () => {
+    const s = setup();
+    s.runtime.execAnswer = { exitCode: 1, stdout: "", stderr: "no cache" };
+    await s.syncer.sync(s.pod);
+    const [c] = await s.runtime.listContainers();
+    expect(s.runtime.calls).toEqual([
+      `start ${c!.id}`,
+      `exec ${c!.id} warm-cache 120000`,
+      `stop ${c!.id} 30`,
+    ]);
+    expect(c!.state).toBe("EXITED");
+    expect(s.events.filter((e) => !e.includes("Pull") && !e.includes("Created"))).toEqual([
+      "Normal Started Started container app",
+      "Warning FailedPostStartHook PostStartHook failed",
+      "Normal Killing FailedPostStartHook",
+    ]);
+    s.cleanup();
   });
 });

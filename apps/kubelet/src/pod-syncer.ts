@@ -54,6 +54,13 @@ function limits(spec: Container): { cpuMillis?: number; memoryBytes?: number } {
   return out;
 }
 
+/**
+ * How long a postStart hook may run. Kubernetes sets no bound (the pod's sync waits), which here
+ * would hold the pod worker forever on a hook that hangs; two minutes, as the kubelet's runtime
+ * request timeout, keeps it bounded.
+ */
+export const POST_START_TIMEOUT_MS = 120_000;
+
 /** Kubernetes' minimumGracePeriodInSeconds: SIGTERM always gets this long after a preStop hook. */
 export const MIN_GRACE_AFTER_HOOK_SECONDS = 2;
 
@@ -183,7 +190,7 @@ export class PodSyncer {
       views.push(view);
       const latest = attempts.at(-1);
       if (latest && (latest.state === "RUNNING" || latest.state === "CREATED")) {
-        if (latest.state === "CREATED") await this.start(pod, latest.id, spec, view);
+        if (latest.state === "CREATED") await this.start(pod, latest.id, spec, view, podIp);
         this.opts.probes?.ensure(pod, spec, latest.id, podIp);
         continue;
       }
@@ -321,17 +328,45 @@ export class PodSyncer {
       return undefined;
     }
     await recorder.event(pod, "Normal", "Created", `Created container ${spec.name}`);
-    await this.start(pod, id, spec, view);
+    await this.start(pod, id, spec, view, podIp);
     return undefined;
   }
 
-  private async start(pod: Pod, id: string, spec: Container, view: ContainerView): Promise<void> {
+  private async start(
+    pod: Pod,
+    id: string,
+    spec: Container,
+    view: ContainerView,
+    podIp: string,
+  ): Promise<void> {
     try {
       await this.opts.runtime.startContainer(id);
       await this.opts.recorder.event(pod, "Normal", "Started", `Started container ${spec.name}`);
     } catch (err) {
       view.waitingReason = { reason: "RunContainerError", message: (err as Error).message };
       await this.opts.recorder.event(pod, "Warning", "Failed", `Error: ${(err as Error).message}`);
+      return;
+    }
+    const postStart = spec.lifecycle?.postStart;
+    if (!postStart) return;
+    // As Kubernetes' startContainer: the hook runs right after the start and the pod's sync waits
+    // for it; a failed hook kills the container, which then restarts per its restartPolicy.
+    const graceSeconds = pod.spec?.terminationGracePeriodSeconds ?? 30;
+    try {
+      await runLifecycleHandler(
+        postStart,
+        { pod, container: spec, containerId: id, podIp, runtime: this.opts.runtime },
+        { signal: AbortSignal.timeout(POST_START_TIMEOUT_MS), timeoutMs: POST_START_TIMEOUT_MS },
+      );
+    } catch (err) {
+      this.opts.log.warn(
+        { pod: podName(pod), container: spec.name, err: (err as Error).message },
+        "PostStart hook failed",
+      );
+      await this.opts.recorder.event(pod, "Warning", "FailedPostStartHook", "PostStartHook failed");
+      view.waitingReason = { reason: "PostStartHookError", message: (err as Error).message };
+      const c = (await this.opts.runtime.listContainers()).find((x) => x.id === id);
+      if (c) await this.killContainer(pod, c, graceSeconds, podIp, "FailedPostStartHook");
     }
   }
 

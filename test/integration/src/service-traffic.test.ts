@@ -598,7 +598,7 @@ describe("Service traffic through kube-proxy (userspace mode, process runtime)",
       "service.kubernetes.io/headless": "",
     });
   });
-  it("runs each container's preStop hook (exec, httpGet) before its SIGTERM when the pod is deleted", async () => {
+  it("runs postStart after the start, and each container's preStop hook (exec, httpGet) before its SIGTERM when the pod is deleted", async () => {
     const marker = join(mkdtempSync(join(tmpdir(), "tskube-prestop-")), "order");
     // Each container notes its hook and its SIGTERM in one file the test reads afterwards.
     const script = `const fs = require("fs");
@@ -607,7 +607,7 @@ require("http").createServer((q, r) => {
   r.end("ok");
 }).listen(Number(process.env.PORT), process.env.TSKUBE_POD_IP);
 process.on("SIGTERM", () => { fs.appendFileSync(process.env.MARKER, process.env.NAME + " sigterm\\n"); process.exit(0); });`;
-    const container = (name: string, port: number, preStop: Record<string, unknown>) => ({
+    const container = (name: string, port: number, lifecycle: Record<string, unknown>) => ({
       name,
       image: "node:20",
       command: [process.execPath, "-e", script],
@@ -618,7 +618,7 @@ process.on("SIGTERM", () => { fs.appendFileSync(process.env.MARKER, process.env.
       ],
       ports: [{ name: `${name}-admin`, containerPort: port }],
       readinessProbe: { tcpSocket: { port: `${name}-admin` }, periodSeconds: 1 },
-      lifecycle: { preStop },
+      lifecycle,
     });
     await apply(
       JSON.stringify({
@@ -628,8 +628,11 @@ process.on("SIGTERM", () => { fs.appendFileSync(process.env.MARKER, process.env.
         spec: {
           terminationGracePeriodSeconds: 10,
           containers: [
-            container("a", 8081, { exec: { command: ["sh", "-c", `echo a prestop-exec >> ${marker}`] } }),
-            container("b", 8082, { httpGet: { path: "/prestop", port: "b-admin" } }),
+            container("a", 8081, {
+              postStart: { exec: { command: ["sh", "-c", `echo a poststart-exec >> ${marker}`] } },
+              preStop: { exec: { command: ["sh", "-c", `echo a prestop-exec >> ${marker}`] } },
+            }),
+            container("b", 8082, { preStop: { httpGet: { path: "/prestop", port: "b-admin" } } }),
           ],
         },
       }),
@@ -650,7 +653,11 @@ process.on("SIGTERM", () => { fs.appendFileSync(process.env.MARKER, process.env.
       30_000,
     );
     const lines = readFileSync(marker, "utf8").trim().split("\n");
-    expect(lines.filter((l) => l.startsWith("a "))).toEqual(["a prestop-exec", "a sigterm"]);
+    expect(lines.filter((l) => l.startsWith("a "))).toEqual([
+      "a poststart-exec",
+      "a prestop-exec",
+      "a sigterm",
+    ]);
     expect(lines.filter((l) => l.startsWith("b "))).toEqual(["b prestop-http", "b sigterm"]);
   });
 });
