@@ -1,3 +1,4 @@
+export * from "./async-resource-bind.js";
 export * from "./errors.js";
 export * from "./flags.js";
 export * from "./http.js";
