@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Deployment, Experiment, Lease, Node, Pod, ReplicaSet } from "@tskube/api";
 import { createClient } from "@tskube/client";
 import { realClock, SharedInformerFactory } from "@tskube/controller";
@@ -112,6 +113,8 @@ async function main(): Promise<void> {
     },
   });
   const stop = new AbortController();
+  // Six informers, the controller loop and a run all listen for the one shutdown signal.
+  setMaxListeners(50, stop.signal);
   const http = await startHttp({
     address: flags["http-address"],
     log,

@@ -19,6 +19,8 @@ const LABEL_KIND = "io.tskube.kind";
 const LABEL_POD_NAME = "io.tskube.pod.name";
 const LABEL_POD_NAMESPACE = "io.tskube.pod.namespace";
 const LABEL_CONTAINER_NAME = "io.tskube.container.name";
+const BRING_BACK_ATTEMPTS = 20;
+const BRING_BACK_RETRY_MS = 500;
 
 export interface DockerExecutorOptions {
   /** The compose project whose services are the targets (`com.docker.compose.project`). */
@@ -125,22 +127,34 @@ export class DockerExecutor implements Executor {
     const c = await this.container(target);
     const info = await c.inspect();
     if (info.State.Paused) await c.unpause();
-    if (info.State.Running) return;
-    await c.start().catch((err) => {
-      // 304: already started (its restart policy was quicker).
-      if ((err as { statusCode?: number }).statusCode !== 304) throw engineError(err, `start ${target}`);
-    });
+    if (!info.State.Running) {
+      await c.start().catch((err) => {
+        // 304: already started (its restart policy was quicker).
+        if ((err as { statusCode?: number }).statusCode !== 304) throw engineError(err, `start ${target}`);
+      });
+    }
     // A container that shares this one's network namespace (`network_mode: service:node-N`, the
-    // node's kube-proxy) was left in the old, now unplugged namespace: restart it into the new one,
-    // as restarting a machine restarts everything on it.
+    // node's kube-proxy) was left in the old, unplugged namespace, or failed to restart without it:
+    // once this one runs, restart it into the new namespace, as restarting a machine restarts
+    // everything on it. The engine refuses ("cannot join network of a non running container")
+    // while this one is still starting, hence the retries.
     for (const [service, other] of await this.services()) {
-      if (other.HostConfig?.NetworkMode !== `container:${info.Id}` || other.State !== "running") continue;
-      await this.docker
-        .getContainer(other.Id)
-        .restart({ t: 1 })
-        .catch((err) => {
-          throw engineError(err, `restart ${service} into ${target}'s network namespace`);
-        });
+      if (other.HostConfig?.NetworkMode !== `container:${info.Id}`) continue;
+      let lastErr: unknown;
+      for (let attempt = 0; attempt < BRING_BACK_ATTEMPTS; attempt++) {
+        const self = await c.inspect();
+        if (self.State.Running && !self.State.Restarting) {
+          try {
+            await this.docker.getContainer(other.Id).restart({ t: 1 });
+            lastErr = undefined;
+            break;
+          } catch (err) {
+            lastErr = err;
+          }
+        }
+        await new Promise((r) => setTimeout(r, BRING_BACK_RETRY_MS));
+      }
+      if (lastErr) throw engineError(lastErr, `restart ${service} into ${target}'s network namespace`);
     }
   }
 
