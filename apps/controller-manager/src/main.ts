@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { createClient } from "@tskube/client";
 import { EventRecorder, LeaderElector, realClock, SharedInformerFactory } from "@tskube/controller";
@@ -47,7 +48,7 @@ const FLAGS = {
   "load-balancer-ip-pool": { env: "TSKUBE_LOAD_BALANCER_IP_POOL", default: "" },
   ...NODE_LIFECYCLE_FLAGS,
   "request-timeout": { env: "TSKUBE_REQUEST_TIMEOUT", default: "30s" },
-  id: { env: "TSKUBE_ID", default: `${hostname()}_${process.pid}` },
+  id: { env: "TSKUBE_ID", default: `${hostname()}_${randomUUID()}` },
 } as const;
 type Flag = keyof typeof FLAGS;
 

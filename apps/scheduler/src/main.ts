@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { createClient } from "@tskube/client";
 import { EventRecorder, LeaderElector } from "@tskube/controller";
@@ -31,7 +32,7 @@ const FLAGS = {
   "assumed-pod-ttl": { env: "TSKUBE_ASSUMED_POD_TTL", default: "0s" },
   // Kubernetes binds each pod in its own goroutine; this bounds the binding writes in flight.
   "max-bindings-in-flight": { env: "TSKUBE_MAX_BINDINGS_IN_FLIGHT", default: "256" },
-  id: { env: "TSKUBE_ID", default: `${hostname()}_${process.pid}` },
+  id: { env: "TSKUBE_ID", default: `${hostname()}_${randomUUID()}` },
 } as const;
 type Flag = keyof typeof FLAGS;
 

@@ -157,7 +157,7 @@ spec:
     }
     expect(wide).toMatch(/^scheduled\s+0\/1\s+Pending\s+0\s+\S+\s+<none>\s+hollow-1\s/m);
     const lease = await ktl(server(1), ["get", "lease", "kube-scheduler", "-n", "kube-system"]);
-    expect(lease.stdout).toMatch(/^kube-scheduler\s+scheduler-[01]_\d+\s/m);
+    expect(lease.stdout).toMatch(/^kube-scheduler\s+scheduler-[01]_[0-9a-f-]{36}\s/m);
   });
 
   it("ktl fails over when its first apiserver is gone", async () => {
