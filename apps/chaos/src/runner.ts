@@ -366,8 +366,9 @@ export class Runner {
     const passed = kept.every((i) => i.ok);
     const statusKills = [];
     if (action === "RandomKill") {
-      for (const k of kills) {
-        const rec = await this.recoveryOf(k, writes, windowEnd);
+      for (const [i, k] of kills.entries()) {
+        // Each kill's own stretch: a write stall after the next kill is that kill's.
+        const rec = await this.recoveryOf(k, writes, kills[i + 1]?.killAt ?? windowEnd);
         statusKills.push({
           time: new Date(k.killAt).toISOString(),
           action: k.action,
