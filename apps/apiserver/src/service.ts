@@ -1,4 +1,4 @@
-import { status as GrpcStatus, Metadata, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
+import { status as GrpcStatus, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
 import {
   type Any,
   APIResource,
@@ -16,7 +16,6 @@ import {
   PatchResponse,
   pack,
   type ResourceServiceServer,
-  Status,
   typeNameOf,
   UpdateResponse,
   UpdateStatusResponse,
