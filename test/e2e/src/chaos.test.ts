@@ -73,13 +73,14 @@ describe("chaos experiments against the compose cluster", () => {
   let failed = false;
   const servers = () =>
     `127.0.0.1:${project.ports.TSKUBE_APISERVER_0_PORT},127.0.0.1:${project.ports.TSKUBE_APISERVER_1_PORT}`;
-  const compose = (args: string[], timeoutMs?: number) =>
-    project.mustRun(["-f", join(REPO_ROOT, "docker-compose.yml"), "-f", OVERRIDE, ...args], timeoutMs);
 
   beforeAll(
     async () => {
       await project.allocatePorts();
       project.ports.TSKUBE_COMPOSE_PROJECT = project.name;
+      // Every compose call of the project (ps, logs, stop, down) sees the chaos service too.
+      project.ports.COMPOSE_FILE = [join(REPO_ROOT, "docker-compose.yml"), OVERRIDE].join(":");
+      project.ports.COMPOSE_PATH_SEPARATOR = ":";
       project.ports.TSKUBE_TAG = tag;
       project.ports.TSKUBE_LOAD_BALANCER_IP_POOL = project.ports.TSKUBE_NETWORK_SUBNET!.replace(
         /\.0\.0\/16$/,
@@ -116,7 +117,7 @@ describe("chaos experiments against the compose cluster", () => {
         rmSync(context, { recursive: true, force: true });
       }
       try {
-        await compose(["up", "-d"], BUILD_TIMEOUT_MS);
+        await project.mustRun(["up", "-d"], BUILD_TIMEOUT_MS);
         await project.waitHealthy(SERVICES, HEALTHY_TIMEOUT_MS);
       } catch (err) {
         failed = true;
@@ -133,24 +134,12 @@ describe("chaos experiments against the compose cluster", () => {
   afterAll(async () => {
     console.log(`\nchaos figures (fast profile):\n${figures.join("\n")}`);
     if (failed) {
-      const logs = await project.run([
-        "-f",
-        join(REPO_ROOT, "docker-compose.yml"),
-        "-f",
-        OVERRIDE,
-        "logs",
-        "--no-color",
-        "--tail=60",
-        "chaos",
-      ]);
+      const logs = await project.run(["logs", "--no-color", "--tail=60", "chaos"]);
       console.error(`chaos controller log of ${project.name}:\n${logs.stdout}${logs.stderr}`);
     }
-    await project.run(["-f", join(REPO_ROOT, "docker-compose.yml"), "-f", OVERRIDE, "stop"], 180_000);
+    await project.run(["stop"], 180_000);
     await project.removePods();
-    await project.run(
-      ["-f", join(REPO_ROOT, "docker-compose.yml"), "-f", OVERRIDE, "down", "-v", "--remove-orphans"],
-      180_000,
-    );
+    await project.run(["down", "-v", "--remove-orphans"], 180_000);
     await run("docker", ["rmi", `tskube/tskube:${tag}`]);
   }, 400_000);
 
