@@ -19,7 +19,8 @@ const FLAGS = {
   // docker: compose services and pod containers through the Engine; process: pnpm local-up.
   executor: { env: "TSKUBE_CHAOS_EXECUTOR", default: "docker" },
   "docker-socket": { env: "TSKUBE_DOCKER_SOCKET", default: "/var/run/docker.sock" },
-  "compose-project": { env: "TSKUBE_COMPOSE_PROJECT", default: "tskube" },
+  // Empty: the project of the container the controller runs in.
+  "compose-project": { env: "TSKUBE_COMPOSE_PROJECT", default: "" },
   "cluster-name": { env: "TSKUBE_CLUSTER_NAME", default: "tskube" },
   "etcd-endpoint": { env: "TSKUBE_CHAOS_ETCD_ENDPOINT", default: "http://127.0.0.1:2379" },
   "local-up-state": { env: "TSKUBE_LOCAL_UP_STATE", default: ".local/local-up.json" },

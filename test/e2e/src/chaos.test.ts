@@ -5,14 +5,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ComposeProject, ktl, REPO_ROOT, run } from "./compose.js";
 
 /**
- * The CI chaos suite: the compose cluster plus the chaos controller (test/e2e/fixtures/compose.chaos.yml),
+ * The CI chaos suite: the compose cluster with its chaos controller (docker-compose.yml's `chaos` service),
  * every named experiment once, then RandomKill for two minutes. It fails on any broken invariant
  * (desired replicas, objects lost, duplicate pods, etcd agreement, acknowledged writes lost) and
  * prints every figure; the issue's timing targets are printed beside their figures (TargetMet), as a
  * benchmark prints its targets, since a shared CI machine's speed is no property of the code.
  */
 
-const OVERRIDE = join(REPO_ROOT, "test/e2e/fixtures/compose.chaos.yml");
 const SERVICES = [
   "etcd-0",
   "etcd-1",
@@ -77,10 +76,6 @@ describe("chaos experiments against the compose cluster", () => {
   beforeAll(
     async () => {
       await project.allocatePorts();
-      project.ports.TSKUBE_COMPOSE_PROJECT = project.name;
-      // Every compose call of the project (ps, logs, stop, down) sees the chaos service too.
-      project.ports.COMPOSE_FILE = [join(REPO_ROOT, "docker-compose.yml"), OVERRIDE].join(":");
-      project.ports.COMPOSE_PATH_SEPARATOR = ":";
       project.ports.TSKUBE_TAG = tag;
       project.ports.TSKUBE_LOAD_BALANCER_IP_POOL = project.ports.TSKUBE_NETWORK_SUBNET!.replace(
         /\.0\.0\/16$/,

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import Docker from "dockerode";
 import {
   type EtcdMemberStatus,
@@ -23,7 +24,11 @@ const BRING_BACK_ATTEMPTS = 20;
 const BRING_BACK_RETRY_MS = 500;
 
 export interface DockerExecutorOptions {
-  /** The compose project whose services are the targets (`com.docker.compose.project`). */
+  /**
+   * The compose project whose services are the targets (`com.docker.compose.project`); empty: the
+   * project of the container this process runs in (its hostname is its container id), so the
+   * controller finds its own cluster whatever name compose gave the project.
+   */
   project: string;
   /** The kubelets' --cluster-name: their pod containers carry it. */
   clusterName: string;
@@ -63,16 +68,35 @@ export class DockerExecutor implements Executor {
   readonly kind = "docker";
   private readonly docker: Docker;
   private readonly signal: (pid: number, signal: NodeJS.Signals) => void;
+  private resolvedProject: string | undefined;
 
   constructor(private readonly opts: DockerExecutorOptions) {
     this.docker = new Docker({ socketPath: opts.socketPath });
     this.signal = opts.signal ?? ((pid, sig) => process.kill(pid, sig));
+    if (opts.project) this.resolvedProject = opts.project;
+  }
+
+  /** The compose project: the configured one, else the one of the container this process runs in. */
+  async project(): Promise<string> {
+    if (this.resolvedProject) return this.resolvedProject;
+    const self = hostname();
+    const info = await this.docker
+      .getContainer(self)
+      .inspect()
+      .catch((err: unknown) => {
+        throw engineError(err, `no compose project given and container ${self} (this host) is unknown`);
+      });
+    const project = info.Config.Labels?.[LABEL_PROJECT];
+    if (!project)
+      throw new Error(`no compose project given and container ${self} has no ${LABEL_PROJECT} label`);
+    this.resolvedProject = project;
+    return project;
   }
 
   private async services(): Promise<Map<string, Docker.ContainerInfo>> {
     const list = await this.docker.listContainers({
       all: true,
-      filters: { label: [`${LABEL_PROJECT}=${this.opts.project}`] },
+      filters: { label: [`${LABEL_PROJECT}=${await this.project()}`] },
     });
     const out = new Map<string, Docker.ContainerInfo>();
     for (const c of list) {
@@ -84,7 +108,7 @@ export class DockerExecutor implements Executor {
 
   private async container(service: string): Promise<Docker.Container> {
     const c = (await this.services()).get(service);
-    if (!c) throw new Error(`no container of service ${service} in compose project ${this.opts.project}`);
+    if (!c) throw new Error(`no container of service ${service} in compose project ${await this.project()}`);
     return this.docker.getContainer(c.Id);
   }
 
