@@ -128,13 +128,7 @@ describe("chaos experiments against the compose cluster", () => {
 
   afterAll(async () => {
     console.log(`\nchaos figures (fast profile):\n${figures.join("\n")}`);
-    if (failed) {
-      const logs = await project.run(["logs", "--no-color", "--tail=60", "chaos"]);
-      console.error(`chaos controller log of ${project.name}:\n${logs.stdout}${logs.stderr}`);
-    }
-    await project.run(["stop"], 180_000);
-    await project.removePods();
-    await project.run(["down", "-v", "--remove-orphans"], 180_000);
+    await project.tearDown({ failed, tail: 60, logServices: ["chaos"] });
     await run("docker", ["rmi", `tskube/tskube:${tag}`]);
   }, 400_000);
 

@@ -215,13 +215,7 @@ describe("Services in the docker compose cluster", () => {
   });
 
   afterAll(async () => {
-    if (failed) {
-      const logs = await project.run(["logs", "--no-color", "--tail=60"]);
-      console.error(`compose logs of ${project.name}:\n${logs.stdout}${logs.stderr}`);
-    }
-    await project.run(["stop"], 180_000);
-    await project.removePods();
-    const down = await project.run(["down", "-v", "--remove-orphans"], 180_000);
+    const down = await project.tearDown({ failed, tail: 60 });
     expect(down.code, down.stderr).toBe(0);
   }, 400_000);
 

@@ -63,15 +63,7 @@ describe("docker compose cluster", () => {
   });
 
   afterAll(async () => {
-    if (failed) {
-      const logs = await project.run(["logs", "--no-color", "--tail=100"]);
-      console.error(`compose logs of ${project.name}:\n${logs.stdout}${logs.stderr}`);
-    }
-    // Stop the cluster first: while kubelets and controllers run they recreate the pod containers
-    // (the Deployment's ReplicaSet keeps its pods), which would then hold the network open.
-    await project.run(["stop"], 180_000);
-    await project.removePods();
-    const down = await project.run(["down", "-v", "--remove-orphans"], 180_000);
+    const down = await project.tearDown({ failed, tail: 100 });
     expect(down.code, down.stderr).toBe(0);
   }, 200_000);
 

@@ -144,6 +144,21 @@ export class ComposeProject {
     if (ids.length) await run("docker", ["rm", "-f", ...ids]);
   }
 
+  /**
+   * Tears the project down: the logs of `logServices` (all when empty) when a test failed, then stop
+   * first (while kubelets and controllers run they recreate the pod containers, which would hold the
+   * network open), remove the pods, `down -v`. Returns the result of `down`.
+   */
+  async tearDown(opts: { failed: boolean; tail: number; logServices?: string[] }): Promise<RunResult> {
+    if (opts.failed) {
+      const logs = await this.run(["logs", "--no-color", `--tail=${opts.tail}`, ...(opts.logServices ?? [])]);
+      console.error(`compose logs of ${this.name}:\n${logs.stdout}${logs.stderr}`);
+    }
+    await this.run(["stop"], 180_000);
+    await this.removePods();
+    return await this.run(["down", "-v", "--remove-orphans"], 180_000);
+  }
+
   async containerId(service: string): Promise<string> {
     const id = (await this.mustRun(["ps", "-q", service])).trim();
     if (!id) throw new Error(`no container for service ${service}`);
