@@ -39,14 +39,25 @@ program
   .showHelpAfterError()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
+/**
+ * A command whose work is still pending when nothing is left to wake it (a promise no timer or
+ * socket will ever settle) would otherwise end the process with exit code 0 and no output.
+ */
+function failIfAbandoned(): void {
+  process.stderr.write("error: ktl stopped with its request unfinished (no connection left to answer it)\n");
+  process.exitCode = 1;
+}
+
 async function run(fn: (ctx: Context) => Promise<void>): Promise<void> {
   const ctx = makeContext(program.opts<GlobalFlags>());
+  process.once("beforeExit", failIfAbandoned);
   try {
     await fn(ctx);
   } catch (err) {
     ctx.err(describeError(err));
   } finally {
     ctx.close();
+    process.off("beforeExit", failIfAbandoned);
   }
   process.exitCode = ctx.exitCode ?? (ctx.failed ? 1 : 0);
 }

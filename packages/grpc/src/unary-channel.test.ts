@@ -162,6 +162,21 @@ describe("UnaryChannel against a grpc-js server", () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
+  it("a listener that accepts and closes at once (docker's proxy, container gone) is UNAVAILABLE, not a hang", async () => {
+    const closing = createTcpServer((socket) => socket.end());
+    await new Promise<void>((r) => closing.listen(0, "127.0.0.1", r));
+    const ch = new UnaryChannel(`127.0.0.1:${(closing.address() as AddressInfo).port}`, {
+      connectTimeoutMs: 60_000,
+    });
+    cleanup.push(
+      () => ch.close(),
+      () => closing.close(),
+    );
+    const err = await failure(ch.call(echo, Buffer.from("x"), soon(60_000)));
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err.notSent).toBe(true);
+  });
+
   it("a server killed under a call fails it as UNAVAILABLE (maybe sent); a restarted one is dialled again", async () => {
     const first = await startServer();
     // Pings every few ms, so a keepalive also fires around the server's death.

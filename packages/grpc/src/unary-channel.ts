@@ -201,10 +201,14 @@ export class UnaryChannel {
         clearTimeout(timer);
         reject(unavailable(`cannot connect (${(err as NodeJS.ErrnoException).code ?? err.message}) to`));
       });
-      // A server going away (GOAWAY, reset) drops the connection; the next call dials again.
+      // A server going away (GOAWAY, reset) drops the connection; the next call dials again. A
+      // connection closed before the peer's SETTINGS (docker's port proxy accepts and then closes
+      // when the container behind it is gone) must reject the dial: left pending, with its timer
+      // cleared, nothing would keep the process alive and a CLI would exit 0 with nothing done.
       const forget = () => {
         clearTimeout(timer);
         if (this.session === session) this.session = undefined;
+        reject(unavailable("connection closed before HTTP/2 settings from"));
       };
       session.once("close", forget);
       session.once("goaway", () => {

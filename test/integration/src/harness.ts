@@ -88,6 +88,61 @@ export async function startEtcd(): Promise<EtcdHandle> {
   };
 }
 
+/** A real three-member etcd cluster on loopback; endpoint lists every member's client URL. */
+export async function startEtcdCluster(size = 3): Promise<EtcdHandle & { members: EtcdHandle[] }> {
+  const ports = await Promise.all(
+    Array.from({ length: size }, async () => ({ client: await freePort(), peer: await freePort() })),
+  );
+  const cluster = ports.map((p, i) => `m${i}=http://127.0.0.1:${p.peer}`).join(",");
+  const members = ports.map((p, i) => {
+    const dataDir = mkdtempSync(join(tmpdir(), "tskube-etcd-"));
+    const endpoint = `http://127.0.0.1:${p.client}`;
+    const proc = spawn(
+      "etcd",
+      [
+        "--name",
+        `m${i}`,
+        "--data-dir",
+        dataDir,
+        "--listen-client-urls",
+        endpoint,
+        "--advertise-client-urls",
+        endpoint,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${p.peer}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${p.peer}`,
+        "--initial-cluster",
+        cluster,
+        "--initial-cluster-state",
+        "new",
+        "--log-level",
+        "error",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    proc.stderr?.pipe(createWriteStream(join(dataDir, "..", `${dataDir.split("/").pop()}.log`)));
+    return {
+      endpoint,
+      dataDir,
+      async stop() {
+        proc.kill("SIGTERM");
+        await exited(proc);
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  });
+  for (const m of members) await waitFor("etcd member", async () => (await fetch(`${m.endpoint}/health`)).ok);
+  return {
+    endpoint: members.map((m) => m.endpoint).join(","),
+    dataDir: members[0]!.dataDir,
+    members,
+    async stop() {
+      await Promise.all(members.map((m) => m.stop()));
+    },
+  };
+}
+
 export interface ApiserverHandle {
   /** host:port of the gRPC API. */
   address: string;
