@@ -91,6 +91,16 @@ suite() {
       failed += Math.max(own, f.status === "failed" ? 1 : 0);
     }
     console.log(`${r.numPassedTests} ${Math.max(failed, r.numFailedTests)} ${r.success ? 1 : 0}`);
+    // The failed tests by name, for the summary (a CI log may keep only its tail).
+    const root = process.cwd() + "/";
+    const names = [];
+    for (const f of r.testResults ?? []) {
+      const file = String(f.name ?? "").replace(root, "");
+      const bad = (f.assertionResults ?? []).filter((a) => a.status === "failed");
+      for (const a of bad) names.push(`${file} > ${a.fullName ?? a.title}`);
+      if (!bad.length && f.status === "failed") names.push(`${file} (outside its tests: ${String(f.message ?? "").split("\n")[0]})`);
+    }
+    fs.writeFileSync(process.argv[1] + ".failed", names.map((n) => `        ✗ ${n}\n`).join(""));
   ' "$json")
   local p f ok
   read -r p f ok <<<"$counts"
@@ -102,6 +112,7 @@ suite() {
   local status=ok
   [ "$f" = 0 ] || status=FAIL
   report+=("$(printf '%-5s %s: %d passed, %d failed (%ss)' "$status" "$name" "$p" "$f" "$((SECONDS - start))")")
+  if [ -s "$json.failed" ]; then report+=("$(cat "$json.failed")"); fi
 }
 
 check "lint (biome + buf)" pnpm lint
