@@ -48,7 +48,10 @@ describe("Service ClusterIP and NodePort allocation (two apiservers on one etcd)
       expect(ips.every(inServiceRange)).toBe(true);
       expect(new Set(ips).size).toBe(40);
       const ports = created.flatMap((s) => s.spec!.ports.map((p) => p.nodePort));
-      expect(ports.every((p) => p >= 30000 && p <= 32767)).toBe(true);
+      // Automatic picks stay out of the static bands (node ports 30000-30085, IPs 10.96.0.1-10.96.1.0)
+      // that values asked for by name come from.
+      expect(ports.every((p) => p >= 30086 && p <= 32767)).toBe(true);
+      expect(ips.every((ip) => toNumber(ip) > toNumber("10.96.1.0"))).toBe(true);
       expect(new Set(ports).size).toBe(80);
       expect(created[0]!.spec!.clusterIps).toEqual([created[0]!.spec!.clusterIp]);
       expect(created[0]!.spec!.ipFamilies).toEqual(["IPv4"]);
@@ -61,12 +64,12 @@ describe("Service ClusterIP and NodePort allocation (two apiservers on one etcd)
   it("honours a requested IP and node port and refuses taken or out-of-range ones in Kubernetes' words", async () => {
     await ns();
     const a = await services().create(
-      svc("asked", { clusterIp: "10.96.100.100", type: "NodePort", ports: [{ port: 80, nodePort: 30080 }] }),
+      svc("asked", { clusterIp: "10.96.0.100", type: "NodePort", ports: [{ port: 80, nodePort: 30080 }] }),
     );
-    expect(a.spec!.clusterIp).toBe("10.96.100.100");
+    expect(a.spec!.clusterIp).toBe("10.96.0.100");
     expect(a.spec!.ports[0]!.nodePort).toBe(30080);
-    await expect(services().create(svc("same-ip", { clusterIp: "10.96.100.100" }))).rejects.toThrow(
-      'Service "same-ip" is invalid: spec.clusterIPs: Invalid value: ["10.96.100.100"]: failed to allocate IP 10.96.100.100: provided IP is already allocated',
+    await expect(services().create(svc("same-ip", { clusterIp: "10.96.0.100" }))).rejects.toThrow(
+      'Service "same-ip" is invalid: spec.clusterIPs: Invalid value: ["10.96.0.100"]: failed to allocate IP 10.96.0.100: provided IP is already allocated',
     );
     await expect(
       services().create(svc("same-port", { type: "NodePort", ports: [{ port: 80, nodePort: 30080 }] })),
@@ -87,24 +90,24 @@ describe("Service ClusterIP and NodePort allocation (two apiservers on one etcd)
   it("frees the IP and node port on delete, so they can be asked for again", async () => {
     await ns();
     await services().create(
-      svc("freed", { clusterIp: "10.96.200.1", type: "NodePort", ports: [{ port: 80, nodePort: 30999 }] }),
+      svc("freed", { clusterIp: "10.96.0.200", type: "NodePort", ports: [{ port: 80, nodePort: 30050 }] }),
     );
     await services().delete("freed", { namespace: "alloc" });
     const again = await services().create(
       svc("freed-again", {
-        clusterIp: "10.96.200.1",
+        clusterIp: "10.96.0.200",
         type: "NodePort",
-        ports: [{ port: 80, nodePort: 30999 }],
+        ports: [{ port: 80, nodePort: 30050 }],
       }),
     );
-    expect(again.spec!.clusterIp).toBe("10.96.200.1");
-    expect(again.spec!.ports[0]!.nodePort).toBe(30999);
+    expect(again.spec!.clusterIp).toBe("10.96.0.200");
+    expect(again.spec!.ports[0]!.nodePort).toBe(30050);
   });
 
   it("keeps allocations across updates that omit them, and moves them when the type changes", async () => {
     await ns();
     const created = await services().create(
-      svc("shifty", { type: "NodePort", ports: [{ port: 80, nodePort: 31111 }] }),
+      svc("shifty", { type: "NodePort", ports: [{ port: 80, nodePort: 30060 }] }),
     );
     const ip = created.spec!.clusterIp;
     // An update that leaves out clusterIP and nodePort keeps both.
@@ -112,7 +115,7 @@ describe("Service ClusterIP and NodePort allocation (two apiservers on one etcd)
     bare.metadata!.resourceVersion = created.metadata!.resourceVersion;
     const kept = await services().update(bare);
     expect(kept.spec!.clusterIp).toBe(ip);
-    expect(kept.spec!.ports[0]!.nodePort).toBe(31111);
+    expect(kept.spec!.ports[0]!.nodePort).toBe(30060);
     // NodePort → ClusterIP drops the node port, and it is free for others.
     const asClusterIP = svc("shifty", { type: "ClusterIP", ports: [{ port: 80 }] });
     asClusterIP.metadata!.resourceVersion = kept.metadata!.resourceVersion;
@@ -120,9 +123,9 @@ describe("Service ClusterIP and NodePort allocation (two apiservers on one etcd)
     expect(plain.spec!.ports[0]!.nodePort).toBe(0);
     expect(plain.spec!.clusterIp).toBe(ip);
     const taker = await services().create(
-      svc("taker", { type: "NodePort", ports: [{ port: 80, nodePort: 31111 }] }),
+      svc("taker", { type: "NodePort", ports: [{ port: 80, nodePort: 30060 }] }),
     );
-    expect(taker.spec!.ports[0]!.nodePort).toBe(31111);
+    expect(taker.spec!.ports[0]!.nodePort).toBe(30060);
     // ExternalName gives the IP back; a Service may then ask for it.
     const external = svc("shifty", { type: "ExternalName", externalName: "db.example.com", ports: [] });
     external.metadata!.resourceVersion = plain.metadata!.resourceVersion;

@@ -31,7 +31,23 @@ export class RangeAllocator {
     /** Value → key suffix and back (an IP's dotted form, a port's digits). */
     private readonly format: (v: number) => string,
     private readonly parse: (s: string) => number | undefined,
+    /**
+     * Values at the bottom of the range that automatic allocation leaves alone until the rest is
+     * full, so a value asked for by name (a Service's chosen clusterIP or nodePort) is rarely taken
+     * already: Kubernetes' static/dynamic split (KEP-3070, KEP-3668).
+     */
+    readonly staticBand = 0,
   ) {}
+
+  /** Kubernetes' static band for service IPs: size/16, at least 16, at most 256. */
+  static ipStaticBand(size: number): number {
+    return Math.min(Math.max(16, Math.floor(size / 16)), 256, size);
+  }
+
+  /** Kubernetes' static band for node ports: size/32, at least 16, at most 128. */
+  static portStaticBand(size: number): number {
+    return Math.min(Math.max(16, Math.floor(size / 32)), 128, size);
+  }
 
   get size(): number {
     return this.last - this.first + 1;
@@ -50,18 +66,28 @@ export class RangeAllocator {
     return (await this.store.create(this.key(v), Buffer.from(JSON.stringify(owner)))) !== undefined;
   }
 
-  /** Any free value, or undefined when the range is full. */
+  /**
+   * Any free value, or undefined when the range is full: from the dynamic band (above the static
+   * band) first, the static band only once the dynamic one is full.
+   */
   async allocate(owner: Owner): Promise<number | undefined> {
+    const band = this.staticBand < this.size ? this.staticBand : 0;
+    const dynamic = this.size - band;
     for (let i = 0; i < RANDOM_TRIES; i++) {
-      const v = this.first + randomInt(this.size);
+      const v = this.first + band + randomInt(dynamic);
       if (await this.reserve(v, owner)) return v;
     }
     // Crowded: look at what is taken and try the free values from a random place onwards.
     const taken = await this.allocated();
-    const start = randomInt(this.size);
-    for (let i = 0; i < this.size; i++) {
-      const v = this.first + ((start + i) % this.size);
-      if (!taken.has(v) && (await this.reserve(v, owner))) return v;
+    for (const [from, size] of [
+      [this.first + band, dynamic],
+      [this.first, band],
+    ] as const) {
+      const start = size ? randomInt(size) : 0;
+      for (let i = 0; i < size; i++) {
+        const v = from + ((start + i) % size);
+        if (!taken.has(v) && (await this.reserve(v, owner))) return v;
+      }
     }
     return undefined;
   }

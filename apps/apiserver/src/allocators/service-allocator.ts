@@ -64,6 +64,7 @@ export class ServiceAllocator implements StorageHooks {
       last,
       numberToIpv4,
       ipv4ToNumber,
+      RangeAllocator.ipStaticBand(last - first + 1),
     );
     const parsePort = (s: string) => (/^\d+$/.test(s) ? Number(s) : undefined);
     this.ports = new RangeAllocator(
@@ -73,6 +74,7 @@ export class ServiceAllocator implements StorageHooks {
       config.nodePorts.max,
       String,
       parsePort,
+      RangeAllocator.portStaticBand(config.nodePorts.max - config.nodePorts.min + 1),
     );
   }
 
