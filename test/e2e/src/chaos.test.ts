@@ -66,12 +66,8 @@ interface Status {
 
 const figures: string[] = [];
 
-/**
- * Opt-in (TSKUBE_CHAOS_E2E=1) until a lost watch event after an apiserver kill is found: in its first
- * CI run an Experiment created right after ApiserverKill never reached the chaos controller's
- * informer (the next one did), so the suite is not yet part of the required e2e run.
- */
-const CHAOS_E2E = process.env.TSKUBE_CHAOS_E2E === "1";
+/** Part of every e2e run; TSKUBE_CHAOS_E2E=0 leaves it out (it takes about 17 minutes). */
+const CHAOS_E2E = process.env.TSKUBE_CHAOS_E2E !== "0";
 
 describe.skipIf(!CHAOS_E2E)("chaos experiments against the compose cluster", () => {
   const project = new ComposeProject();
