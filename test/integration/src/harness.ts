@@ -49,15 +49,16 @@ export interface EtcdHandle {
   stop(): Promise<void>;
 }
 
-/** A real single-member etcd on loopback with its data in a temporary directory. */
-export async function startEtcd(): Promise<EtcdHandle> {
+/** One etcd member on loopback with its data in a temporary directory (removed on stop). */
+function spawnEtcdMember(name: string, ports: { client: number; peer: number }, cluster: string): EtcdHandle {
   const dataDir = mkdtempSync(join(tmpdir(), "tskube-etcd-"));
-  const clientPort = await freePort();
-  const peerPort = await freePort();
-  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const endpoint = `http://127.0.0.1:${ports.client}`;
+  const peer = `http://127.0.0.1:${ports.peer}`;
   const proc = spawn(
     "etcd",
     [
+      "--name",
+      name,
       "--data-dir",
       dataDir,
       "--listen-client-urls",
@@ -65,18 +66,19 @@ export async function startEtcd(): Promise<EtcdHandle> {
       "--advertise-client-urls",
       endpoint,
       "--listen-peer-urls",
-      `http://127.0.0.1:${peerPort}`,
+      peer,
       "--initial-advertise-peer-urls",
-      `http://127.0.0.1:${peerPort}`,
+      peer,
       "--initial-cluster",
-      `default=http://127.0.0.1:${peerPort}`,
+      cluster,
+      "--initial-cluster-state",
+      "new",
       "--log-level",
       "error",
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   proc.stderr?.pipe(createWriteStream(join(dataDir, "..", `${dataDir.split("/").pop()}.log`)));
-  await waitFor("etcd", async () => (await fetch(`${endpoint}/health`)).ok);
   return {
     endpoint,
     dataDir,
@@ -88,50 +90,20 @@ export async function startEtcd(): Promise<EtcdHandle> {
   };
 }
 
-/** A real three-member etcd cluster on loopback; endpoint lists every member's client URL. */
+/** A real single-member etcd on loopback with its data in a temporary directory. */
+export async function startEtcd(): Promise<EtcdHandle> {
+  const ports = { client: await freePort(), peer: await freePort() };
+  const member = spawnEtcdMember("default", ports, `default=http://127.0.0.1:${ports.peer}`);
+  await waitFor("etcd", async () => (await fetch(`${member.endpoint}/health`)).ok);
+  return member;
+}
+
+/** A real etcd cluster of `size` members on loopback; endpoint lists every member's client URL. */
 export async function startEtcdCluster(size = 3): Promise<EtcdHandle & { members: EtcdHandle[] }> {
-  const ports = await Promise.all(
-    Array.from({ length: size }, async () => ({ client: await freePort(), peer: await freePort() })),
-  );
+  const ports = [];
+  for (let i = 0; i < size; i++) ports.push({ client: await freePort(), peer: await freePort() });
   const cluster = ports.map((p, i) => `m${i}=http://127.0.0.1:${p.peer}`).join(",");
-  const members = ports.map((p, i) => {
-    const dataDir = mkdtempSync(join(tmpdir(), "tskube-etcd-"));
-    const endpoint = `http://127.0.0.1:${p.client}`;
-    const proc = spawn(
-      "etcd",
-      [
-        "--name",
-        `m${i}`,
-        "--data-dir",
-        dataDir,
-        "--listen-client-urls",
-        endpoint,
-        "--advertise-client-urls",
-        endpoint,
-        "--listen-peer-urls",
-        `http://127.0.0.1:${p.peer}`,
-        "--initial-advertise-peer-urls",
-        `http://127.0.0.1:${p.peer}`,
-        "--initial-cluster",
-        cluster,
-        "--initial-cluster-state",
-        "new",
-        "--log-level",
-        "error",
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    proc.stderr?.pipe(createWriteStream(join(dataDir, "..", `${dataDir.split("/").pop()}.log`)));
-    return {
-      endpoint,
-      dataDir,
-      async stop() {
-        proc.kill("SIGTERM");
-        await exited(proc);
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
-  });
+  const members = ports.map((p, i) => spawnEtcdMember(`m${i}`, p, cluster));
   for (const m of members) await waitFor("etcd member", async () => (await fetch(`${m.endpoint}/health`)).ok);
   return {
     endpoint: members.map((m) => m.endpoint).join(","),
