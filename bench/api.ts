@@ -5,7 +5,7 @@
  * the same for raw etcd create transactions (the ratio is the figure), watch delivery latency p50/p99
  * with 100 watchers, and apiserver RSS after 20,000 objects. Every loop is bounded in count and time.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { setMaxListeners } from "node:events";
 import { createWriteStream, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +25,12 @@ const WATCH_EVENTS = Number(process.env.BENCH_WATCH_EVENTS ?? 200);
 const RSS_OBJECTS = Number(process.env.BENCH_RSS_OBJECTS ?? 20_000);
 /** When set, the apiserver runs with `node --cpu-prof` and writes its profile here on exit. */
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF_DIR ?? "";
+/**
+ * BENCH_APISERVER=bundle (default) runs the apiserver the way the tskube image runs it: the esbuild
+ * bundle of scripts/bundle-image.ts on plain node. BENCH_APISERVER=source runs apps/apiserver/src
+ * under tsx, as `pnpm local-up` does (its dev loader costs CPU per call).
+ */
+const APISERVER_BUILD = process.env.BENCH_APISERVER ?? "bundle";
 /** BENCH_CREATES_ONLY=1 stops after the create runs (for profiling the create path). */
 const CREATES_ONLY = process.env.BENCH_CREATES_ONLY === "1";
 
@@ -95,13 +101,24 @@ async function startApiserver(etcd: string) {
   const grpcPort = await freePort();
   const httpPort = await freePort();
   const logFile = join(mkdtempSync(join(tmpdir(), "tskube-apiserver-")), "apiserver.log");
+  let entry: string[];
+  if (APISERVER_BUILD === "source")
+    entry = ["--import", "tsx", join(REPO_ROOT, "apps/apiserver/src/main.ts")];
+  else if (APISERVER_BUILD === "bundle") {
+    const outdir = mkdtempSync(join(tmpdir(), "tskube-bench-bundle-"));
+    const bundled = spawnSync(
+      join(REPO_ROOT, "node_modules/.bin/tsx"),
+      [join(REPO_ROOT, "scripts/bundle-image.ts"), "--outdir", outdir],
+      { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "inherit"] },
+    );
+    if (bundled.status !== 0) throw new Error(`bundling the apiserver failed (exit ${bundled.status})`);
+    entry = [join(outdir, "apiserver.mjs")];
+  } else throw new Error(`BENCH_APISERVER must be bundle or source, not ${JSON.stringify(APISERVER_BUILD)}`);
   const proc = spawn(
     process.execPath,
     [
       ...(CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : []),
-      "--import",
-      "tsx",
-      join(REPO_ROOT, "apps/apiserver/src/main.ts"),
+      ...entry,
       "--etcd-servers",
       etcd,
       "--grpc-address",
@@ -109,7 +126,17 @@ async function startApiserver(etcd: string) {
       "--http-address",
       `127.0.0.1:${httpPort}`,
     ],
-    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOG_LEVEL: "warn" } },
+    {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      // The image's environment: the bundle reads proto/ from TSKUBE_PROTO_ROOT.
+      env: {
+        ...process.env,
+        LOG_LEVEL: "warn",
+        NODE_ENV: "production",
+        TSKUBE_PROTO_ROOT: join(REPO_ROOT, "proto"),
+      },
+    },
   );
   const log = createWriteStream(logFile);
   proc.stdout?.pipe(log);
@@ -161,6 +188,9 @@ async function main(): Promise<void> {
   process.env.LOG_LEVEL ??= "warn";
   const etcd = await startEtcd();
   const api = await startApiserver(etcd.endpoint);
+  console.log(
+    `apiserver: ${APISERVER_BUILD === "bundle" ? "the image's esbuild bundle on node (BENCH_APISERVER=source: tsx)" : "apps/apiserver/src under tsx"}`,
+  );
   measured.etcd = etcdPid(etcd.dataDir);
   measured.apiserver = api.pid;
   measured.bench = process.pid;
