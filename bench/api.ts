@@ -31,6 +31,12 @@ const CPU_PROF_DIR = process.env.BENCH_CPU_PROF_DIR ?? "";
  * under tsx, as `pnpm local-up` does (its dev loader costs CPU per call).
  */
 const APISERVER_BUILD = process.env.BENCH_APISERVER ?? "bundle";
+/**
+ * BENCH_ROUNDS (3) repeats the three create runs (etcd3 client, apiserver's KV client, apiserver)
+ * in turn, so a change in the machine's load between runs does not decide the ratio; each side's
+ * median round is compared.
+ */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 /** BENCH_CREATES_ONLY=1 stops after the create runs (for profiling the create path). */
 const CREATES_ONLY = process.env.BENCH_CREATES_ONLY === "1";
 
@@ -85,6 +91,10 @@ async function run(concurrency: number, total: number, op: (i: number) => Promis
     cpuMsPerOp,
   };
 }
+
+/** The run with the median throughput. */
+const median = (runs: RunResult[]) =>
+  [...runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(runs.length / 2)]!;
 
 const pct = (a: RunResult, b: RunResult) => `${((100 * a.perSecond) / b.perSecond).toFixed(0)} %`;
 
@@ -227,26 +237,39 @@ async function main(): Promise<void> {
     await run(8, 200, (i) => pods.create(benchPod(`warm-${i}`, "bench1")).then(() => undefined));
     await client.resource(kind("Pod")).deleteCollection({ namespace: "bench1" });
 
-    console.log(`\ncreates (${CREATES_PER_RUN} per run, bounded to ${RUN_TIME_LIMIT_MS / 1000} s)`);
+    console.log(
+      `\ncreates (${CREATES_PER_RUN} per run at 64 clients, a quarter of that at 1, bounded to ${RUN_TIME_LIMIT_MS / 1000} s; ${ROUNDS} rounds, each running the three one after the other)`,
+    );
     const results: Record<string, RunResult> = {};
     for (const c of [1, 64]) {
       const n = c === 1 ? CREATES_PER_RUN / 4 : CREATES_PER_RUN;
-      results[`etcd${c}`] = await run(c, n, rawCreate(`c${c}`));
-      results[`lean${c}`] = await run(c, n, leanCreate(`lean${c}`));
-      results[`api${c}`] = await run(c, n, (i) =>
-        pods.create(benchPod(`p-${i}`, `bench${c}`)).then(() => undefined),
+      const rounds: Record<"etcd" | "lean" | "api", RunResult[]> = { etcd: [], lean: [], api: [] };
+      for (let r = 0; r < ROUNDS; r++) {
+        rounds.etcd.push(await run(c, n, rawCreate(`c${c}-${r}`)));
+        rounds.lean.push(await run(c, n, leanCreate(`lean${c}-${r}`)));
+        rounds.api.push(
+          await run(c, n, (i) => pods.create(benchPod(`p-${r}-${i}`, `bench${c}`)).then(() => undefined)),
+        );
+        if (ROUNDS > 1)
+          console.log(
+            `  round ${r + 1} at ${c}: etcd3 client ${rounds.etcd[r]!.perSecond.toFixed(0)}/s, apiserver's KV ${rounds.lean[r]!.perSecond.toFixed(0)}/s, apiserver ${rounds.api[r]!.perSecond.toFixed(0)}/s (${pct(rounds.api[r]!, rounds.etcd[r]!)} of the etcd3 client)`,
+          );
+      }
+      results[`etcd${c}`] = median(rounds.etcd);
+      results[`lean${c}`] = median(rounds.lean);
+      results[`api${c}`] = median(rounds.api);
+      const which = ROUNDS > 1 ? "median round" : "";
+      console.log(
+        `  raw etcd txn (etcd3 client)    ${String(c).padStart(2)} clients: ${fmt(results[`etcd${c}`]!, "bench")} ${which}`,
       );
       console.log(
-        `  raw etcd txn (etcd3 client)    ${String(c).padStart(2)} clients: ${fmt(results[`etcd${c}`]!, "bench")}`,
+        `  raw etcd txn (apiserver's KV)  ${String(c).padStart(2)} clients: ${fmt(results[`lean${c}`]!, "bench")} ${which}`,
       );
       console.log(
-        `  raw etcd txn (apiserver's KV)  ${String(c).padStart(2)} clients: ${fmt(results[`lean${c}`]!, "bench")}`,
+        `  apiserver                      ${String(c).padStart(2)} clients: ${fmt(results[`api${c}`]!, "apiserver")} ${which}`,
       );
       console.log(
-        `  apiserver                      ${String(c).padStart(2)} clients: ${fmt(results[`api${c}`]!, "apiserver")}`,
-      );
-      console.log(
-        `  ratio apiserver/etcd at ${c}: ${pct(results[`api${c}`]!, results[`etcd${c}`]!)} of the etcd3 client, ${pct(results[`api${c}`]!, results[`lean${c}`]!)} of the apiserver's KV client`,
+        `  ratio apiserver/etcd at ${c} (medians): ${pct(results[`api${c}`]!, results[`etcd${c}`]!)} of the etcd3 client, ${pct(results[`api${c}`]!, results[`lean${c}`]!)} of the apiserver's KV client`,
       );
     }
 

@@ -80,7 +80,16 @@ const GENERATE_NAME_ATTEMPTS = 8;
 const MAX_UPDATE_ATTEMPTS = 16;
 
 /** RFC 3339 to the second, as Kubernetes writes metav1.Time. */
-export const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+/** The last second formatted: every write in one second carries the same timestamp. */
+let formatted = { second: Number.NaN, text: "" };
+
+/** A time as Kubernetes writes metav1.Time: RFC 3339 in UTC, whole seconds. */
+export function rfc3339(d: Date): string {
+  const second = Math.floor(d.getTime() / 1000);
+  if (second !== formatted.second)
+    formatted = { second, text: new Date(second * 1000).toISOString().replace(".000Z", "Z") };
+  return formatted.text;
+}
 
 interface ContinueToken {
   rv: number;
@@ -278,7 +287,11 @@ export class Registry {
     const namespace = req.namespace;
     if (req.resourceVersion === "0" && !req.continue) {
       await this.opts.cacher.waitReady();
-      const { items, rv } = this.opts.cacher.list({ namespace, matches: (o) => sel.matches(o) });
+      const { items, rv } = this.opts.cacher.list({
+        namespace,
+        matches: (o) => sel.matches(o),
+        everything: sel.everything,
+      });
       return { items, resourceVersion: String(rv), continue: "", remainingItemCount: undefined };
     }
     const prefix = prefixFor(this.kind, namespace);

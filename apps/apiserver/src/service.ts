@@ -300,7 +300,7 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
     metrics.watchers.inc({ resource: reg.kind.resource });
     call.on("cancelled", () => finish());
     call.on("error", () => finish());
-    const filter = { namespace, matches: (o: KubeObject) => sel.matches(o) };
+    const filter = { namespace, matches: (o: KubeObject) => sel.matches(o), everything: sel.everything };
     try {
       stop = reg.cacher.watch(fromRv, filter, sink);
     } catch (err) {

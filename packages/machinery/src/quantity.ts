@@ -44,6 +44,10 @@ function divAway(n: bigint, d: bigint): bigint {
   return n < 0n ? q - 1n : q + 1n;
 }
 
+/** Remembered parses (see Quantity.parse); a failed parse throws and is not remembered. */
+const parsed = new Map<string, Quantity>();
+const PARSED_LIMIT = 4096;
+
 export class Quantity {
   private constructor(
     /** The exact value in nano-units (10^-9). */
@@ -51,7 +55,21 @@ export class Quantity {
     readonly format: QuantityFormat,
   ) {}
 
+  /**
+   * Parses a quantity. Quantities are immutable and manifests repeat a handful of strings ("100m",
+   * "64Mi") in every container of every pod, so parses are remembered, a bounded number of them.
+   */
   static parse(text: string): Quantity {
+    let q = parsed.get(text);
+    if (!q) {
+      q = Quantity.parseUncached(text);
+      if (parsed.size >= PARSED_LIMIT) parsed.clear();
+      parsed.set(text, q);
+    }
+    return q;
+  }
+
+  private static parseUncached(text: string): Quantity {
     const m = QUANTITY_RE.exec(text.trim());
     if (!m)
       throw new Error(

@@ -16,6 +16,8 @@ export interface CacheEvent {
   object: KubeObject;
   /** The state before the change (undefined for ADDED). Watch filters need it. */
   prev: KubeObject | undefined;
+  /** Whether there was a state before the change, without decoding it. */
+  hadPrev: boolean;
   /** The object packed for the wire, once, on first delivery (no watcher, no encoding). */
   packed(): Any;
 }
@@ -33,10 +35,43 @@ function lazy(packOnce: () => Any): () => Any {
   };
 }
 
+/**
+ * One object in the cache: kept as the bytes etcd sent until something reads it (a list, a get, a
+ * watcher's selector), then decoded once. Most writes are never read back through the cache, so
+ * most entries never cost a decode.
+ */
+class Entry {
+  private decoded: KubeObject | undefined;
+  private value: Uint8Array | undefined;
+
+  constructor(
+    private readonly kind: KindInfo,
+    private readonly key: string,
+    value: Uint8Array,
+    readonly rv: number,
+  ) {
+    this.value = value;
+  }
+
+  get obj(): KubeObject {
+    if (!this.decoded) {
+      this.decoded = decodeValue(this.kind, {
+        key: this.key,
+        value: this.value as Buffer,
+        modRevision: this.rv,
+      });
+      this.value = undefined;
+    }
+    return this.decoded;
+  }
+}
+
 export interface WatchFilter {
   /** Namespace prefix filter; "" = all. */
   namespace: string;
   matches(obj: KubeObject): boolean;
+  /** matches() is true for every object (no label or field selector): no object need be decoded. */
+  everything?: boolean;
 }
 
 /** What a watcher receives: events with their Kubernetes type after filtering. */
@@ -78,7 +113,7 @@ export interface CacherOptions {
  * is what lets a client resume across an apiserver restart without a gap).
  */
 export class Cacher {
-  private readonly objects = new Map<string, { obj: KubeObject; rv: number }>();
+  private readonly objects = new Map<string, Entry>();
   private events: CacheEvent[] = [];
   private readonly watchers = new Set<CacheWatcher>();
   private etcdWatcher: EtcdWatch | undefined;
@@ -132,7 +167,7 @@ export class Cacher {
       const page = await this.store.range(prefix, { startKey, limit: 1000, revision });
       revision = page.revision;
       for (const raw of page.kvs)
-        this.objects.set(raw.key, { obj: decodeValue(this.kind, raw), rv: raw.modRevision });
+        this.objects.set(raw.key, new Entry(this.kind, raw.key, raw.value, raw.modRevision));
       if (!page.more || page.kvs.length === 0) break;
       startKey = `${page.kvs[page.kvs.length - 1]!.key}\0`;
     }
@@ -206,30 +241,42 @@ export class Cacher {
     let event: CacheEvent;
     if (deleted) {
       // The deletion's kv has no value; the last state comes from prev_kv (or the cache).
-      const last = prevKv
-        ? decodeValue(this.kind, { key, value: prevKv.value, modRevision: rv })
-        : prevEntry?.obj;
-      if (!last) return;
-      if (last.metadata) last.metadata.resourceVersion = String(rv);
+      if (!prevKv && !prevEntry) return;
       this.objects.delete(key);
       const value = prevKv?.value;
+      const kind = this.kind;
+      let last: KubeObject | undefined;
       event = {
         type: "DELETED",
         key,
         rv,
-        object: last,
-        prev: prevEntry?.obj,
-        packed: lazy(() => (value ? packStored(this.kind, value, rv) : pack(last))),
+        get object() {
+          if (!last) {
+            last = value ? decodeValue(kind, { key, value, modRevision: rv }) : prevEntry!.obj;
+            if (last.metadata) last.metadata.resourceVersion = String(rv);
+          }
+          return last;
+        },
+        get prev() {
+          return prevEntry?.obj;
+        },
+        hadPrev: !!prevEntry,
+        packed: lazy(() => (value ? packStored(kind, value, rv) : pack(event.object))),
       };
     } else {
-      const obj = decodeValue(this.kind, { key, value: kv.value, modRevision: rv });
-      this.objects.set(key, { obj, rv });
+      const entry = new Entry(this.kind, key, kv.value, rv);
+      this.objects.set(key, entry);
       event = {
         type: prevEntry ? "MODIFIED" : "ADDED",
         key,
         rv,
-        object: obj,
-        prev: prevEntry?.obj,
+        get object() {
+          return entry.obj;
+        },
+        get prev() {
+          return prevEntry?.obj;
+        },
+        hadPrev: !!prevEntry,
         packed: lazy(() => packStored(this.kind, kv.value, rv)),
       };
     }
@@ -247,12 +294,13 @@ export class Cacher {
     if (e.rv <= w.minRv) return;
     w.minRv = e.rv;
     if (w.filter.namespace && !e.key.startsWith(prefixFor(this.kind, w.filter.namespace))) return;
-    const now = e.type === "DELETED" ? false : w.filter.matches(e.object);
-    const before = e.prev ? w.filter.matches(e.prev) : false;
+    const matches = (o: KubeObject) => w.filter.everything || w.filter.matches(o);
+    const now = e.type === "DELETED" ? false : matches(e.object);
+    const before = e.hadPrev ? matches(e.prev!) : false;
     // A change that moves an object in or out of the watcher's selection is an ADDED or DELETED
     // for that watcher, as in Kubernetes.
     if (e.type === "DELETED") {
-      if (before || (!e.prev && w.filter.matches(e.object))) w.sink.send("DELETED", e.packed(), e.rv);
+      if (before || (!e.hadPrev && matches(e.object))) w.sink.send("DELETED", e.packed(), e.rv);
     } else if (now && before) w.sink.send("MODIFIED", e.packed(), e.rv);
     else if (now) w.sink.send("ADDED", e.packed(), e.rv);
     else if (before) w.sink.send("DELETED", e.packed(), e.rv);
@@ -262,8 +310,11 @@ export class Cacher {
   list(filter: WatchFilter): { items: KubeObject[]; rv: number } {
     const prefix = prefixFor(this.kind, filter.namespace);
     const items: KubeObject[] = [];
-    for (const [key, { obj }] of this.objects)
-      if (key.startsWith(prefix) && filter.matches(obj)) items.push(obj);
+    for (const [key, entry] of this.objects) {
+      if (!key.startsWith(prefix)) continue;
+      const obj = entry.obj;
+      if (filter.everything || filter.matches(obj)) items.push(obj);
+    }
     items.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
     return { items, rv: this.currentRv };
   }

@@ -1,4 +1,4 @@
-import type { Histogram } from "prom-client";
+import type { LeanHistogram } from "../metrics.js";
 import type { EtcdKv, KeyValue } from "./etcd-kv.js";
 
 /** A raw value read from etcd with the revision it was last modified at. */
@@ -49,7 +49,7 @@ const toRaw = (kv: KeyValue): RawValue => ({
 export class EtcdStore {
   constructor(
     private readonly kv: EtcdKv,
-    private readonly latency?: Histogram<"operation">,
+    private readonly latency?: LeanHistogram<"operation">,
   ) {}
 
   private async timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
