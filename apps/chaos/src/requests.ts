@@ -6,6 +6,8 @@ export interface RequestRecord {
   ok: boolean;
   latencyMs: number;
   endpoint: string;
+  /** Why a failed request failed: "timeout", the socket error's code, or "HTTP <status>". */
+  error?: string;
 }
 
 export interface Endpoint {
@@ -13,19 +15,23 @@ export interface Endpoint {
   port: number;
 }
 
-/** One GET on a fresh connection, as a load balancer's request to a backend; resolves ok or not. */
-export function httpProbe(e: Endpoint, timeoutMs: number): Promise<boolean> {
+/**
+ * One GET on a fresh connection, as a load balancer's request to a backend: resolves true, or why
+ * it failed ("timeout", the socket error's code, "HTTP <status>").
+ */
+export function httpProbe(e: Endpoint, timeoutMs: number): Promise<true | string> {
   return new Promise((resolve) => {
     const req = request(
       { host: e.host, port: e.port, path: "/", agent: false, timeout: timeoutMs },
       (res) => {
         res.resume();
-        res.on("end", () => resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400));
-        res.on("error", () => resolve(false));
+        const status = res.statusCode ?? 0;
+        res.on("end", () => resolve(status >= 200 && status < 400 ? true : `HTTP ${status}`));
+        res.on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
       },
     );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", () => resolve(false));
+    req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })));
+    req.on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
     req.end();
   });
 }
@@ -36,7 +42,8 @@ export interface RequestStreamOptions {
   /** The backends right now: the node port on every Ready node (node health checks of a cloud LB). */
   endpoints: () => Endpoint[];
   clock: Clock;
-  send?: (e: Endpoint, timeoutMs: number) => Promise<boolean>;
+  /** Sends one request: true when it succeeded, else false or why it failed. */
+  send?: (e: Endpoint, timeoutMs: number) => Promise<boolean | string>;
 }
 
 /**
@@ -64,11 +71,19 @@ export class RequestStream {
     const endpoints = this.opts.endpoints();
     const at = clock.now();
     if (endpoints.length === 0) {
-      this.records.push({ at, ok: false, latencyMs: 0, endpoint: "" });
+      this.records.push({ at, ok: false, latencyMs: 0, endpoint: "", error: "no Ready node" });
     } else {
       const e = endpoints[this.seq++ % endpoints.length]!;
-      const p = (this.opts.send ?? httpProbe)(e, this.opts.timeoutMs).then((ok) => {
-        this.records.push({ at, ok, latencyMs: clock.now() - at, endpoint: `${e.host}:${e.port}` });
+      const p = (this.opts.send ?? httpProbe)(e, this.opts.timeoutMs).then((result) => {
+        const ok = result === true;
+        const record: RequestRecord = {
+          at,
+          ok,
+          latencyMs: clock.now() - at,
+          endpoint: `${e.host}:${e.port}`,
+        };
+        if (!ok) record.error = typeof result === "string" ? result : "failed";
+        this.records.push(record);
         this.inFlight.delete(p);
       });
       this.inFlight.add(p);

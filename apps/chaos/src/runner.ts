@@ -41,7 +41,7 @@ import {
   isPodReady,
   nodeAddress,
 } from "./pods.js";
-import { RequestStream } from "./requests.js";
+import { type RequestRecord, RequestStream } from "./requests.js";
 import { longestGap, percentile, seconds } from "./stats.js";
 import { Timeline } from "./timeline.js";
 import { type ResolvedWorkload, resolveWorkload } from "./workload.js";
@@ -421,6 +421,21 @@ export class Runner {
     });
     this.watches = [];
     if (writes?.errors.size) log.info({ errors: Object.fromEntries(writes.errors) }, "rejected writes");
+    const failed = requests.records.filter((r) => !r.ok);
+    if (failed.length) {
+      const tally = (rs: RequestRecord[]) => {
+        const out: Record<string, number> = {};
+        for (const r of rs) out[`${r.error} ${r.endpoint}`] = (out[`${r.error} ${r.endpoint}`] ?? 0) + 1;
+        return out;
+      };
+      log.info(
+        {
+          beforeKill: tally(failed.filter((r) => r.at < killAt)),
+          afterKill: tally(failed.filter((r) => r.at >= killAt)),
+        },
+        "failed requests",
+      );
+    }
     return status;
   }
 
