@@ -131,6 +131,10 @@ describe.skipIf(!CHAOS_E2E)("chaos experiments against the compose cluster", () 
 
   afterAll(async () => {
     console.log(`\nchaos figures (fast profile):\n${figures.join("\n")}`);
+    // Why workload requests failed, by experiment (the chaos controller logs it for each one).
+    const logs = await project.run(["logs", "--no-color", "chaos"]);
+    const reasons = logs.stdout.split("\n").filter((l) => l.includes('"msg":"failed requests"'));
+    if (reasons.length) console.log(`failed workload requests:\n${reasons.join("\n")}`);
     await project.tearDown({ failed, tail: 60, logServices: ["chaos"] });
     await run("docker", ["rmi", `tskube/tskube:${tag}`]);
   }, 400_000);
