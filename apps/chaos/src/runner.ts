@@ -425,7 +425,10 @@ export class Runner {
     if (failed.length) {
       const tally = (rs: RequestRecord[]) => {
         const out: Record<string, number> = {};
-        for (const r of rs) out[`${r.error} ${r.endpoint}`] = (out[`${r.error} ${r.endpoint}`] ?? 0) + 1;
+        for (const r of rs) {
+          const why = `${r.error} ${r.endpoint}`;
+          out[why] = (out[why] ?? 0) + 1;
+        }
         return out;
       };
       log.info(

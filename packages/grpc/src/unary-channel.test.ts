@@ -1,4 +1,4 @@
-import { type AddressInfo, createServer as createTcpServer } from "node:net";
+import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -66,6 +66,18 @@ const failure = async (p: Promise<unknown>): Promise<UnaryCallError> => {
 };
 
 const cleanup: (() => void)[] = [];
+
+/** A channel to a plain TCP listener that treats each connection with `onConnection`, never HTTP/2. */
+async function channelToRawListener(onConnection: (s: Socket) => void, connectTimeoutMs: number) {
+  const listener = createTcpServer(onConnection);
+  await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
+  const ch = new UnaryChannel(`127.0.0.1:${(listener.address() as AddressInfo).port}`, { connectTimeoutMs });
+  cleanup.push(
+    () => ch.close(),
+    () => listener.close(),
+  );
+  return ch;
+}
 afterEach(() => {
   for (const done of pending.splice(0)) done();
   for (const fn of cleanup.splice(0)) fn();
@@ -146,15 +158,7 @@ describe("UnaryChannel against a grpc-js server", () => {
   });
 
   it("gives up on a listener that never speaks HTTP/2 after connectTimeoutMs, not the deadline", async () => {
-    const silent = createTcpServer(() => {});
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    const ch = new UnaryChannel(`127.0.0.1:${(silent.address() as AddressInfo).port}`, {
-      connectTimeoutMs: 200,
-    });
-    cleanup.push(
-      () => ch.close(),
-      () => silent.close(),
-    );
+    const ch = await channelToRawListener(() => {}, 200);
     const started = Date.now();
     const err = await failure(ch.call(echo, Buffer.from("x"), soon(20_000)));
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
@@ -163,15 +167,7 @@ describe("UnaryChannel against a grpc-js server", () => {
   });
 
   it("a listener that accepts and closes at once (docker's proxy, container gone) is UNAVAILABLE, not a hang", async () => {
-    const closing = createTcpServer((socket) => socket.end());
-    await new Promise<void>((r) => closing.listen(0, "127.0.0.1", r));
-    const ch = new UnaryChannel(`127.0.0.1:${(closing.address() as AddressInfo).port}`, {
-      connectTimeoutMs: 60_000,
-    });
-    cleanup.push(
-      () => ch.close(),
-      () => closing.close(),
-    );
+    const ch = await channelToRawListener((socket) => socket.end(), 60_000);
     const err = await failure(ch.call(echo, Buffer.from("x"), soon(60_000)));
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
     expect(err.notSent).toBe(true);
