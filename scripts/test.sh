@@ -75,8 +75,8 @@ suite() {
   local name=$1 project=$2
   section "$name"
   local start=$SECONDS json="$results/$project.json"
-  pnpm exec vitest run --project "$project" --passWithNoTests \
-    --reporter=default --reporter=json --outputFile.json="$json"
+  TSKUBE_FAILURES_FILE="$json.failed" pnpm exec vitest run --project "$project" --passWithNoTests \
+    --reporter=default --reporter=json --outputFile.json="$json" --reporter=./scripts/failures-reporter.ts
   local code=$?
   local counts
   # shellcheck disable=SC2016 # JavaScript template literal, not shell
@@ -91,16 +91,6 @@ suite() {
       failed += Math.max(own, f.status === "failed" ? 1 : 0);
     }
     console.log(`${r.numPassedTests} ${Math.max(failed, r.numFailedTests)} ${r.success ? 1 : 0}`);
-    // The failed tests by name, for the summary (a CI log may keep only its tail).
-    const root = process.cwd() + "/";
-    const names = [];
-    for (const f of r.testResults ?? []) {
-      const file = String(f.name ?? "").replace(root, "");
-      const bad = (f.assertionResults ?? []).filter((a) => a.status === "failed");
-      for (const a of bad) names.push(`${file} > ${a.fullName ?? a.title}`);
-      if (!bad.length && f.status === "failed") names.push(`${file} (outside its tests: ${String(f.message ?? "").split("\n")[0]})`);
-    }
-    fs.writeFileSync(process.argv[1] + ".failed", names.map((n) => `        ✗ ${n}\n`).join(""));
   ' "$json")
   local p f ok
   read -r p f ok <<<"$counts"

@@ -86,6 +86,7 @@ export async function runLifecycleHandler(
   }
   if (handler.sleep) {
     const ms = Math.max(0, handler.sleep.seconds) * 1000;
+    if (opts.signal.aborted) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);

@@ -14,11 +14,11 @@ describe("Scheduler", () => {
     for (const s of stops.splice(0)) s.abort();
   });
 
-  function start(fake: FakeClient): void {
+  function start(fake: FakeClient): Promise<void> {
     const client = fake as unknown as Client;
     const stop = new AbortController();
     stops.push(stop);
-    void new Scheduler({
+    return new Scheduler({
       client,
       schedulerName: "default-scheduler",
       recorder: new EventRecorder({
@@ -38,6 +38,13 @@ describe("Scheduler", () => {
     (await fake.resource<Pod>("Pod").list({ namespace: "default" })).items.map(
       (p) => [p.metadata!.name, p.spec!.nodeName] as const,
     );
+
+  it("stops when it is told to while its caches are still syncing", async () => {
+    const running = start(new FakeClient());
+    // Before the informers have listed: the signal fires while run() waits for them.
+    stops[0]!.abort();
+    await running;
+  });
 
   it("counts pods it has placed before their bindings come back, and frees a node when its pod goes", async () => {
     const fake = new FakeClient();
@@ -61,7 +68,7 @@ describe("Scheduler", () => {
       }
       return write(obj);
     };
-    start(fake);
+    void start(fake);
     const failed = async () =>
       (await fake.resource("Event").list({ namespace: "default" })).items.filter(
         (e) => (e as unknown as { reason: string }).reason === "FailedScheduling",
@@ -96,7 +103,7 @@ describe("Scheduler", () => {
     await fake.resource<Node>("Node").create(node("n2", { cpu: "1" }));
     const pods = fake.resource<Pod>("Pod");
     await pods.create(pod("pinned", { cpu: "800m", node: "n1" }));
-    start(fake);
+    void start(fake);
     await pods.create(pod("p", { cpu: "800m" }));
     await vi.waitFor(async () => {
       expect((await pods.get("p", { namespace: "default" })).spec!.nodeName).toBe("n2");

@@ -136,7 +136,9 @@ export class Scheduler {
   async run(signal: AbortSignal): Promise<void> {
     const informers = [this.pods.run(signal), this.nodes.run(signal)];
     await Promise.all([this.pods.waitForSync(signal), this.nodes.waitForSync(signal)]);
-    signal.addEventListener("abort", () => this.queue.close(), { once: true });
+    // Stopped while the caches synced: the signal has fired already and will not fire again.
+    if (signal.aborted) this.queue.close();
+    else signal.addEventListener("abort", () => this.queue.close(), { once: true });
     if ((this.opts.assumedPodTtlMs ?? 0) > 0) this.cleanAssumedPods(signal);
     this.opts.log.info("scheduler caches synced; scheduling");
     for (;;) {

@@ -127,6 +127,17 @@ describe("createClient against two in-process apiservers", () => {
     expect(seen).toEqual(["MODIFIED one 2", "DELETED one 2"]);
   });
 
+  it("a watch whose signal aborts while it connects ends without opening a stream", async () => {
+    const cms = client.resource(cmKind);
+    await cms.create(cm("one")); // the client now points at A, which answers
+    const ac = new AbortController();
+    const watch = cms.watch({ resourceVersion: "0", signal: ac.signal })[Symbol.asyncIterator]();
+    const first = watch.next();
+    ac.abort();
+    expect(await first).toEqual({ done: true, value: undefined });
+    expect(state.calls.filter((c) => c.endsWith(" watch"))).toEqual([]);
+  });
+
   it("watch throws ServiceUnavailable when its server dies; the resumed watch continues on the other", async () => {
     const cms = client.resource(cmKind);
     await cms.create(cm("one"));

@@ -439,6 +439,9 @@ async function* watchStream<T extends KubeObject>(
     failover(index);
     throw err;
   }
+  // Aborted while connecting: an aborted signal never fires "abort" again, so a stream opened now
+  // would never be cancelled and its caller (an informer being stopped) would wait forever.
+  if (signal?.aborted) return;
   const stream: ClientReadableStream<WatchResponse> = stub(index).watch(req);
   const onAbort = () => stream.cancel();
   signal?.addEventListener("abort", onAbort, { once: true });

@@ -1,9 +1,12 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { freePort } from "../../shared/ports.js";
+
+export { freePort };
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const TSX = join(REPO_ROOT, "node_modules/.bin/tsx");
@@ -60,17 +63,6 @@ export function composeCommand(): string[] {
   if (process.env.TSKUBE_COMPOSE) return process.env.TSKUBE_COMPOSE.split(" ").filter(Boolean);
   const plugin = spawnSync("docker", ["compose", "version"], { stdio: "ignore" });
   return plugin.status === 0 ? ["docker", "compose"] : ["docker-compose"];
-}
-
-/** A port nobody listens on right now (the kernel picks it). */
-export async function freePort(): Promise<number> {
-  return await new Promise((res, rej) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? res(addr.port) : rej(new Error("no port"))));
-    });
-  });
 }
 
 /** A second octet N such that 10.N.0.0/16 overlaps no Docker network and no host route. */
