@@ -6,6 +6,7 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client
 import { systemIptables } from "./iptables/iptables.js";
 import { IptablesProxier } from "./iptables/proxier.js";
 import { KubeProxy } from "./kube-proxy.js";
+import { watchNetworkNamespace } from "./netns-watch.js";
 import {
   nodePortListenAddresses,
   parseBool,
@@ -175,12 +176,21 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+  watchNetworkNamespace({
+    periodMs: 1000,
+    graceMs: 3000,
+    log,
+    onLost: () => {
+      process.exitCode = 1;
+      shutdown("network namespace lost");
+    },
+  });
   // Rules stay in place on exit, as Kubernetes' kube-proxy leaves them: traffic keeps flowing while
   // the proxy restarts, and the next start rewrites them.
   await proxy.run(stop.signal);
   http.close();
   client.close();
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 }
 
 main().catch((err) => {
