@@ -114,8 +114,9 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
   });
   const grpc: TskubeServer = await createServer(
     { address: cfg.grpcAddress, log, services: ["tskube.v1.ResourceService", "tskube.v1.PodService"] },
-    (server) => {
-      server.addService(ResourceServiceService, service);
+    (server, lean) => {
+      // Every read and write is a unary ResourceService call: those skip grpc-js's server path.
+      lean.addService(ResourceServiceService, service as never);
       server.addService(
         PodServiceService,
         createPodProxy(registries.get("pods")!, registries.get("nodes")!, log),

@@ -5,6 +5,7 @@ import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import type { Logger } from "@tskube/log";
 import { HealthImplementation, type ServingStatusMap } from "grpc-health-check";
+import { LeanUnaryMethods } from "./lean-unary-server.js";
 
 /**
  * Where proto/ sits: TSKUBE_PROTO_ROOT when set (the image bundles the code, so the source-relative
@@ -25,6 +26,11 @@ export interface ServerOptions {
   maxMessageBytes?: number;
 }
 
+/** Adds a service whose unary methods are served by LeanUnaryMethods, its streams by grpc-js. */
+export interface LeanServices {
+  addService(definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void;
+}
+
 export interface TskubeServer {
   server: grpc.Server;
   health: HealthImplementation;
@@ -40,7 +46,7 @@ export interface TskubeServer {
  */
 export async function createServer(
   opts: ServerOptions,
-  register: (server: grpc.Server) => void,
+  register: (server: grpc.Server, lean: LeanServices) => void,
 ): Promise<TskubeServer> {
   const server = new grpc.Server({
     "grpc.keepalive_time_ms": opts.keepaliveTimeMs ?? 20_000,
@@ -68,12 +74,19 @@ export async function createServer(
     { includeDirs: [PROTO_ROOT] },
   );
   new ReflectionService(definitions).addToServer(server);
-  register(server);
+  const leanUnary = new LeanUnaryMethods(opts.maxMessageBytes ?? 16 * 1024 * 1024);
+  register(server, {
+    addService(definition, implementation) {
+      server.addService(definition, implementation);
+      leanUnary.add(definition, implementation);
+    },
+  });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(opts.address, grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
     ),
   );
+  if (leanUnary.size > 0) leanUnary.install(server);
   opts.log.info({ address: opts.address, port }, "gRPC server listening");
   return {
     server,
