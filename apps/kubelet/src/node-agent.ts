@@ -33,7 +33,6 @@ const microTime = (ms: number) => new Date(ms).toISOString().replace("Z", "000Z"
  */
 export class NodeAgent {
   private readonly clock: Clock;
-  private readyTransition = 0;
 
   constructor(private readonly opts: NodeAgentOptions) {
     this.clock = opts.clock ?? realClock;
@@ -116,7 +115,6 @@ export class NodeAgent {
       await this.updateStatus();
       this.opts.log.info({ node: this.opts.nodeName }, "node already registered; updated its status");
     }
-    this.readyTransition = now;
   }
 
   async updateStatus(): Promise<void> {

@@ -107,7 +107,7 @@ export function createPodService(kubelet: Kubelet, runtime: Runtime, log: Logger
     const pod = findPod(namespace, podName);
     const name = containerName(pod, container);
     const running = (await attemptsOf(pod, name)).at(-1);
-    if (!running || running.state !== "RUNNING") {
+    if (running?.state !== "RUNNING") {
       throw errors.badRequest(
         `cannot exec in a stopped container; container ${name} of pod ${podName} is not running`,
       );

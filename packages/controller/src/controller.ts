@@ -13,6 +13,7 @@ export interface ReconcileContext {
  * A level-based reconcile of one key (controller-runtime's Reconciler): read current state from
  * informer caches, act, and either return, throw (retried with backoff) or ask to come back later.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a reconciler with nothing to ask is an async function, Promise<void>
 export type Reconciler = (key: string, ctx: ReconcileContext) => Promise<void | { requeueAfterMs?: number }>;
 
 export interface ControllerOptions {

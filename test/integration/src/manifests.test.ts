@@ -24,11 +24,12 @@ function expectSubset(got: unknown, want: unknown, path = ""): void {
   expect(got, path).toEqual(want);
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: manifests are YAML documents of any shape
+type Doc = Record<string, any>;
+
 const docs = readdirSync(FIXTURES)
   .filter((f) => f.endsWith(".yaml"))
-  .flatMap((f) =>
-    parseAllDocuments(readFileSync(join(FIXTURES, f), "utf8")).map((d) => d.toJS() as Record<string, any>),
-  );
+  .flatMap((f) => parseAllDocuments(readFileSync(join(FIXTURES, f), "utf8")).map((d) => d.toJS() as Doc));
 
 describe("tutorial manifests", () => {
   const c = useCluster();
@@ -90,7 +91,7 @@ describe("tutorial manifests", () => {
       const kind = String(doc.kind).toLowerCase();
       const r = await ktl(server(), ["get", kind, doc.metadata.name, "-o", "yaml"]);
       expect(r.code, r.stderr).toBe(0);
-      const got = parseAllDocuments(r.stdout)[0]!.toJS() as Record<string, any>;
+      const got = parseAllDocuments(r.stdout)[0]!.toJS() as Doc;
       const want = structuredClone(doc);
       if (doc.kind === "Secret") {
         // stringData is write-only: the apiserver folds it into data (base64), as Kubernetes does.

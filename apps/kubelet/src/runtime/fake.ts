@@ -110,7 +110,7 @@ export class FakeRuntime implements Runtime {
 
   async stopContainer(id: string, _timeoutSeconds = 0): Promise<void> {
     const c = this.containers.get(id);
-    if (!c || c.state !== "RUNNING") return;
+    if (c?.state !== "RUNNING") return;
     c.state = "EXITED";
     c.finishedAt = Date.now();
     c.exitCode = 143;
