@@ -77,12 +77,12 @@ describe("timing profile", () => {
       node = await leases.get("timing-node", { namespace: "kube-node-lease" });
       return scheduler.spec?.holderIdentity === "sched-a" && !!node.metadata?.annotations["tskube.io/timing"];
     });
-    expect(scheduler!.spec?.leaseDurationSeconds).toBe(4);
+    expect(scheduler!.spec?.leaseDurationSeconds).toBe(3);
     expect(scheduler!.metadata?.annotations["tskube.io/timing-profile"]).toBe("fast");
     expect(JSON.parse(scheduler!.metadata!.annotations["tskube.io/timing"]!)).toEqual({
-      "leader-elect-lease-duration": "4s",
-      "leader-elect-renew-deadline": "3s",
-      "leader-elect-retry-period": "1s",
+      "leader-elect-lease-duration": "3s",
+      "leader-elect-renew-deadline": "2s",
+      "leader-elect-retry-period": "500ms",
     });
     expect(node!.spec?.leaseDurationSeconds).toBe(4);
     expect(JSON.parse(node!.metadata!.annotations["tskube.io/timing"]!)).toMatchObject({
@@ -103,7 +103,7 @@ describe("timing profile", () => {
     expect(stdout).toMatch(/controller-manager\s+-\s+not found/);
     expect(stdout).toMatch(/--node-monitor-grace-period\s+5s\s+5s\s+50s\s+profile/);
     expect(stdout).toMatch(
-      /scheduler\s+leader election lease duration\s+--leader-elect-lease-duration\s+4s\s+4s\s+15s\s+lease kube-system\/kube-scheduler \(holder sched-a\)/,
+      /scheduler\s+leader election lease duration\s+--leader-elect-lease-duration\s+3s\s+3s\s+15s\s+lease kube-system\/kube-scheduler \(holder sched-a\)/,
     );
     // The two flags given explicitly win over the profile and are marked.
     expect(stdout).toMatch(
@@ -116,7 +116,7 @@ describe("timing profile", () => {
     // 5 + 1 + 0.1 + 7 (the live toleration) + 2.
     expect(stdout).toContain("Worst case from a node's death to its pods running elsewhere: 15.1s of timers");
     expect(stdout).toMatch(
-      /scheduler\s+5s\s+\(4s --leader-elect-lease-duration \+ 1s --leader-elect-retry-period\)/,
+      /scheduler\s+4s\s+\(500ms --leader-elect-retry-period \+ 3s --leader-elect-lease-duration \+ 500ms --leader-elect-retry-period\)/,
     );
   });
 
@@ -124,7 +124,7 @@ describe("timing profile", () => {
     const { code, stdout } = await ktl(c.servers.join(","), ["explain", "timing", "--profile", "upstream"]);
     expect(code).toBe(0);
     expect(stdout).toContain("Timing profile: upstream (as asked; compared with the running cluster)");
-    expect(stdout).toMatch(/--leader-elect-lease-duration\s+4s \*\s+15s\s+lease kube-system\/kube-scheduler/);
+    expect(stdout).toMatch(/--leader-elect-lease-duration\s+3s \*\s+15s\s+lease kube-system\/kube-scheduler/);
   });
 
   it("probes without periodSeconds get the apiserver profile's period; a manifest's period is kept", async () => {
@@ -188,7 +188,7 @@ describe("timing profile", () => {
       expect(stdout).toContain("Timing profile: upstream (recorded in configmap kube-system/tskube-timing)");
       expect(stdout).toMatch(/scheduler\s+fast\s+lease kube-system\/kube-scheduler/);
       expect(stdout).toMatch(
-        /--leader-elect-lease-duration\s+4s \*\s+15s\s+lease kube-system\/kube-scheduler/,
+        /--leader-elect-lease-duration\s+3s \*\s+15s\s+lease kube-system\/kube-scheduler/,
       );
     } finally {
       await other.stop();

@@ -20,7 +20,7 @@ const fastCluster = (): LiveTiming => ({
       values: {
         "node-monitor-grace-period": "5s",
         "node-monitor-period": "1s",
-        "leader-elect-lease-duration": "4s",
+        "leader-elect-lease-duration": "3s",
       },
     },
     {
@@ -63,7 +63,7 @@ describe("ktl explain timing", () => {
       differs: false,
     });
     expect(row(rows, "scheduler", "leader-elect-lease-duration")).toMatchObject({
-      value: "4s",
+      value: "3s",
       source: "profile",
       differs: false,
     });
@@ -105,7 +105,7 @@ describe("ktl explain timing", () => {
     expect(text).toMatch(/COMPONENT\s+SETTING\s+FLAG\s+VALUE\s+UPSTREAM\s+SOURCE/);
     expect(text).toContain("running elsewhere: 6m5.1s of timers, plus");
     expect(text).toMatch(
-      /scheduler\s+17s\s+\(15s --leader-elect-lease-duration \+ 2s --leader-elect-retry-period\)/,
+      /scheduler\s+19s\s+\(2s --leader-elect-retry-period \+ 15s --leader-elect-lease-duration \+ 2s --leader-elect-retry-period\)/,
     );
     expect(text).not.toContain(" *");
   });
