@@ -11,6 +11,13 @@ const addr = (address: string, internal: boolean) => ({
   cidr: `${address}/8`,
 });
 
+/** Watches with a 1 s period and a 3 s grace; returns the onLost spy. */
+function watching(interfaces: () => string[]) {
+  const onLost = vi.fn();
+  watchNetworkNamespace({ periodMs: 1000, graceMs: 3000, log: silentLogger, onLost, interfaces });
+  return onLost;
+}
+
 describe("watchNetworkNamespace", () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -25,14 +32,7 @@ describe("watchNetworkNamespace", () => {
   it("reports once when the namespace has had loopback alone for the grace period", () => {
     vi.useFakeTimers();
     let now = ["eth0"];
-    const onLost = vi.fn();
-    watchNetworkNamespace({
-      periodMs: 1000,
-      graceMs: 3000,
-      log: silentLogger,
-      onLost,
-      interfaces: () => now,
-    });
+    const onLost = watching(() => now);
     vi.advanceTimersByTime(5000);
     now = [];
     vi.advanceTimersByTime(3000);
@@ -45,14 +45,7 @@ describe("watchNetworkNamespace", () => {
   it("forgets a loss that ends within the grace period", () => {
     vi.useFakeTimers();
     let now: string[] = ["eth0"];
-    const onLost = vi.fn();
-    watchNetworkNamespace({
-      periodMs: 1000,
-      graceMs: 3000,
-      log: silentLogger,
-      onLost,
-      interfaces: () => now,
-    });
+    const onLost = watching(() => now);
     now = [];
     vi.advanceTimersByTime(2000);
     now = ["eth0"];
