@@ -116,7 +116,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
     { address: cfg.grpcAddress, log, services: ["tskube.v1.ResourceService", "tskube.v1.PodService"] },
     (server, lean) => {
       // Every read and write is a unary ResourceService call: those skip grpc-js's server path.
-      lean.addService(ResourceServiceService, service as never);
+      lean.addService(ResourceServiceService, service);
       server.addService(
         PodServiceService,
         createPodProxy(registries.get("pods")!, registries.get("nodes")!, log),

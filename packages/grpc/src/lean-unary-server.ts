@@ -8,6 +8,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { grpcFrame } from "./unary-channel.js";
 
 /**
  * The unary methods of chosen services served straight on node:http2, beside grpc-js on the same
@@ -198,15 +199,11 @@ class LeanCall {
       return;
     }
     if (!this.finish()) return;
-    const framed = Buffer.allocUnsafe(5 + body.length);
-    framed[0] = 0;
-    framed.writeUInt32BE(body.length, 1);
-    body.copy(framed, 5);
-    const trailers = { "grpc-status": "0", "grpc-message": "", ...headersOf(trailer) };
+    const trailers = { "grpc-status": "0", "grpc-message": "", ...trailer?.toHttp2Headers() };
     try {
       this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
       this.stream.once("wantTrailers", () => this.stream.sendTrailers(trailers));
-      this.stream.end(framed);
+      this.stream.end(grpcFrame(body));
     } catch {
       // The stream closed under us (client gone): nothing to answer.
     }
@@ -221,7 +218,7 @@ class LeanCall {
           ...RESPONSE_HEADERS,
           "grpc-status": String(code),
           "grpc-message": encodeGrpcMessage(details),
-          ...headersOf(metadata),
+          ...metadata?.toHttp2Headers(),
         },
         { endStream: true },
       );
@@ -269,9 +266,4 @@ export function encodeGrpcMessage(message: string): string {
         : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return out;
-}
-
-/** Metadata as HTTP/2 headers (grpc-js's own encoding: `-bin` values base64). */
-function headersOf(metadata: Metadata | undefined): http2.OutgoingHttpHeaders {
-  return metadata ? metadata.toHttp2Headers() : {};
 }
