@@ -100,6 +100,22 @@ describe("docker compose cluster", () => {
     expect(table.stdout).toMatch(/^service\/nginx\s+ClusterIP\s/m);
   });
 
+  it("publishes the apiservers' host ports on 127.0.0.1 only", async () => {
+    // No authentication yet and the nodes hold the host's Docker socket: the API must not be
+    // reachable from other machines unless TSKUBE_BIND_ADDRESS asks for it.
+    for (const [service, port] of [
+      ["apiserver-0", 6443],
+      ["apiserver-0", 8080],
+      ["apiserver-1", 6443],
+      ["apiserver-1", 8080],
+    ] as const) {
+      const out = await project.mustRun(["port", service, String(port)]);
+      expect(out.trim().split("\n"), `${service}:${port}`).toEqual([
+        expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      ]);
+    }
+  });
+
   it("runs the classic first pod as a container on one of the three nodes", async () => {
     const nodes = await ktl(server(0), ["get", "nodes"]);
     for (const n of ["node-1", "node-2", "node-3"])
