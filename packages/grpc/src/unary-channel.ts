@@ -1,4 +1,5 @@
 import * as http2 from "node:http2";
+import type { SecureContextOptions } from "node:tls";
 import { status as GrpcStatus, Metadata } from "@grpc/grpc-js";
 
 /** What a unary call needs of a method: its path and how its messages go on the wire. */
@@ -17,6 +18,11 @@ export interface UnaryChannelOptions {
   /** Larger responses fail with RESOURCE_EXHAUSTED. */
   maxReceiveBytes: number;
   userAgent?: string;
+  /**
+   * Dials `https://` with these (ca, cert, key: a client certificate for servers that ask for one,
+   * as etcd does with --client-cert-auth); plaintext HTTP/2 when absent.
+   */
+  tls?: SecureContextOptions | undefined;
 }
 
 export interface CallOptions {
@@ -181,9 +187,10 @@ export class UnaryChannel {
       new UnaryCallError(GrpcStatus.UNAVAILABLE, `${why} ${this.address}`, new Metadata(), true);
     this.connecting = new Promise<http2.ClientHttp2Session>((resolve, reject) => {
       if (this.closed) return reject(unavailable("channel closed:"));
-      const session = http2.connect(`http://${this.address}`, {
+      const session = http2.connect(`${this.opts.tls ? "https" : "http"}://${this.address}`, {
         settings: { enablePush: false },
         maxSessionMemory: 64,
+        ...this.opts.tls,
       });
       const timer = setTimeout(() => {
         session.destroy();
