@@ -1,5 +1,8 @@
 // Regenerates packages/api/src/gen from proto/: ts-proto sources plus the descriptor set the
 // manifest codec reads (json names, IntOrString and quantity formats). Run as `pnpm gen`.
+// Also regenerates the apiserver's etcd messages (apps/apiserver/src/storage/gen) from the etcd
+// protos vendored in apps/apiserver/proto: a buf module of their own, outside proto/, so they are in
+// neither the @tskube/api barrel nor the descriptor set below.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,9 +11,12 @@ import { join } from "node:path";
 const out = "packages/api/src/gen";
 rmSync(out, { recursive: true, force: true });
 execFileSync("buf", ["generate"], { stdio: "inherit" });
+const etcdOut = "apps/apiserver/src/storage/gen";
+rmSync(etcdOut, { recursive: true, force: true });
+execFileSync("buf", ["generate", "--template", "buf.gen.etcd.yaml"], { stdio: "inherit" });
 const dir = mkdtempSync(join(tmpdir(), "tskube-gen-"));
 const image = join(dir, "descriptors.json");
-execFileSync("buf", ["build", "--exclude-imports", "--exclude-source-info", "-o", image], {
+execFileSync("buf", ["build", "proto", "--exclude-imports", "--exclude-source-info", "-o", image], {
   stdio: "inherit",
 });
 const set = JSON.parse(readFileSync(image, "utf8"));
