@@ -1,3 +1,4 @@
+import * as http2 from "node:http2";
 import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
@@ -198,6 +199,64 @@ describe("UnaryChannel against a grpc-js server", () => {
     ch.close();
     const err = await failure(ch.call(echo, Buffer.from("x"), soon()));
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
+  });
+});
+
+/** A bare HTTP/2 server whose streams `onStream` handles (streams seen so far in arrival order). */
+async function channelToHttp2Server(
+  onStream: (stream: http2.ServerHttp2Stream, seen: http2.ServerHttp2Stream[]) => void,
+): Promise<UnaryChannel> {
+  const server = http2.createServer();
+  const seen: http2.ServerHttp2Stream[] = [];
+  server.on("stream", (stream) => {
+    stream.on("error", () => {});
+    seen.push(stream);
+    onStream(stream, seen);
+  });
+  server.on("session", (session) => session.on("error", () => {}));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const ch = new UnaryChannel(`127.0.0.1:${(server.address() as AddressInfo).port}`);
+  cleanup.push(
+    () => ch.close(),
+    () => server.close(),
+  );
+  return ch;
+}
+
+describe("UnaryChannel: which failures prove the server never processed the call", () => {
+  it("a stream the server refuses (REFUSED_STREAM) is UNAVAILABLE and marked not sent", async () => {
+    const ch = await channelToHttp2Server((stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
+    const err = await failure(ch.call(echo, Buffer.from("x"), soon()));
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err.notSent).toBe(true);
+    expect(err.details).toMatch(/REFUSED_STREAM/);
+  });
+
+  it("a GOAWAY marks the streams above its last stream id not sent, and only those", async () => {
+    // Three calls reach the server; it then goes away with an error, having processed the first.
+    const ch = await channelToHttp2Server((stream, seen) => {
+      if (seen.length === 3) stream.session?.goaway(http2.constants.NGHTTP2_INTERNAL_ERROR, seen[0]!.id);
+    });
+    const errs = await Promise.all(
+      ["a", "b", "c"].map((m) => failure(ch.call(echo, Buffer.from(m), soon()))),
+    );
+    expect(errs.map((e) => e.code)).toEqual([
+      grpc.status.UNAVAILABLE,
+      grpc.status.UNAVAILABLE,
+      grpc.status.UNAVAILABLE,
+    ]);
+    expect(errs.map((e) => e.notSent)).toEqual([false, true, true]);
+    expect(errs[1]!.details).toMatch(/GOAWAY, last stream 1/);
+  });
+
+  it("a stream reset after the server answered headers stays maybe-sent, whatever the code", async () => {
+    const ch = await channelToHttp2Server((stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc" });
+      setTimeout(() => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM), 10);
+    });
+    const err = await failure(ch.call(echo, Buffer.from("x"), soon()));
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err.notSent).toBe(false);
   });
 });
 

@@ -33,8 +33,11 @@ export interface CallOptions {
 
 /**
  * A failed call, shaped like grpc-js's ServiceError so the same error mapping reads both.
- * `notSent` says the request never left this process (no connection), so any call may be retried
- * elsewhere without the risk of applying it twice.
+ * `notSent` says the server provably never processed the request, so any call may be retried
+ * elsewhere without the risk of applying it twice: no connection was made, the stream could not be
+ * opened, or the server refused the stream (RST_STREAM REFUSED_STREAM, or a GOAWAY whose last
+ * stream id is below the call's: RFC 9113 §8.7 says neither was processed). Any other failure
+ * after the request was handed to HTTP/2 (a reset connection, a deadline) leaves it unknown.
  */
 export class UnaryCallError extends Error {
   constructor(
@@ -65,6 +68,12 @@ export function grpcFrame(message: Uint8Array): Buffer {
 }
 
 const frame = grpcFrame;
+
+/**
+ * The lowest last-stream-id of the GOAWAYs a session received: the server processed no stream above
+ * it. Kept beside the session because a closed stream no longer knows its session.
+ */
+const goawayLastStreamId = new WeakMap<http2.ClientHttp2Session, number>();
 
 /**
  * Splits the DATA of a streaming response into gRPC messages, whatever the chunking: a message may
@@ -218,6 +227,12 @@ export class UnaryChannel {
         reject(unavailable("connection closed before HTTP/2 settings from"));
       };
       session.once("close", forget);
+      session.on("goaway", (_code: number, lastStreamId: number) =>
+        goawayLastStreamId.set(
+          session,
+          Math.min(lastStreamId, goawayLastStreamId.get(session) ?? lastStreamId),
+        ),
+      );
       session.once("goaway", () => {
         forget();
         session.close();
@@ -297,7 +312,16 @@ export class UnaryChannel {
       throw new UnaryCallError(GrpcStatus.UNAVAILABLE, (err as Error).message, new Metadata(), true);
     }
     return await new Promise<Res>((resolve, reject) => {
-      new PendingCall(this.address, this.opts.maxReceiveBytes, method, stream, opts, resolve, reject);
+      new PendingCall(
+        this.address,
+        this.opts.maxReceiveBytes,
+        method,
+        session,
+        stream,
+        opts,
+        resolve,
+        reject,
+      );
       stream.end(body);
     });
   }
@@ -318,6 +342,7 @@ class PendingCall<Res> {
   private readonly chunks: Buffer[] = [];
   private received = 0;
   private settled = false;
+  private responded = false;
   private status: number | undefined;
   private message = "";
   /** The headers or trailers that carried grpc-status. */
@@ -329,6 +354,7 @@ class PendingCall<Res> {
     private readonly address: string,
     private readonly maxReceiveBytes: number,
     private readonly method: UnaryMethod<unknown, Res>,
+    private readonly session: http2.ClientHttp2Session,
     private readonly stream: http2.ClientHttp2Stream,
     private readonly opts: CallOptions,
     private readonly resolve: (value: Res) => void,
@@ -375,6 +401,7 @@ class PendingCall<Res> {
   }
 
   private onResponse(h: http2.IncomingHttpHeaders): void {
+    this.responded = true;
     const httpStatus = Number(h[":status"]);
     if (httpStatus !== 200 && h["grpc-status"] === undefined) {
       this.fail(
@@ -400,9 +427,26 @@ class PendingCall<Res> {
     this.chunks.push(chunk);
   }
 
+  /** Why the server provably did not process this stream, if it did not (see UnaryCallError). */
+  private refused(): string | undefined {
+    if (this.responded) return undefined;
+    const last = goawayLastStreamId.get(this.session);
+    const id = this.stream.id;
+    if (last !== undefined && id !== undefined && id > last)
+      return `${this.address} went away (GOAWAY, last stream ${last}) before processing stream ${id}`;
+    if (this.stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM)
+      return `${this.address} refused the stream (REFUSED_STREAM) without processing it`;
+    return undefined;
+  }
+
   private onClose(): void {
     if (this.settled) return;
     if (this.status === undefined) {
+      const refused = this.refused();
+      if (refused) {
+        this.finish(new UnaryCallError(GrpcStatus.UNAVAILABLE, refused, this.metadata(), true));
+        return;
+      }
       // No status: the connection or the stream was reset under the call. The server may or
       // may not have acted on it.
       this.finish(
