@@ -1,11 +1,6 @@
 import type { Server as HttpServer } from "node:http";
 import { KINDS, Namespace, PodServiceService, ResourceServiceService } from "@tskube/api";
-import {
-  createServer,
-  installAsyncResourceBindWithoutDeprecatedProperty,
-  startHttp,
-  type TskubeServer,
-} from "@tskube/grpc";
+import { createServer, startHttp, type TskubeServer } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
 import { isAlreadyExists, type TimingRecord } from "@tskube/machinery";
 import { type AdmissionOptions, admissionChain } from "./admission.js";
@@ -52,9 +47,6 @@ export interface Apiserver {
 }
 
 export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
-  // Every write is an http2 request to etcd; Node 20 makes each one pay ~70 µs for a deprecated
-  // property (see the function's doc).
-  installAsyncResourceBindWithoutDeprecatedProperty();
   const log = cfg.log;
   const metrics = createMetrics();
   const kv = new EtcdKv(cfg.etcdServers, { timeoutMs: cfg.etcdRequestTimeoutMs, connectTimeoutMs: 5000 });
@@ -112,17 +104,13 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
     maxObjectBytes: cfg.maxObjectBytes,
     ready: () => ready,
   });
-  const grpc: TskubeServer = await createServer(
-    { address: cfg.grpcAddress, log, services: ["tskube.v1.ResourceService", "tskube.v1.PodService"] },
-    (server, lean) => {
-      // Every read and write is a unary ResourceService call: those skip grpc-js's server path.
-      lean.addService(ResourceServiceService, service);
-      server.addService(
-        PodServiceService,
-        createPodProxy(registries.get("pods")!, registries.get("nodes")!, log),
-      );
+  const grpc: TskubeServer = await createServer({ address: cfg.grpcAddress, log }, [
+    { definition: ResourceServiceService, implementation: service },
+    {
+      definition: PodServiceService,
+      implementation: createPodProxy(registries.get("pods")!, registries.get("nodes")!, log),
     },
-  );
+  ]);
   // Not serving until the caches hold the cluster's state.
   grpc.health.setStatus("", "NOT_SERVING");
   grpc.health.setStatus("tskube.v1.ResourceService", "NOT_SERVING");

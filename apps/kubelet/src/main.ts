@@ -267,10 +267,9 @@ async function main(): Promise<void> {
     relistPeriodMs: parseDuration(flags["pleg-relist-period"]),
     dns: clusterDns(flags),
   });
-  const grpc = await createServer(
-    { address: `0.0.0.0:${flags.port}`, log, services: ["tskube.v1.PodService"] },
-    (server) => server.addService(PodServiceService, createPodService(kubelet, runtime, log)),
-  );
+  const grpc = await createServer({ address: `0.0.0.0:${flags.port}`, log }, [
+    { definition: PodServiceService, implementation: createPodService(kubelet, runtime, log) },
+  ]);
   const stop = new AbortController();
   // The kubelet stops; its pods keep running (a restarted kubelet adopts them).
   process.on("SIGTERM", () => stop.abort());

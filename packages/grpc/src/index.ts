@@ -1,4 +1,3 @@
-export * from "./async-resource-bind.js";
 export * from "./errors.js";
 export * from "./flags.js";
 export * from "./http.js";

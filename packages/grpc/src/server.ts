@@ -1,11 +1,11 @@
-import { dirname, join } from "node:path";
+import { readdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
+import { loadSync, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import type { Logger } from "@tskube/log";
-import { HealthImplementation, type ServingStatusMap } from "grpc-health-check";
-import { LeanUnaryMethods } from "./lean-unary-server.js";
+import { HealthImplementation, protoPath as healthProtoPath, type ServingStatusMap } from "grpc-health-check";
 
 /**
  * Where proto/ sits: TSKUBE_PROTO_ROOT when set (the image bundles the code, so the source-relative
@@ -14,21 +14,29 @@ import { LeanUnaryMethods } from "./lean-unary-server.js";
 export const PROTO_ROOT =
   process.env.TSKUBE_PROTO_ROOT || join(dirname(fileURLToPath(import.meta.url)), "../../../proto");
 
+/** grpc.health.v1's own name, as the health protocol and reflection clients ask for it. */
+export const HEALTH_SERVICE = "grpc.health.v1.Health";
+const HEALTH_PROTO = "health/v1/health.proto";
+
 export interface ServerOptions {
   /** "host:port"; port 0 picks a free port (read it back from `port`). */
   address: string;
   log: Logger;
-  /** Service names reported by grpc.health.v1 (besides the overall ""). */
-  services?: readonly string[];
   /** Keepalive pings so dead peers and half-open streams are noticed (grpc keepalive docs). */
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
   maxMessageBytes?: number;
+  /**
+   * HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (grpc-js: unlimited). A client multiplexes
+   * every call over one connection, so this bounds how much one client can have in flight.
+   */
+  maxConcurrentStreams?: number;
 }
 
-/** Adds a service whose unary methods are served by LeanUnaryMethods, its streams by grpc-js. */
-export interface LeanServices {
-  addService(definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void;
+/** One service a component serves: its generated definition (from proto/) and the handlers. */
+export interface GrpcService {
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
 }
 
 export interface TskubeServer {
@@ -40,14 +48,29 @@ export interface TskubeServer {
 }
 
 /**
- * A gRPC server with the pieces every tskube process needs: grpc.health.v1, server reflection over
- * proto/tskube, keepalive and graceful shutdown. `register` adds the component's own services before
- * the server binds.
+ * A gRPC server with the pieces every tskube process needs: grpc.health.v1, server reflection,
+ * keepalive and graceful shutdown. Each of `services` is added to grpc-js, reported by health and
+ * listed by reflection from that one entry, so no service is served without being described.
+ *
+ * Reflection describes every .proto file under proto/ (the contract: ResourceService carries the
+ * kinds' messages inside google.protobuf.Any, so a client needs their files though no service
+ * names them) plus grpc.health.v1; it lists the services this process serves. A service whose
+ * proto file is not in proto/ fails the start rather than being served undescribed.
  */
 export async function createServer(
   opts: ServerOptions,
-  register: (server: grpc.Server, lean: LeanServices) => void,
+  services: readonly GrpcService[],
 ): Promise<TskubeServer> {
+  const names = services.map((s) => serviceNameOf(s.definition));
+  const contract = loadContract();
+  for (const [i, name] of names.entries()) {
+    if (!(name in contract))
+      throw new Error(`gRPC service ${name} is not declared by any proto file under ${PROTO_ROOT}`);
+    const described = methodPaths(contract[name] as grpc.ServiceDefinition);
+    const served = methodPaths(services[i]!.definition);
+    if (described !== served)
+      throw new Error(`gRPC service ${name}: proto/ declares ${described}, the server has ${served}`);
+  }
   const server = new grpc.Server({
     "grpc.keepalive_time_ms": opts.keepaliveTimeMs ?? 20_000,
     "grpc.keepalive_timeout_ms": opts.keepaliveTimeoutMs ?? 10_000,
@@ -55,39 +78,23 @@ export async function createServer(
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     "grpc.max_receive_message_length": opts.maxMessageBytes ?? 16 * 1024 * 1024,
     "grpc.max_send_message_length": opts.maxMessageBytes ?? 16 * 1024 * 1024,
+    ...(opts.maxConcurrentStreams ? { "grpc.max_concurrent_streams": opts.maxConcurrentStreams } : {}),
     // No channelz service is exposed, so its per-call bookkeeping (counters, call tracing) is
     // pure cost on every request.
     "grpc.enable_channelz": 0,
   });
   const statuses: ServingStatusMap = { "": "SERVING" };
-  for (const s of opts.services ?? []) statuses[s] = "SERVING";
+  for (const name of names) statuses[name] = "SERVING";
   const health = new HealthImplementation(statuses);
   health.addToServer(server);
-  const definitions = loadSync(
-    [
-      "tskube/v1/api.proto",
-      "tskube/v1/core.proto",
-      "tskube/v1/apps.proto",
-      "tskube/v1/coordination.proto",
-      "tskube/v1/pods.proto",
-    ],
-    { includeDirs: [PROTO_ROOT] },
-  );
-  new ReflectionService(definitions).addToServer(server);
-  const leanUnary = new LeanUnaryMethods(opts.maxMessageBytes ?? 16 * 1024 * 1024);
-  register(server, {
-    addService(definition, implementation) {
-      server.addService(definition, implementation);
-      leanUnary.add(definition, implementation);
-    },
-  });
+  new ReflectionService(contract, { services: [...names, HEALTH_SERVICE] }).addToServer(server);
+  for (const s of services) server.addService(s.definition, s.implementation);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(opts.address, grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
     ),
   );
-  if (leanUnary.size > 0) leanUnary.install(server);
-  opts.log.info({ address: opts.address, port }, "gRPC server listening");
+  opts.log.info({ address: opts.address, port, services: names }, "gRPC server listening");
   return {
     server,
     health,
@@ -106,4 +113,37 @@ export async function createServer(
         });
       }),
   };
+}
+
+/** "tskube.v1.ResourceService" from its methods' paths ("/tskube.v1.ResourceService/Create"). */
+export function serviceNameOf(definition: grpc.ServiceDefinition): string {
+  const names = new Set(Object.values(definition).map((m) => m.path.split("/")[1] ?? ""));
+  const [name] = names;
+  if (names.size !== 1 || !name) throw new Error(`a service definition names ${names.size} services`);
+  return name;
+}
+
+function methodPaths(definition: grpc.ServiceDefinition): string {
+  return Object.values(definition)
+    .map((m) => m.path)
+    .sort()
+    .join(" ");
+}
+
+/** The .proto files under dir, relative to it ("tskube/v1/api.proto"), in a stable order. */
+export function contractFiles(dir = PROTO_ROOT): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[])
+    .filter((f) => f.endsWith(".proto"))
+    .map((f) => f.split("\\").join("/"))
+    .sort();
+}
+
+let contractCache: PackageDefinition | undefined;
+
+/** Every file of proto/ plus grpc.health.v1's, parsed once per process. */
+function loadContract(): PackageDefinition {
+  contractCache ??= loadSync([...contractFiles(), HEALTH_PROTO], {
+    includeDirs: [PROTO_ROOT, resolve(dirname(healthProtoPath), "../..")],
+  });
+  return contractCache;
 }
