@@ -1,5 +1,13 @@
 import type { Server as HttpServer } from "node:http";
-import { KINDS, Namespace, PodServiceService, ResourceServiceService } from "@tskube/api";
+import {
+  KINDS,
+  type KindDefinition,
+  Namespace,
+  namespaceKind,
+  PodServiceService,
+  ResourceServiceService,
+  serviceKind,
+} from "@tskube/api";
 import { createServer, startHttp, type TskubeServer } from "@tskube/grpc";
 import type { Logger } from "@tskube/log";
 import { isAlreadyExists, type TimingRecord } from "@tskube/machinery";
@@ -7,7 +15,7 @@ import { type AdmissionOptions, admissionChain } from "./admission.js";
 import { ServiceAllocator } from "./allocators/service-allocator.js";
 import { createMetrics } from "./metrics.js";
 import { createPodProxy } from "./pod-proxy.js";
-import { Registry } from "./registry.js";
+import { Registry, type StorageHooks } from "./registry.js";
 import { createResourceService } from "./service.js";
 import { Cacher } from "./storage/cacher.js";
 import { EtcdKv } from "./storage/etcd-kv.js";
@@ -59,6 +67,9 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
     { serviceCidr: cfg.serviceClusterIpRange, nodePorts: cfg.serviceNodePortRange },
     log,
   );
+  // Storage beyond a kind's strategy, keyed by the kind's declaration (Kubernetes wires the same
+  // per resource in its REST storage providers).
+  const storageHooks = new Map<KindDefinition, StorageHooks>([[serviceKind, serviceAllocator]]);
   for (const kind of KINDS) {
     const cacher = new Cacher(kind, kv, store, {
       capacity: cfg.watchCacheSize,
@@ -67,14 +78,14 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
     const reg = new Registry(kind, {
       store,
       cacher,
-      hooks: kind.kind === "Service" ? serviceAllocator : undefined,
+      hooks: storageHooks.get(kind),
       namespaces: () => nsRegistry!,
       maxObjectBytes: cfg.maxObjectBytes,
       admit,
     });
     registries.set(kind.resource, reg);
-    if (kind.kind === "Namespace") nsRegistry = reg;
   }
+  nsRegistry = registries.get(namespaceKind.resource);
   let ready = false;
   const checkEtcd = async () => {
     try {
@@ -143,7 +154,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
       }
       lastSeen = rev;
     } catch (err) {
-      if (!/compacted/.test(String((err as Error).message))) log.warn({ err }, "etcd compaction failed");
+      log.warn({ err }, "etcd compaction failed");
     }
   }, cfg.compactionIntervalMs);
   compactor.unref();

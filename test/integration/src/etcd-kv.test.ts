@@ -1,6 +1,8 @@
 import { createServer } from "node:net";
+import { status } from "@grpc/grpc-js";
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EtcdError } from "../../../apps/apiserver/src/storage/etcd-errors.js";
 import { EtcdKv } from "../../../apps/apiserver/src/storage/etcd-kv.js";
 import { type EtcdHandle, freePort, startEtcd } from "./harness.js";
 
@@ -69,13 +71,66 @@ describe("EtcdKv against a real etcd", () => {
     expect((await kv.range({ key: b("/none") })).kvs).toEqual([]);
   });
 
-  it("compacts, and a read at a compacted revision fails with etcd's message", async () => {
+  it("compacts; a read at a compacted or a future revision is etcd's error by code, not by text", async () => {
     await reference.put("/c/x").value("1");
     const old = (await kv.range({ key: b("/c/x") })).revision;
     await reference.put("/c/x").value("2");
     const now = (await kv.range({ key: b("/c/x") })).revision;
     await kv.compact(now);
-    await expect(kv.range({ key: b("/c/x"), revision: old })).rejects.toThrow(/compacted/);
+    const compacted = await kv.range({ key: b("/c/x"), revision: old }).catch((e) => e);
+    expect(compacted).toBeInstanceOf(EtcdError);
+    expect(compacted).toMatchObject({ code: status.OUT_OF_RANGE, etcd: "compacted" });
+    // Compacting again is etcd's "compacted" too (another apiserver got there first).
+    await expect(kv.compact(now)).rejects.toMatchObject({ etcd: "compacted" });
+    await expect(kv.range({ key: b("/c/x"), revision: now + 1000 })).rejects.toMatchObject({
+      code: status.OUT_OF_RANGE,
+      etcd: "futureRevision",
+    });
+  });
+
+  it("reads the current value in the failed transaction when asked, in one round trip", async () => {
+    const created = await kv.txn({ key: b("/u/a"), modRevision: 0, put: b("one") });
+    const updated = await kv.txn({ key: b("/u/a"), modRevision: created.revision, put: b("two") });
+    const before = kv.requests.txn;
+    const stale = await kv.txn({
+      key: b("/u/a"),
+      modRevision: created.revision,
+      put: b("x"),
+      readOnFailure: true,
+    });
+    expect(kv.requests.txn - before).toBe(1);
+    expect(stale.succeeded).toBe(false);
+    expect(stale.current?.value.toString()).toBe("two");
+    expect(stale.current?.modRevision).toBe(updated.revision);
+    // Gone: the failure branch finds nothing.
+    await kv.txn({ key: b("/u/a"), modRevision: updated.revision });
+    const gone = await kv.txn({ key: b("/u/a"), modRevision: updated.revision, readOnFailure: true });
+    expect(gone.succeeded).toBe(false);
+    expect(gone.current).toBeUndefined();
+    // A successful write reports no current value.
+    const fresh = await kv.txn({ key: b("/u/b"), modRevision: 0, put: b("v"), readOnFailure: true });
+    expect(fresh.succeeded).toBe(true);
+    expect(fresh.current).toBeUndefined();
+  });
+
+  it("grants leases whose keys etcd deletes when they expire", async () => {
+    const lease = await kv.leaseGrant(1);
+    expect(lease.ttlSeconds).toBeGreaterThanOrEqual(1);
+    // etcd's lease IDs use the whole int64.
+    expect(typeof lease.id).toBe("bigint");
+    await kv.txn({ key: b("/l/a"), modRevision: 0, put: b("v"), lease: lease.id });
+    expect(await reference.get("/l/a").string()).toBe("v");
+    const deadline = Date.now() + 10_000;
+    while ((await reference.get("/l/a").string()) !== null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    expect(await reference.get("/l/a").string()).toBeNull();
+    // A put on a lease that no longer exists is etcd's leaseNotFound.
+    await expect(
+      kv.txn({ key: b("/l/b"), modRevision: 0, put: b("v"), lease: lease.id }),
+    ).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+      etcd: "leaseNotFound",
+    });
   });
 
   it("moves to the next member when one is unreachable, for reads and for unsent writes", async () => {

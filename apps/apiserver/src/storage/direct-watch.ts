@@ -1,5 +1,6 @@
 import type { KindInfo } from "@tskube/api";
 import { TooOldError, type WatchFilter, type WatchSink } from "./cacher.js";
+import { isEtcdError } from "./etcd-errors.js";
 import type { EtcdKv } from "./etcd-kv.js";
 import { CompactedError, type EtcdStore, prefixEnd } from "./etcd-store.js";
 import { EtcdWatch, WatchCompactedError } from "./etcd-watch.js";
@@ -25,7 +26,7 @@ export async function watchFromEtcd(
   } catch (err) {
     if (err instanceof CompactedError) throw new TooOldError(fromRv, fromRv + 1);
     // A revision in the future is not an error for a watch: it waits for it.
-    if (!/future revision/.test(String((err as Error).message))) throw err;
+    if (!isEtcdError(err, "futureRevision")) throw err;
   }
   const tooOld = (err: Error) =>
     err instanceof WatchCompactedError ? new TooOldError(fromRv, fromRv + 1) : err;

@@ -1,14 +1,29 @@
 import type { ClientHttp2Stream } from "node:http2";
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import type { SecureContextOptions } from "node:tls";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { UnaryCallError, UnaryChannel, type UnaryMethod } from "@tskube/grpc";
+import { EtcdError } from "./etcd-errors.js";
+import {
+  Compare_CompareResult,
+  Compare_CompareTarget,
+  KVService,
+  LeaseService,
+  type RangeRequest as PbRangeRequest,
+  type RangeResponse as PbRangeResponse,
+  type TxnResponse as PbTxnResponse,
+  RangeRequest_SortOrder,
+  RangeRequest_SortTarget,
+  type RequestOp,
+} from "./gen/etcd/etcdserver/etcdserverpb/rpc.js";
+import type { KeyValue as PbKeyValue } from "./gen/etcd/mvcc/mvccpb/kv.js";
 
 /**
- * The few etcd v3 KV calls the store makes (Range, guarded Txn, Compact), encoded by hand from
- * etcd's rpc.proto and sent over UnaryChannel. Every apiserver write is one of these calls, and
- * the etcd3 npm client (grpc-js plus dynamically loaded protobufjs types) cost about as much CPU
- * per call as the rest of the apiserver's create path. Watch streams share these connections
- * (etcd-watch.ts).
+ * The few etcd v3 calls the store makes (Range, guarded Txn, Compact, LeaseGrant), with the
+ * messages generated from etcd's own rpc.proto (apps/apiserver/proto) and sent over UnaryChannel.
+ * Every apiserver write is one of these calls, and the etcd3 npm client (grpc-js plus dynamically
+ * loaded protobufjs types) cost about as much CPU per call as the rest of the apiserver's create
+ * path. Watch streams share these connections (etcd-watch.ts). Failures are EtcdErrors, told apart
+ * by gRPC code and etcd's own error (etcd-errors.ts).
  */
 
 export interface KeyValue {
@@ -40,205 +55,131 @@ export interface GuardedWrite {
   modRevision: number;
   /** The value to put; undefined deletes the key. */
   put?: Buffer | undefined;
+  /** The put is attached to this lease (etcd deletes the key when it expires). */
+  lease?: bigint | undefined;
+  /**
+   * When the compare fails, the same transaction reads the key (Kubernetes' etcd3 store does this
+   * on updates): the caller retries from the current value without another round trip.
+   */
+  readOnFailure?: boolean | undefined;
 }
 
 export interface TxnResponse {
   revision: number;
   succeeded: boolean;
+  /**
+   * With readOnFailure and a failed compare: the key as it is now, or undefined when it is gone.
+   * Always undefined when the write succeeded.
+   */
+  current?: KeyValue | undefined;
 }
 
-// Field numbers from etcd's api/etcdserverpb/rpc.proto and api/mvccpb/kv.proto.
-const COMPARE_RESULT_EQUAL = 0;
-const COMPARE_TARGET_MOD = 2;
-
-const num = (v: bigint | number | string): number => Number(v);
-
-export function readHeaderRevision(bytes: Uint8Array): number {
-  const r = new BinaryReader(bytes);
-  let revision = 0;
-  while (r.pos < r.len) {
-    const [field, wire] = r.tag();
-    if (field === 3) revision = num(r.int64());
-    else r.skip(wire);
-  }
-  return revision;
+export interface LeaseGrant {
+  id: bigint;
+  ttlSeconds: number;
 }
 
-export function readKeyValue(bytes: Uint8Array): KeyValue {
-  const r = new BinaryReader(bytes);
-  const kv: KeyValue = {
-    key: Buffer.alloc(0),
-    value: Buffer.alloc(0),
-    createRevision: 0,
-    modRevision: 0,
-    version: 0,
+/** A view of a generated message's bytes as a Buffer, without copying them. */
+const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+export function toKeyValue(kv: PbKeyValue): KeyValue {
+  return {
+    key: buf(kv.key),
+    value: buf(kv.value),
+    createRevision: Number(kv.createRevision),
+    modRevision: Number(kv.modRevision),
+    version: Number(kv.version),
   };
-  while (r.pos < r.len) {
-    const [field, wire] = r.tag();
-    switch (field) {
-      case 1:
-        kv.key = Buffer.from(r.bytes());
-        break;
-      case 2:
-        kv.createRevision = num(r.int64());
-        break;
-      case 3:
-        kv.modRevision = num(r.int64());
-        break;
-      case 4:
-        kv.version = num(r.int64());
-        break;
-      case 5:
-        kv.value = Buffer.from(r.bytes());
-        break;
-      default:
-        r.skip(wire);
-    }
-  }
-  return kv;
 }
 
-export function encodeRangeRequest(req: RangeRequest): Buffer {
-  const w = new BinaryWriter();
-  w.uint32(10).bytes(req.key);
-  if (req.rangeEnd) w.uint32(18).bytes(req.rangeEnd);
-  if (req.limit) w.uint32(24).int64(req.limit);
-  if (req.revision) w.uint32(32).int64(req.revision);
-  if (req.keysOnly) w.uint32(64).bool(true);
-  return Buffer.from(w.finish());
+const EMPTY = new Uint8Array(0);
+const big = (n: number | undefined) => BigInt(n ?? 0);
+
+export function rangeRequest(req: RangeRequest): PbRangeRequest {
+  return {
+    key: req.key,
+    rangeEnd: req.rangeEnd ?? EMPTY,
+    limit: big(req.limit),
+    revision: big(req.revision),
+    sortOrder: RangeRequest_SortOrder.NONE,
+    sortTarget: RangeRequest_SortTarget.KEY,
+    serializable: false,
+    keysOnly: req.keysOnly ?? false,
+    countOnly: false,
+    minModRevision: 0n,
+    maxModRevision: 0n,
+    minCreateRevision: 0n,
+    maxCreateRevision: 0n,
+  };
 }
 
-export function decodeRangeResponse(bytes: Uint8Array): RangeResponse {
-  const r = new BinaryReader(bytes);
-  const out: RangeResponse = { revision: 0, kvs: [], more: false, count: 0 };
-  while (r.pos < r.len) {
-    const [field, wire] = r.tag();
-    switch (field) {
-      case 1:
-        out.revision = readHeaderRevision(r.bytes());
-        break;
-      case 2:
-        out.kvs.push(readKeyValue(r.bytes()));
-        break;
-      case 3:
-        out.more = r.bool();
-        break;
-      case 4:
-        out.count = num(r.int64());
-        break;
-      default:
-        r.skip(wire);
-    }
-  }
-  return out;
+function fromRangeResponse(res: PbRangeResponse): RangeResponse {
+  return {
+    revision: Number(res.header?.revision ?? 0n),
+    kvs: res.kvs.map(toKeyValue),
+    more: res.more,
+    count: Number(res.count),
+  };
 }
-
-/** Bytes of n as a protobuf varint (n a non-negative safe integer). */
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  while (n >= 128) {
-    buf[pos++] = (n % 128) | 128;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
-}
-
-/** A length-delimited field's size: tag, length varint, payload. */
-const fieldSize = (payload: number) => 1 + varintSize(payload) + payload;
 
 /**
- * TxnRequest{compare: [key MOD == modRevision], success: [put or delete_range]}, written straight
- * into one buffer: every apiserver write sends one, and protobuf-es' BinaryWriter (a writer per
- * nested message, each finish() copying the value again) cost about as much as the rest of the call.
+ * TxnRequest{compare: [key MOD == modRevision], success: [put or delete_range],
+ * failure: [range key] (readOnFailure)}. mod_revision is in the Compare's target_union oneof: it is
+ * sent even when 0 (oneof=properties writes any value that is set), or the compare has no target.
  */
-export function encodeGuardedTxn(write: GuardedWrite): Buffer {
-  const key = write.key;
-  // Compare{result: EQUAL, target: MOD, key, mod_revision}. mod_revision is in a oneof: it is
-  // written even when 0, or the compare has no target value. result is written although it is 0.
-  const compareSize = 2 + 2 + fieldSize(key.length) + 1 + varintSize(write.modRevision);
-  // RequestOp{request_put: PutRequest{key, value}} or {request_delete_range: DeleteRangeRequest{key}}.
-  const innerSize = write.put ? fieldSize(key.length) + fieldSize(write.put.length) : fieldSize(key.length);
-  const opSize = fieldSize(innerSize);
-  const buf = Buffer.allocUnsafe(fieldSize(compareSize) + fieldSize(opSize));
-  let pos = 0;
-  buf[pos++] = 10;
-  pos = writeVarint(buf, pos, compareSize);
-  buf[pos++] = 8;
-  buf[pos++] = COMPARE_RESULT_EQUAL;
-  buf[pos++] = 16;
-  buf[pos++] = COMPARE_TARGET_MOD;
-  buf[pos++] = 26;
-  pos = writeVarint(buf, pos, key.length);
-  pos += key.copy(buf, pos);
-  buf[pos++] = 48;
-  pos = writeVarint(buf, pos, write.modRevision);
-  buf[pos++] = 18;
-  pos = writeVarint(buf, pos, opSize);
-  buf[pos++] = write.put ? 18 : 26;
-  pos = writeVarint(buf, pos, innerSize);
-  buf[pos++] = 10;
-  pos = writeVarint(buf, pos, key.length);
-  pos += key.copy(buf, pos);
-  if (write.put) {
-    buf[pos++] = 18;
-    pos = writeVarint(buf, pos, write.put.length);
-    pos += write.put.copy(buf, pos);
-  }
-  return buf;
+export function guardedTxn(write: GuardedWrite): Parameters<typeof KVService.txn.requestSerialize>[0] {
+  const op: RequestOp = write.put
+    ? {
+        requestPut: {
+          key: write.key,
+          value: write.put,
+          lease: write.lease ?? 0n,
+          prevKv: false,
+          ignoreValue: false,
+          ignoreLease: false,
+        },
+      }
+    : { requestDeleteRange: { key: write.key, rangeEnd: EMPTY, prevKv: false } };
+  return {
+    compare: [
+      {
+        result: Compare_CompareResult.EQUAL,
+        target: Compare_CompareTarget.MOD,
+        key: write.key,
+        modRevision: BigInt(write.modRevision),
+        rangeEnd: EMPTY,
+      },
+    ],
+    success: [op],
+    failure: write.readOnFailure ? [{ requestRange: rangeRequest({ key: write.key }) }] : [],
+  };
 }
 
-export function decodeTxnResponse(bytes: Uint8Array): TxnResponse {
-  const r = new BinaryReader(bytes);
-  const out: TxnResponse = { revision: 0, succeeded: false };
-  while (r.pos < r.len) {
-    const [field, wire] = r.tag();
-    if (field === 1) out.revision = readHeaderRevision(r.bytes());
-    else if (field === 2) out.succeeded = r.bool();
-    else r.skip(wire);
+function fromTxnResponse(res: PbTxnResponse): TxnResponse {
+  const out: TxnResponse = { revision: Number(res.header?.revision ?? 0n), succeeded: res.succeeded };
+  if (!res.succeeded) {
+    const kv = res.responses[0]?.responseRange?.kvs[0];
+    if (kv) out.current = toKeyValue(kv);
   }
   return out;
 }
-
-function encodeCompaction(revision: number): Buffer {
-  const w = new BinaryWriter();
-  w.uint32(8).int64(revision);
-  return Buffer.from(w.finish());
-}
-
-const identity = (b: Buffer) => b;
-const RANGE: UnaryMethod<Buffer, RangeResponse> = {
-  path: "/etcdserverpb.KV/Range",
-  requestSerialize: identity,
-  responseDeserialize: decodeRangeResponse,
-};
-const TXN: UnaryMethod<Buffer, TxnResponse> = {
-  path: "/etcdserverpb.KV/Txn",
-  requestSerialize: identity,
-  responseDeserialize: decodeTxnResponse,
-};
-const COMPACT: UnaryMethod<Buffer, void> = {
-  path: "/etcdserverpb.KV/Compact",
-  requestSerialize: identity,
-  responseDeserialize: () => undefined,
-};
 
 export interface EtcdKvOptions {
   /** Per-call deadline. */
   timeoutMs: number;
   connectTimeoutMs: number;
+  /**
+   * TLS to every member (Kubernetes' --etcd-cafile, --etcd-certfile, --etcd-keyfile): `https://`
+   * endpoints need it, and a member with --client-cert-auth needs cert and key.
+   */
+  tls?: SecureContextOptions | undefined;
 }
 
 /** `http://host:port` (as --etcd-servers lists members) → `host:port`. */
 const hostOf = (endpoint: string) => endpoint.replace(/^[a-z]+:\/\//, "").replace(/\/+$/, "");
+
+/** The etcd calls EtcdKv makes, counted (etcd_requests_total) so round trips per write can be seen. */
+export type EtcdOperation = "range" | "txn" | "compact" | "leaseGrant";
 
 /**
  * KV calls to an etcd cluster: one connection per member, calls go to one member at a time and
@@ -248,32 +189,50 @@ const hostOf = (endpoint: string) => endpoint.replace(/^[a-z]+:\/\//, "").replac
 export class EtcdKv {
   private readonly channels: UnaryChannel[];
   private current = 0;
+  /** Calls made, by operation (each one is one round trip to a member, retries included). */
+  readonly requests: Record<EtcdOperation, number> = { range: 0, txn: 0, compact: 0, leaseGrant: 0 };
 
   constructor(
     endpoints: string[],
     private readonly opts: EtcdKvOptions,
   ) {
     if (endpoints.length === 0) throw new Error("EtcdKv: at least one etcd endpoint is required");
+    for (const e of endpoints) {
+      const scheme = /^([a-z]+):\/\//.exec(e)?.[1] ?? "http";
+      if (scheme === "https" && !opts.tls)
+        throw new Error(`EtcdKv: ${e} is https:// but no TLS settings were given (--etcd-cafile)`);
+      if (scheme === "http" && opts.tls)
+        throw new Error(`EtcdKv: ${e} is http:// but TLS settings were given: use https:// endpoints`);
+      if (scheme !== "http" && scheme !== "https")
+        throw new Error(`EtcdKv: ${e}: the scheme must be http:// or https://`);
+    }
     this.channels = endpoints.map(
       (e) =>
         new UnaryChannel(hostOf(e), {
           connectTimeoutMs: opts.connectTimeoutMs,
           maxReceiveBytes: 2 ** 31 - 1,
+          tls: opts.tls,
         }),
     );
   }
 
-  private async call<Res>(method: UnaryMethod<Buffer, Res>, body: Buffer, idempotent: boolean): Promise<Res> {
+  private async call<Req, Res>(
+    operation: EtcdOperation,
+    method: UnaryMethod<Req, Res>,
+    body: Req,
+    idempotent: boolean,
+  ): Promise<Res> {
     let lastErr: unknown;
     for (let attempt = 0; attempt < this.channels.length; attempt++) {
       const index = this.current;
+      this.requests[operation]++;
       try {
         return await this.channels[index]!.call(method, body, { deadline: Date.now() + this.opts.timeoutMs });
       } catch (err) {
-        lastErr = err;
+        lastErr = err instanceof UnaryCallError ? EtcdError.from(err) : err;
         const unreachable =
           err instanceof UnaryCallError && err.code === GrpcStatus.UNAVAILABLE && (err.notSent || idempotent);
-        if (!unreachable) throw err;
+        if (!unreachable) throw lastErr;
         this.memberFailed(index);
       }
     }
@@ -294,7 +253,7 @@ export class EtcdKv {
       try {
         return { stream: await this.channels[member]!.openStream(path, metadata), member };
       } catch (err) {
-        lastErr = err;
+        lastErr = err instanceof UnaryCallError ? EtcdError.from(err) : err;
         this.memberFailed(member);
       }
     }
@@ -306,16 +265,30 @@ export class EtcdKv {
     if (this.current === member) this.current = (member + 1) % this.channels.length;
   }
 
-  range(req: RangeRequest): Promise<RangeResponse> {
-    return this.call(RANGE, encodeRangeRequest(req), true);
+  async range(req: RangeRequest): Promise<RangeResponse> {
+    return fromRangeResponse(await this.call("range", KVService.range, rangeRequest(req), true));
   }
 
-  txn(write: GuardedWrite): Promise<TxnResponse> {
-    return this.call(TXN, encodeGuardedTxn(write), false);
+  async txn(write: GuardedWrite): Promise<TxnResponse> {
+    return fromTxnResponse(await this.call("txn", KVService.txn, guardedTxn(write), false));
   }
 
   async compact(revision: number): Promise<void> {
-    await this.call(COMPACT, encodeCompaction(revision), true);
+    await this.call("compact", KVService.compact, { revision: BigInt(revision), physical: false }, true);
+  }
+
+  /**
+   * A new lease of ttlSeconds (etcd may round it up to its minimum). Not retried on another member
+   * once sent: a lease granted twice is only an unused lease that expires.
+   */
+  async leaseGrant(ttlSeconds: number): Promise<LeaseGrant> {
+    const res = await this.call(
+      "leaseGrant",
+      LeaseService.leaseGrant,
+      { TTL: BigInt(ttlSeconds), ID: 0n },
+      false,
+    );
+    return { id: res.ID, ttlSeconds: Number(res.TTL) };
   }
 
   close(): void {

@@ -1,5 +1,7 @@
 import type { LeanHistogram } from "../metrics.js";
-import type { EtcdKv, KeyValue } from "./etcd-kv.js";
+import { isEtcdError } from "./etcd-errors.js";
+import type { EtcdKv, GuardedWrite, KeyValue } from "./etcd-kv.js";
+import { LeaseManager } from "./lease-manager.js";
 
 /** A raw value read from etcd with the revision it was last modified at. */
 export interface RawValue {
@@ -15,6 +17,19 @@ export interface RangeResult {
   more: boolean;
   /** Keys in the whole range (not just this page). */
   count: number;
+}
+
+/**
+ * A guarded write's outcome: the new revision, or (revision undefined) the key as the same
+ * transaction found it, undefined when the key is gone.
+ */
+export type WriteOutcome =
+  | { revision: number; current?: undefined }
+  | { revision: undefined; current: RawValue | undefined };
+
+export interface WriteOptions {
+  /** The key expires this long after the write (an etcd lease; Events and --event-ttl). */
+  ttlSeconds?: number | undefined;
 }
 
 export class CompactedError extends Error {
@@ -47,10 +62,14 @@ const toRaw = (kv: KeyValue): RawValue => ({
  * overwrite each other's writes. Values are opaque bytes here; the registry owns the encoding.
  */
 export class EtcdStore {
+  private readonly leases: LeaseManager;
+
   constructor(
     private readonly kv: EtcdKv,
     private readonly latency?: LeanHistogram<"operation">,
-  ) {}
+  ) {
+    this.leases = new LeaseManager((ttl) => kv.leaseGrant(ttl));
+  }
 
   private async timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const end = this.latency?.startTimer({ operation });
@@ -68,26 +87,58 @@ export class EtcdStore {
   }
 
   /** Writes the key if absent. Returns the new revision, or undefined when the key exists. */
-  create(key: string, value: Buffer): Promise<number | undefined> {
-    return this.guarded("create", { key: Buffer.from(key), modRevision: 0, put: value });
+  async create(key: string, value: Buffer, opts: WriteOptions = {}): Promise<number | undefined> {
+    const lease = opts.ttlSeconds ? await this.leases.getLease(opts.ttlSeconds) : undefined;
+    const res = await this.guarded("create", { key: Buffer.from(key), modRevision: 0, put: value, lease });
+    return res.revision;
   }
 
   /**
    * Replaces the key if it was last modified at expectedRevision. Returns the new revision, or
    * undefined when someone else wrote (or deleted) it first.
    */
-  update(key: string, value: Buffer, expectedRevision: number): Promise<number | undefined> {
-    return this.guarded("update", { key: Buffer.from(key), modRevision: expectedRevision, put: value });
+  async update(key: string, value: Buffer, expectedRevision: number): Promise<number | undefined> {
+    return (await this.updateOrRead(key, value, expectedRevision)).revision;
+  }
+
+  /**
+   * update, and when the compare fails, the key as it is now, read by the same transaction
+   * (Kubernetes' etcd3 GuaranteedUpdate): a retry needs no second round trip.
+   */
+  async updateOrRead(
+    key: string,
+    value: Buffer,
+    expectedRevision: number,
+    opts: WriteOptions = {},
+  ): Promise<WriteOutcome> {
+    const lease = opts.ttlSeconds ? await this.leases.getLease(opts.ttlSeconds) : undefined;
+    return this.guarded("update", {
+      key: Buffer.from(key),
+      modRevision: expectedRevision,
+      put: value,
+      lease,
+      readOnFailure: true,
+    });
   }
 
   /** Deletes the key if it was last modified at expectedRevision; returns the revision or undefined. */
-  delete(key: string, expectedRevision: number): Promise<number | undefined> {
-    return this.guarded("delete", { key: Buffer.from(key), modRevision: expectedRevision });
+  async delete(key: string, expectedRevision: number): Promise<number | undefined> {
+    return (await this.deleteOrRead(key, expectedRevision)).revision;
   }
 
-  private async guarded(operation: string, write: Parameters<EtcdKv["txn"]>[0]): Promise<number | undefined> {
+  /** delete, and when the compare fails, the key as it is now (see updateOrRead). */
+  deleteOrRead(key: string, expectedRevision: number): Promise<WriteOutcome> {
+    return this.guarded("delete", {
+      key: Buffer.from(key),
+      modRevision: expectedRevision,
+      readOnFailure: true,
+    });
+  }
+
+  private async guarded(operation: string, write: GuardedWrite): Promise<WriteOutcome> {
     const res = await this.timed(operation, () => this.kv.txn(write));
-    return res.succeeded ? res.revision : undefined;
+    if (res.succeeded) return { revision: res.revision };
+    return { revision: undefined, current: res.current ? toRaw(res.current) : undefined };
   }
 
   /**
@@ -109,7 +160,7 @@ export class EtcdStore {
       );
       return { kvs: res.kvs.map(toRaw), revision: res.revision, more: res.more, count: res.count };
     } catch (err) {
-      if (String((err as Error).message).includes("compacted")) throw new CompactedError(opts.revision ?? 0);
+      if (isEtcdError(err, "compacted")) throw new CompactedError(opts.revision ?? 0);
       throw err;
     }
   }
@@ -119,9 +170,16 @@ export class EtcdStore {
     return res.revision;
   }
 
-  /** Discards history up to revision (Kubernetes' apiserver does this every 5 minutes). */
+  /**
+   * Discards history up to revision (Kubernetes' apiserver does this every 5 minutes). A revision
+   * already compacted (by another apiserver) is not an error.
+   */
   async compact(revision: number): Promise<void> {
-    await this.kv.compact(revision);
+    try {
+      await this.kv.compact(revision);
+    } catch (err) {
+      if (!isEtcdError(err, "compacted")) throw err;
+    }
   }
 }
 

@@ -1,11 +1,13 @@
 import { type ClientHttp2Stream, constants as http2Constants } from "node:http2";
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { GrpcMessageReader, grpcFrame, grpcStatusOf } from "@tskube/grpc";
-import { type EtcdKv, type KeyValue, readHeaderRevision, readKeyValue } from "./etcd-kv.js";
+import { EtcdError } from "./etcd-errors.js";
+import { type EtcdKv, type KeyValue, toKeyValue } from "./etcd-kv.js";
+import { WatchService } from "./gen/etcd/etcdserver/etcdserverpb/rpc.js";
+import { Event_EventType } from "./gen/etcd/mvcc/mvccpb/kv.js";
 
 /**
  * etcd's Watch over the apiserver's own HTTP/2 connections to etcd (the ones EtcdKv makes its
- * calls on), encoded by hand from rpc.proto like etcd-kv.ts. The etcd3 npm client's watch went
+ * calls on), with the messages generated from etcd's rpc.proto like etcd-kv.ts. The etcd3 npm client's watch went
  * through grpc-js's client call stack and protobufjs for every event, which cost about 0.1 ms of
  * apiserver CPU per write just to feed the watch cache.
  *
@@ -61,21 +63,24 @@ export class WatchCompactedError extends Error {
   }
 }
 
-const WATCH_PATH = "/etcdserverpb.Watch/Watch";
+const WATCH = WatchService.watch;
 /** clientv3.WithRequireLeader: a member cut off from its leader ends the stream instead of idling. */
 const REQUIRE_LEADER = { hasleader: "true" };
 const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
 
 export function encodeWatchCreate(opts: WatchOptions): Buffer {
-  const create = new BinaryWriter();
-  create.uint32(10).bytes(opts.key);
-  if (opts.rangeEnd) create.uint32(18).bytes(opts.rangeEnd);
-  if (opts.startRevision) create.uint32(24).int64(opts.startRevision);
-  if (opts.progressNotify) create.uint32(32).bool(true);
-  if (opts.prevKv) create.uint32(48).bool(true);
-  const req = new BinaryWriter();
-  req.uint32(10).bytes(create.finish());
-  return Buffer.from(req.finish());
+  return WATCH.requestSerialize({
+    createRequest: {
+      key: opts.key,
+      rangeEnd: opts.rangeEnd ?? new Uint8Array(0),
+      startRevision: BigInt(opts.startRevision),
+      progressNotify: opts.progressNotify ?? false,
+      filters: [],
+      prevKv: opts.prevKv ?? false,
+      watchId: 0n,
+      fragment: false,
+    },
+  });
 }
 
 export interface WatchResponse {
@@ -87,58 +92,23 @@ export interface WatchResponse {
   events: WatchEvent[];
 }
 
-function readEvent(bytes: Uint8Array): WatchEvent {
-  const r = new BinaryReader(bytes);
-  let type: WatchEvent["type"] = "put";
-  let kv: KeyValue | undefined;
-  let prevKv: KeyValue | undefined;
-  while (r.pos < r.len) {
-    const [field, wire] = r.tag();
-    if (field === 1) type = r.int32() === 1 ? "delete" : "put";
-    else if (field === 2) kv = readKeyValue(r.bytes());
-    else if (field === 3) prevKv = readKeyValue(r.bytes());
-    else r.skip(wire);
-  }
-  if (!kv) throw new Error("watch event without kv");
-  return { type, kv, prevKv };
-}
-
-export function decodeWatchResponse(bytes: Uint8Array): WatchResponse {
-  const r = new BinaryReader(bytes);
-  const out: WatchResponse = {
-    revision: 0,
-    created: false,
-    canceled: false,
-    compactRevision: 0,
-    cancelReason: "",
-    events: [],
+export function decodeWatchResponse(bytes: Buffer): WatchResponse {
+  const res = WATCH.responseDeserialize(bytes);
+  return {
+    revision: Number(res.header?.revision ?? 0n),
+    created: res.created,
+    canceled: res.canceled,
+    compactRevision: Number(res.compactRevision),
+    cancelReason: res.cancelReason,
+    events: res.events.map((e) => {
+      if (!e.kv) throw new Error("watch event without kv");
+      return {
+        type: e.type === Event_EventType.DELETE ? "delete" : "put",
+        kv: toKeyValue(e.kv),
+        prevKv: e.prevKv ? toKeyValue(e.prevKv) : undefined,
+      };
+    }),
   };
-  while (r.pos < r.len) {
-    const [field, wire] = r.tag();
-    switch (field) {
-      case 1:
-        out.revision = readHeaderRevision(r.bytes());
-        break;
-      case 3:
-        out.created = r.bool();
-        break;
-      case 4:
-        out.canceled = r.bool();
-        break;
-      case 5:
-        out.compactRevision = Number(r.int64());
-        break;
-      case 6:
-        out.cancelReason = r.string();
-        break;
-      case 11:
-        out.events.push(readEvent(r.bytes()));
-        break;
-      default:
-        r.skip(wire);
-    }
-  }
-  return out;
 }
 
 /** A running watch; see the module comment for what it guarantees. */
@@ -177,7 +147,7 @@ export class EtcdWatch {
   private async open(): Promise<void> {
     let opened: Awaited<ReturnType<EtcdKv["openStream"]>>;
     try {
-      opened = await this.kv.openStream(WATCH_PATH, REQUIRE_LEADER);
+      opened = await this.kv.openStream(WATCH.path, REQUIRE_LEADER);
     } catch (err) {
       this.retry(err as Error);
       return;
@@ -229,7 +199,7 @@ export class EtcdWatch {
     });
     const status = (h: Parameters<typeof grpcStatusOf>[0]) => {
       const st = grpcStatusOf(h);
-      if (st && st.code !== 0) failure = new Error(`etcd watch stream ended: ${st.code} ${st.details}`);
+      if (st && st.code !== 0) failure = EtcdError.ofStatus(st.code, st.details);
     };
     stream.on("response", status);
     stream.on("trailers", status);
