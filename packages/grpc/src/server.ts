@@ -143,6 +143,8 @@ let contractCache: PackageDefinition | undefined;
 /** Every file of proto/ plus grpc.health.v1's, parsed once per process. */
 function loadContract(): PackageDefinition {
   contractCache ??= loadSync([...contractFiles(), HEALTH_PROTO], {
+    // Reflection hands out the descriptors built from this load: field names must stay the proto's.
+    keepCase: true,
     includeDirs: [PROTO_ROOT, resolve(dirname(healthProtoPath), "../..")],
   });
   return contractCache;
