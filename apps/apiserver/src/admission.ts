@@ -1,4 +1,4 @@
-import { type KindInfo, type KubeObject, type Pod, Toleration } from "@tskube/api";
+import { type KindInfo, type KubeObject, type Pod, podKind, Toleration } from "@tskube/api";
 
 /**
  * A mutating admission step on create (Kubernetes' admission.MutationInterface): it runs after
@@ -29,7 +29,7 @@ const TAINT_NODE_UNREACHABLE = "node.kubernetes.io/unreachable";
  */
 export function defaultTolerationSeconds(opts: AdmissionOptions): AdmitFunc {
   return (obj, kind) => {
-    if (kind.kind !== "Pod") return;
+    if (kind !== podKind) return;
     const pod = obj as Pod;
     if (!pod.spec) return;
     addToleration(pod.spec.tolerations, TAINT_NODE_NOT_READY, opts.defaultNotReadyTolerationSeconds);

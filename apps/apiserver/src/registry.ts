@@ -5,12 +5,11 @@ import {
   applyStrategicMergePatch,
   decodeObject,
   encodeObject,
+  type KindDefinition,
   type KindInfo,
   type KubeObject,
-  NamespaceStatus,
   ObjectMeta,
   type Strategy,
-  strategyFor,
 } from "@tskube/api";
 import { errors, field, type GroupResource } from "@tskube/machinery";
 import type { AdmitFunc } from "./admission.js";
@@ -122,7 +121,8 @@ const specOf = (o: KubeObject): unknown => (o as unknown as { spec?: unknown }).
 /**
  * The generic registry (Kubernetes' genericregistry.Store): one per kind, turning API verbs into
  * guarded etcd transactions and applying the kind's strategy (defaults, validation, status split,
- * generation). Nothing here is specific to a kind beyond what KindInfo and Strategy say.
+ * generation). Nothing here is specific to a kind: what differs per kind is in its declaration
+ * (KindDefinition's identity and Strategy hooks) or in the StorageHooks it is given.
  */
 export class Registry {
   readonly gr: GroupResource;
@@ -130,11 +130,11 @@ export class Registry {
   private readonly supportedFields: string[];
 
   constructor(
-    readonly kind: KindInfo,
+    readonly kind: KindDefinition,
     private readonly opts: RegistryOptions,
   ) {
     this.gr = { group: kind.group, resource: kind.resource, kind: kind.kind };
-    this.strategy = strategyFor(kind);
+    this.strategy = kind.strategy;
     this.supportedFields = Object.keys(this.strategy.selectableFields(kind.messageType.create()));
   }
 
@@ -176,7 +176,7 @@ export class Registry {
       const raw = await this.opts.store.get(keyFor(nsRegistry.kind, "", namespace));
       ns = raw ? decodeValue(nsRegistry.kind, raw) : undefined;
     }
-    if (!ns) throw errors.notFound({ group: "", resource: "namespaces", kind: "Namespace" }, namespace);
+    if (!ns) throw errors.notFound(nsRegistry.gr, namespace);
     if (ns.metadata?.deletionTimestamp) {
       throw errors.forbidden(
         this.gr,
@@ -231,7 +231,7 @@ export class Registry {
     m.deletionGracePeriodSeconds = undefined;
     m.generation = this.kind.hasSpec ? 1 : 0;
     this.strategy.applyDefaults(obj);
-    this.prepareForCreate(obj);
+    this.strategy.prepareForCreate(obj);
     this.opts.admit?.(obj, this.kind);
     const generated = !m.name && !!m.generateName;
     if (generated) m.name = `${m.generateName}${randomSuffix()}`;
@@ -258,20 +258,6 @@ export class Registry {
       }
     } finally {
       await finish?.(written);
-    }
-  }
-
-  /** Kind-specific server-side fields on create (Kubernetes' PrepareForCreate). */
-  private prepareForCreate(obj: KubeObject): void {
-    foldStringData(obj);
-    if (this.kind.kind === "Namespace") {
-      const ns = obj as unknown as { status?: NamespaceStatus };
-      ns.status = NamespaceStatus.fromPartial({ ...(ns.status ?? {}), phase: "Active" });
-    }
-    if (this.kind.hasStatus && this.kind.kind !== "Namespace" && this.kind.kind !== "Node") {
-      // Status is written through UpdateStatus only; what a client sends on create is dropped,
-      // except for Nodes whose kubelet registers capacity with the object.
-      (obj as unknown as { status?: unknown }).status = undefined;
     }
   }
 
@@ -390,7 +376,7 @@ export class Registry {
       const leaving =
         !!m.deletionTimestamp &&
         m.finalizers.length === 0 &&
-        !this.blockedByNamespaceFinalizers(next) &&
+        !this.strategy.blocksRemoval(next) &&
         !m.deletionGracePeriodSeconds;
       const finish = opts.dryRun || leaving ? undefined : await this.opts.hooks?.beginUpdate?.(next, current);
       let written = false;
@@ -424,12 +410,6 @@ export class Registry {
       }
     }
     throw errors.conflict(this.gr, name, "too many concurrent writes; please try again");
-  }
-
-  private blockedByNamespaceFinalizers(obj: KubeObject): boolean {
-    if (this.kind.kind !== "Namespace") return false;
-    const spec = specOf(obj) as { finalizers?: string[] } | undefined;
-    return (spec?.finalizers?.length ?? 0) > 0;
   }
 
   async update(input: KubeObject, opts: { namespace: string; dryRun?: boolean }): Promise<KubeObject> {
@@ -468,7 +448,7 @@ export class Registry {
     nm.deletionGracePeriodSeconds = cm.deletionGracePeriodSeconds;
     nm.generateName = cm.generateName;
     nm.resourceVersion = cm.resourceVersion;
-    foldStringData(next);
+    this.strategy.prepareForUpdate(next, current);
     if (this.kind.hasStatus) {
       (next as unknown as { status?: unknown }).status = (current as unknown as { status?: unknown }).status;
     }
@@ -593,12 +573,11 @@ export class Registry {
           `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${m.resourceVersion}`,
         );
       }
-      const grace = this.gracePeriod(obj, options.gracePeriodSeconds);
+      const grace = this.strategy.gracePeriod(obj, options.gracePeriodSeconds);
       const finalizers = new Set(m.finalizers);
       if (options.propagationPolicy === "Orphan") finalizers.add("orphan");
       if (options.propagationPolicy === "Foreground") finalizers.add("foregroundDeletion");
-      const namespaceBlocked = this.blockedByNamespaceFinalizers(obj);
-      if (grace === 0 && finalizers.size === 0 && !namespaceBlocked) {
+      if (grace === 0 && finalizers.size === 0 && !this.strategy.blocksRemoval(obj)) {
         if (options.dryRun) return { object: obj, deleted: true };
         const rev = await this.opts.store.delete(key, raw.modRevision);
         if (rev === undefined) continue;
@@ -620,10 +599,7 @@ export class Registry {
         m.deletionGracePeriodSeconds = grace;
       }
       m.finalizers = [...finalizers];
-      if (this.kind.kind === "Namespace") {
-        const ns = obj as unknown as { status?: NamespaceStatus };
-        ns.status = NamespaceStatus.fromPartial({ ...(ns.status ?? {}), phase: "Terminating" });
-      }
+      this.strategy.markTerminating(obj);
       if (options.dryRun) return { object: obj, deleted: false };
       const rev = await this.opts.store.update(key, encodeValue(this.kind, obj), raw.modRevision);
       if (rev === undefined) continue;
@@ -631,23 +607,6 @@ export class Registry {
       return { object: obj, deleted: false };
     }
     throw errors.conflict(this.gr, name, "too many concurrent writes; please try again");
-  }
-
-  /**
-   * Pods bound to a node get their grace period (the kubelet stops them, then deletes with 0); an
-   * unscheduled or finished pod, and every other kind, goes at once.
-   */
-  private gracePeriod(obj: KubeObject, requested: number | undefined): number {
-    if (this.kind.kind !== "Pod") return 0;
-    const pod = obj as unknown as {
-      spec?: { nodeName?: string; terminationGracePeriodSeconds?: number };
-      status?: { phase?: string };
-    };
-    if (!pod.spec?.nodeName) return 0;
-    const phase = pod.status?.phase;
-    if (phase === "Succeeded" || phase === "Failed") return 0;
-    const grace = requested ?? pod.spec.terminationGracePeriodSeconds ?? 30;
-    return Math.max(0, grace);
   }
 
   async deleteCollection(req: ListRequest, options: DeleteRequestOptions): Promise<KubeObject[]> {
@@ -663,14 +622,6 @@ export class Registry {
     }
     return out;
   }
-}
-
-/** Secret.stringData is write-only: it is merged into data (Kubernetes' secret strategy). */
-function foldStringData(obj: KubeObject): void {
-  if (obj.$type !== "tskube.v1.Secret") return;
-  const secret = obj as unknown as { data: Record<string, Uint8Array>; stringData: Record<string, string> };
-  for (const [k, v] of Object.entries(secret.stringData ?? {})) secret.data[k] = Buffer.from(v);
-  secret.stringData = {};
 }
 
 function randomSuffix(): string {

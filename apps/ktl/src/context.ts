@@ -1,4 +1,4 @@
-import { KINDS, type KindInfo, kindForAlias } from "@tskube/api";
+import { KINDS, type KindDefinition, kindForAlias } from "@tskube/api";
 import { type Client, createClient } from "@tskube/client";
 import { type KtlConfig, loadConfig } from "./config.js";
 import { UsageError } from "./errors.js";
@@ -47,7 +47,7 @@ export function makeContext(flags: GlobalFlags): Context {
 }
 
 /** "po", "pods", "deployment.apps", "svc" → the kind; kubectl's error otherwise. */
-export function resolveKind(name: string): KindInfo {
+export function resolveKind(name: string): KindDefinition {
   const k = kindForAlias(name);
   if (!k) throw new UsageError(`the server doesn't have a resource type "${name}"`);
   return k;

@@ -1,10 +1,10 @@
 import { Any } from "./gen/google/protobuf/any.js";
-import { Deployment, ReplicaSet } from "./gen/tskube/v1/apps.js";
-import { Experiment } from "./gen/tskube/v1/chaos.js";
-import { Lease } from "./gen/tskube/v1/coordination.js";
-import { ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service } from "./gen/tskube/v1/core.js";
 import type { ObjectMeta } from "./gen/tskube/v1/meta.js";
 import type { MessageType } from "./gen/typeRegistry.js";
+import type { KindDefinition } from "./kinds/define-kind.js";
+import { KINDS } from "./kinds/index.js";
+
+export { KINDS };
 
 /** Every stored kind has this shape: type tag, apiVersion, kind and metadata. */
 export interface KubeObject {
@@ -15,8 +15,8 @@ export interface KubeObject {
 }
 
 /**
- * What the API knows about one kind. Adding a kind means adding its messages to proto/, one entry
- * here, and a strategy (validation and defaulting) in ./strategies; every layer reads this table.
+ * A kind's identity: what every layer (client, informers, GC, the registry's keys) needs to name
+ * it. A kind's full declaration (KindDefinition, in ./kinds) adds its strategy and printer.
  */
 export interface KindInfo<T extends KubeObject = KubeObject> {
   kind: string;
@@ -35,162 +35,9 @@ export interface KindInfo<T extends KubeObject = KubeObject> {
   messageType: MessageType & { fromPartial(o: object): T; create(o?: object): T };
 }
 
-function info<T extends KubeObject>(
-  k: Omit<KindInfo<T>, "messageType"> & { messageType: unknown },
-): KindInfo<T> {
-  return k as KindInfo<T>;
-}
-
-export const KINDS: readonly KindInfo[] = [
-  info({
-    kind: "Namespace",
-    group: "",
-    version: "v1",
-    resource: "namespaces",
-    singular: "namespace",
-    shortNames: ["ns"],
-    namespaced: false,
-    hasStatus: true,
-    hasSpec: true,
-    messageType: Namespace,
-  }),
-  info({
-    kind: "Pod",
-    group: "",
-    version: "v1",
-    resource: "pods",
-    singular: "pod",
-    shortNames: ["po"],
-    namespaced: true,
-    hasStatus: true,
-    hasSpec: true,
-    messageType: Pod,
-  }),
-  info({
-    kind: "Node",
-    group: "",
-    version: "v1",
-    resource: "nodes",
-    singular: "node",
-    shortNames: ["no"],
-    namespaced: false,
-    hasStatus: true,
-    hasSpec: true,
-    messageType: Node,
-  }),
-  info({
-    kind: "Service",
-    group: "",
-    version: "v1",
-    resource: "services",
-    singular: "service",
-    shortNames: ["svc"],
-    namespaced: true,
-    hasStatus: true,
-    hasSpec: true,
-    messageType: Service,
-  }),
-  info({
-    kind: "Endpoints",
-    group: "",
-    version: "v1",
-    resource: "endpoints",
-    singular: "endpoints",
-    shortNames: ["ep"],
-    namespaced: true,
-    hasStatus: false,
-    hasSpec: false,
-    messageType: Endpoints,
-  }),
-  info({
-    kind: "Event",
-    group: "",
-    version: "v1",
-    resource: "events",
-    singular: "event",
-    shortNames: ["ev"],
-    namespaced: true,
-    hasStatus: false,
-    hasSpec: false,
-    messageType: Event,
-  }),
-  info({
-    kind: "ConfigMap",
-    group: "",
-    version: "v1",
-    resource: "configmaps",
-    singular: "configmap",
-    shortNames: ["cm"],
-    namespaced: true,
-    hasStatus: false,
-    hasSpec: false,
-    messageType: ConfigMap,
-  }),
-  info({
-    kind: "Secret",
-    group: "",
-    version: "v1",
-    resource: "secrets",
-    singular: "secret",
-    shortNames: [],
-    namespaced: true,
-    hasStatus: false,
-    hasSpec: false,
-    messageType: Secret,
-  }),
-  info({
-    kind: "ReplicaSet",
-    group: "apps",
-    version: "v1",
-    resource: "replicasets",
-    singular: "replicaset",
-    shortNames: ["rs"],
-    namespaced: true,
-    hasStatus: true,
-    hasSpec: true,
-    messageType: ReplicaSet,
-  }),
-  info({
-    kind: "Deployment",
-    group: "apps",
-    version: "v1",
-    resource: "deployments",
-    singular: "deployment",
-    shortNames: ["deploy"],
-    namespaced: true,
-    hasStatus: true,
-    hasSpec: true,
-    messageType: Deployment,
-  }),
-  info({
-    kind: "Lease",
-    group: "coordination.k8s.io",
-    version: "v1",
-    resource: "leases",
-    singular: "lease",
-    shortNames: [],
-    namespaced: true,
-    hasStatus: false,
-    hasSpec: true,
-    messageType: Lease,
-  }),
-  info({
-    kind: "Experiment",
-    group: "chaos.tskube.io",
-    version: "v1alpha1",
-    resource: "experiments",
-    singular: "experiment",
-    shortNames: ["exp"],
-    namespaced: true,
-    hasStatus: true,
-    hasSpec: true,
-    messageType: Experiment,
-  }),
-];
-
-const byResource = new Map<string, KindInfo>();
-const byTypeName = new Map<string, KindInfo>();
-const byAlias = new Map<string, KindInfo>();
+const byResource = new Map<string, KindDefinition>();
+const byTypeName = new Map<string, KindDefinition>();
+const byAlias = new Map<string, KindDefinition>();
 for (const k of KINDS) {
   byResource.set(k.resource, k);
   byTypeName.set(k.messageType.$type, k);
@@ -202,18 +49,18 @@ for (const k of KINDS) {
 export const apiVersionOf = (k: KindInfo): string => (k.group ? `${k.group}/${k.version}` : k.version);
 
 /** The kind served under a plural resource name ("pods"), or undefined. */
-export const kindForResource = (resource: string): KindInfo | undefined => byResource.get(resource);
+export const kindForResource = (resource: string): KindDefinition | undefined => byResource.get(resource);
 
 /** The kind a user typed on the command line: "po", "pod", "pods", "Pod", "deployments.apps". */
-export const kindForAlias = (name: string): KindInfo | undefined => byAlias.get(name.toLowerCase());
+export const kindForAlias = (name: string): KindDefinition | undefined => byAlias.get(name.toLowerCase());
 
 /** The kind for a manifest's apiVersion + kind. */
-export function kindForManifest(apiVersion: string, kind: string): KindInfo | undefined {
+export function kindForManifest(apiVersion: string, kind: string): KindDefinition | undefined {
   const k = KINDS.find((x) => x.kind === kind);
   return k && apiVersionOf(k) === apiVersion ? k : undefined;
 }
 
-export const kindForTypeName = (typeName: string): KindInfo | undefined => byTypeName.get(typeName);
+export const kindForTypeName = (typeName: string): KindDefinition | undefined => byTypeName.get(typeName);
 
 const TYPE_URL_PREFIX = "type.googleapis.com/";
 

@@ -1,18 +1,18 @@
 import { writeFileSync } from "node:fs";
 import {
-  type Event,
   EXPERIMENT_ACTIONS,
   Experiment,
   type ExperimentAction,
   type ExperimentSpec,
+  experimentKind,
+  printing,
 } from "@tskube/api";
 import { parseDuration } from "@tskube/machinery";
 import type { Command } from "commander";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
-import { describeExperiment } from "../printers/describe-experiment.js";
-import { experimentPhase } from "../printers/experiment.js";
 import { experimentReportHtml, experimentReportJson } from "../printers/experiment-report.js";
+import { describeObject } from "./describe.js";
 
 const FINAL_PHASES = ["Succeeded", "Failed"];
 
@@ -120,19 +120,6 @@ export function experimentFromFlags(actionName: string, flags: RunFlags, namespa
   });
 }
 
-async function eventsOf(ctx: Context, e: Experiment): Promise<Event[]> {
-  try {
-    return (
-      await ctx
-        .client()
-        .resource<Event>("events")
-        .listAll({ namespace: e.metadata!.namespace, fieldSelector: `involvedObject.uid=${e.metadata!.uid}` })
-    ).items;
-  } catch {
-    return [];
-  }
-}
-
 /** Follows one Experiment until its phase is final; resumes the watch when a stream breaks. */
 async function waitForFinal(ctx: Context, created: Experiment, timeoutMs: number): Promise<Experiment> {
   const resource = ctx.client().resource<Experiment>("experiments");
@@ -140,7 +127,7 @@ async function waitForFinal(ctx: Context, created: Experiment, timeoutMs: number
   const namespace = created.metadata!.namespace;
   let last = "";
   const show = (e: Experiment) => {
-    const phase = experimentPhase(e);
+    const phase = printing.experimentPhase(e);
     if (phase !== last) ctx.out(`experiment "${name}": ${phase}\n`);
     last = phase;
     return FINAL_PHASES.includes(phase);
@@ -180,7 +167,7 @@ async function waitForFinal(ctx: Context, created: Experiment, timeoutMs: number
       }
     }
     throw new Error(
-      `timed out waiting for experiment "${name}" to finish (phase ${experimentPhase(current)})`,
+      `timed out waiting for experiment "${name}" to finish (phase ${printing.experimentPhase(current)})`,
     );
   } finally {
     if (timer) clearTimeout(timer);
@@ -208,7 +195,7 @@ export async function chaosRun(ctx: Context, action: string, flags: RunFlags): P
   ctx.out(`experiment.chaos.tskube.io/${created.metadata!.name} created\n`);
   if (!flags.wait) return;
   const done = await waitForFinal(ctx, created, timeoutMs ?? defaultWaitMs(created));
-  ctx.out(`\n${describeExperiment(done, await eventsOf(ctx, done), Date.now())}`);
+  ctx.out(`\n${await describeObject(ctx, experimentKind, done)}`);
   if (experimentFailed(done)) ctx.exitCode = 1;
 }
 

@@ -1,4 +1,4 @@
-import type { ConfigMap, Lease } from "@tskube/api";
+import { type ConfigMap, type Lease, printing } from "@tskube/api";
 import { type Client, createClient } from "@tskube/client";
 import {
   formatTiming,
@@ -21,7 +21,6 @@ import {
 import type { Command } from "commander";
 import type { Context } from "../context.js";
 import { describeError, UsageError } from "../errors.js";
-import { tabwrite } from "../printers/tabwriter.js";
 
 /** Leader-election Leases of the control plane (kube-system). */
 const LEADER_LEASES = {
@@ -204,7 +203,7 @@ export function explainTiming(live: LiveTiming | undefined, profile: TimingProfi
         list.length === 1 ? list[0]!.where : list.length ? `${list.length} node leases` : "not found";
       summary.push(`  ${c}\t${list.length ? profiles.join(", ") : "-"}\t${where}`);
     }
-    lines.push(tabwrite(summary.join("\n")));
+    lines.push(printing.tabwrite(summary.join("\n")));
   }
   lines.push("");
   const head = [
@@ -231,7 +230,7 @@ export function explainTiming(live: LiveTiming | undefined, profile: TimingProfi
       ].join("\t"),
     );
   }
-  lines.push(tabwrite(table.join("\n")));
+  lines.push(printing.tabwrite(table.join("\n")));
   if (rows.some((r) => r.differs))
     lines.push(
       `* not the ${profile} profile's value (set by a flag or environment variable), or instances disagree`,
@@ -252,7 +251,7 @@ export function explainTiming(live: LiveTiming | undefined, profile: TimingProfi
     }, plus the work of scheduling and starting the pods`,
   );
   lines.push(
-    tabwrite(
+    printing.tabwrite(
       node.steps
         .map((s) => {
           const flags = s.flags.map((f) => `--${f}`).join(", ");
@@ -267,7 +266,7 @@ export function explainTiming(live: LiveTiming | undefined, profile: TimingProfi
   );
   lines.push("Worst case from a leader's death to its standby acting:");
   lines.push(
-    tabwrite(
+    printing.tabwrite(
       (["scheduler", "controller-manager"] as const)
         .map((c) => {
           const w = leaderDeathWorstCase(lookup, c);

@@ -1,4 +1,4 @@
-import type { KindInfo, KubeObject } from "@tskube/api";
+import { type KindDefinition, type KubeObject, printing } from "@tskube/api";
 import type { Context } from "../context.js";
 import { resolveKind } from "../context.js";
 import { describeError, UsageError } from "../errors.js";
@@ -11,7 +11,6 @@ import {
   printTable,
   tableRows,
 } from "../printers/print.js";
-import { formatTable } from "../printers/table.js";
 
 export interface GetFlags {
   allNamespaces: boolean;
@@ -40,7 +39,7 @@ export async function get(ctx: Context, args: string[], flags: GetFlags): Promis
     );
   }
   // "deploy,svc" or "pod/web" forms.
-  let kinds: KindInfo[];
+  let kinds: KindDefinition[];
   let names: string[] = [];
   if (args[0]!.includes("/")) {
     const pairs = args.map((a) => {
@@ -72,7 +71,7 @@ export async function get(ctx: Context, args: string[], flags: GetFlags): Promis
     now,
   };
   const namespace = flags.allNamespaces ? "" : ctx.namespace;
-  const results: { kind: KindInfo; items: KubeObject[] }[] = [];
+  const results: { kind: KindDefinition; items: KubeObject[] }[] = [];
   for (const kind of kinds) {
     const resource = ctx.client().resource(kind);
     const items: KubeObject[] = [];
@@ -117,8 +116,8 @@ export async function get(ctx: Context, args: string[], flags: GetFlags): Promis
 
 async function watch(
   ctx: Context,
-  kinds: KindInfo[],
-  results: { kind: KindInfo; items: KubeObject[] }[],
+  kinds: KindDefinition[],
+  results: { kind: KindDefinition; items: KubeObject[] }[],
   names: string[],
   opts: PrintOptions,
   flags: GetFlags,
@@ -154,7 +153,7 @@ async function watch(
         if (opts.output === "name") ctx.out(printNames(kind, [ev.object]));
         else if (opts.output === "yaml" || opts.output === "json")
           ctx.out(printStructured([ev.object], opts.output, true));
-        else ctx.out(formatTable(undefined, tableRows(kind, [ev.object], now)));
+        else ctx.out(printing.formatTable(undefined, tableRows(kind, [ev.object], now)));
       }
     } catch (err) {
       if (ac.signal.aborted) break;

@@ -1,5 +1,5 @@
+import { printing } from "@tskube/api";
 import type { Context } from "../context.js";
-import { formatTable } from "../printers/table.js";
 
 export const KTL_VERSION = "v0.1.0";
 
@@ -24,5 +24,5 @@ export async function apiResources(ctx: Context): Promise<void> {
       r.kind,
     ])
     .sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
-  ctx.out(formatTable(["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"], rows));
+  ctx.out(printing.formatTable(["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"], rows));
 }

@@ -4,13 +4,13 @@ import {
   jsonEqual,
   kindForResource,
   type PodTemplateSpec,
+  printing,
   type ReplicaSet,
 } from "@tskube/api";
 import { parseDuration } from "@tskube/machinery";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
 import { kindLabel } from "../printers/print.js";
-import { formatTable } from "../printers/table.js";
 import {
   deploymentRolloutStatus,
   history,
@@ -19,7 +19,6 @@ import {
   RESTARTED_AT_ANNOTATION,
 } from "../rollout.js";
 import { resolveOne, resolveTargets, type Target } from "../targets.js";
-import { describePodTemplate } from "./describe.js";
 
 const templateJson = (t: PodTemplateSpec | undefined) =>
   t ? encodeMessage("tskube.v1.PodTemplateSpec", t) : undefined;
@@ -113,11 +112,11 @@ export async function rolloutHistory(
       const n = Number(flags.revision);
       const entry = entries.find((e) => e.revision === n);
       if (!entry) throw new UsageError(`unable to find the specified revision`);
-      ctx.out(`${label} with revision #${n}\n${describePodTemplate(entry.template)}`);
+      ctx.out(`${label} with revision #${n}\n${printing.describePodTemplate(entry.template)}`);
       continue;
     }
     ctx.out(
-      `${label}\n${formatTable(
+      `${label}\n${printing.formatTable(
         ["REVISION", "CHANGE-CAUSE"],
         entries.map((e) => [String(e.revision), e.changeCause || "<none>"]),
       )}\n`,

@@ -1,12 +1,6 @@
-import { type Experiment, type ExperimentSample, encodeObject, toJson } from "@tskube/api";
-import {
-  experimentPhase,
-  experimentTarget,
-  offset,
-  percent,
-  recoveryAgainstTarget,
-  seconds,
-} from "./experiment.js";
+import { type Experiment, type ExperimentSample, encodeObject, printing, toJson } from "@tskube/api";
+
+const { experimentPhase, experimentTarget, offset, percent, recoveryAgainstTarget, seconds } = printing;
 
 /** `ktl chaos report -o json`: the Experiment's status as the API's JSON encodes it. */
 export function experimentReportJson(e: Experiment): string {

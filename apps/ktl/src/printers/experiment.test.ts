@@ -1,9 +1,12 @@
-import { Event, Experiment, kindForResource } from "@tskube/api";
+import { Event, Experiment, experimentKind, kindForResource, printing } from "@tskube/api";
 import { describe, expect, it } from "vitest";
-import { describeExperiment } from "./describe-experiment.js";
-import { experimentColumns, offset, recoveryAgainstTarget, seconds } from "./experiment.js";
 import { finishedNodeKill } from "./experiment-fixture.test-helper.js";
 import { printTable } from "./print.js";
+
+const { offset, recoveryAgainstTarget, seconds } = printing;
+const experimentColumns = experimentKind.printer.columns;
+const describeExperiment = (e: Experiment, events: Event[], now: number) =>
+  experimentKind.printer.describe(e, { events, now, get: async () => undefined });
 
 const NOW = Date.parse("2026-12-01T11:05:00Z");
 const opts = {
@@ -65,8 +68,8 @@ describe("ktl describe experiment", () => {
     lastTimestamp: "2026-12-01T11:00:02Z",
   });
 
-  it("prints the spec, the timeline with offsets, figures, requests, invariants, verdict and events", () => {
-    const out = describeExperiment(finishedNodeKill(), [ev], NOW);
+  it("prints the spec, the timeline with offsets, figures, requests, invariants, verdict and events", async () => {
+    const out = await describeExperiment(finishedNodeKill(), [ev], NOW);
     expect(out).toMatch(/^Name:\s+node-2-kill$/m);
     expect(out).toMatch(/^Action:\s+NodeKill$/m);
     expect(out).toMatch(/^Target:\s+node-2$/m);
@@ -98,7 +101,7 @@ describe("ktl describe experiment", () => {
     ).toBe(1);
   });
 
-  it("marks broken invariants FAILED, shows writes and RandomKill's kills", () => {
+  it("marks broken invariants FAILED, shows writes and RandomKill's kills", async () => {
     const exp = finishedNodeKill({ verdict: "Failed" });
     exp.spec = {
       ...exp.spec!,
@@ -124,7 +127,7 @@ describe("ktl describe experiment", () => {
         target: "etcd-1",
       },
     ];
-    const out = describeExperiment(exp, [], NOW);
+    const out = await describeExperiment(exp, [], NOW);
     expect(out).toMatch(/^Verdict:\s+Failed$/m);
     expect(out).toMatch(/^ {2}NoDuplicatePods\s+FAILED\s+at most 4 pods \(surge 1\)$/m);
     expect(out).toMatch(/^Actions:\s+PodKill, EtcdLeaderKill$/m);
@@ -134,8 +137,8 @@ describe("ktl describe experiment", () => {
     expect(out).toMatch(/^Events:\s+<none>$/m);
   });
 
-  it("describes an experiment no controller has picked up yet", () => {
-    const out = describeExperiment(
+  it("describes an experiment no controller has picked up yet", async () => {
+    const out = await describeExperiment(
       Experiment.fromPartial({
         metadata: { name: "x", namespace: "default" },
         spec: { action: "PodKill", durationSeconds: 20 },

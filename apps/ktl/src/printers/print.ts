@@ -1,6 +1,13 @@
-import { apiVersionOf, encodeObject, type KindInfo, type KubeObject, toJson, toYaml } from "@tskube/api";
-import { columnsFor } from "./columns.js";
-import { formatTable } from "./table.js";
+import {
+  apiVersionOf,
+  encodeObject,
+  type KindDefinition,
+  type KindInfo,
+  type KubeObject,
+  printing,
+  toJson,
+  toYaml,
+} from "@tskube/api";
 
 export type OutputFormat = "" | "wide" | "yaml" | "json" | "name";
 
@@ -25,13 +32,12 @@ export function labelsString(labels: Record<string, string> | undefined): string
 }
 
 /** Rows of a table for one kind (without headers). */
-export function tableRows(kind: KindInfo, objects: readonly KubeObject[], o: PrintOptions): string[][] {
-  const cols = columnsFor(kind);
-  const isEvent = kind.kind === "Event";
+export function tableRows(kind: KindDefinition, objects: readonly KubeObject[], o: PrintOptions): string[][] {
+  const cols = kind.printer.columns;
   return objects.map((obj) => {
     const row: string[] = [];
     if (o.allNamespaces && kind.namespaced) row.push(obj.metadata?.namespace ?? "");
-    if (!isEvent)
+    if (!cols.withoutName)
       row.push(o.showKind ? `${kindLabel(kind)}/${obj.metadata?.name}` : (obj.metadata?.name ?? ""));
     row.push(...cols.row(obj, o.now, o.output === "wide"));
     if (o.output === "wide") row.push(...cols.wideRow(obj, o.now));
@@ -40,19 +46,19 @@ export function tableRows(kind: KindInfo, objects: readonly KubeObject[], o: Pri
   });
 }
 
-export function tableHeaders(kind: KindInfo, o: PrintOptions): string[] {
-  const cols = columnsFor(kind);
+export function tableHeaders(kind: KindDefinition, o: PrintOptions): string[] {
+  const cols = kind.printer.columns;
   const h: string[] = [];
   if (o.allNamespaces && kind.namespaced) h.push("NAMESPACE");
-  if (kind.kind !== "Event") h.push("NAME");
+  if (!cols.withoutName) h.push("NAME");
   h.push(...cols.headers);
   if (o.output === "wide") h.push(...cols.wide);
   if (o.showLabels) h.push("LABELS");
   return h;
 }
 
-export function printTable(kind: KindInfo, objects: readonly KubeObject[], o: PrintOptions): string {
-  return formatTable(o.noHeaders ? undefined : tableHeaders(kind, o), tableRows(kind, objects, o));
+export function printTable(kind: KindDefinition, objects: readonly KubeObject[], o: PrintOptions): string {
+  return printing.formatTable(o.noHeaders ? undefined : tableHeaders(kind, o), tableRows(kind, objects, o));
 }
 
 /** -o yaml|json: one object as itself, several as a v1 List, as kubectl prints them. */

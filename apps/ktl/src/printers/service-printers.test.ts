@@ -1,9 +1,24 @@
-import { Endpoints, Event, KINDS, Service } from "@tskube/api";
+import {
+  Endpoints,
+  Event,
+  endpointsKind,
+  formatEndpoints,
+  KINDS,
+  printing,
+  Service,
+  serviceClusterIp,
+  serviceExternalIp,
+  serviceKind,
+  servicePorts,
+} from "@tskube/api";
 import { describe, expect, it } from "vitest";
-import { formatEndpoints, serviceClusterIp, serviceExternalIp, servicePorts } from "./columns.js";
-import { describeEndpoints, describeService } from "./describe-service.js";
 import { printTable } from "./print.js";
-import { tabwrite } from "./tabwriter.js";
+
+const { tabwrite } = printing;
+const describeService = (s: Service, e: Endpoints | undefined, events: Event[], now: number) =>
+  serviceKind.printer.describe(s, { events, now, get: async () => e as never });
+const describeEndpoints = (e: Endpoints, events: Event[], now: number) =>
+  endpointsKind.printer.describe(e, { events, now, get: async () => undefined });
 
 const NOW = Date.parse("2026-01-01T12:00:00Z");
 const ago = (s: number) => new Date(NOW - s * 1000).toISOString();
@@ -154,7 +169,7 @@ describe("tabwriter", () => {
 });
 
 describe("describe svc", () => {
-  it("prints a LoadBalancer Service as kubectl's describer, endpoints per port", () => {
+  it("prints a LoadBalancer Service as kubectl's describer, endpoints per port", async () => {
     const s = svc(
       {
         type: "LoadBalancer",
@@ -181,7 +196,7 @@ describe("describe svc", () => {
         ],
       },
     ]);
-    expect(describeService(s, e, [], NOW)).toBe(
+    expect(await describeService(s, e, [], NOW)).toBe(
       [
         "Name:                     web",
         "Namespace:                default",
@@ -211,7 +226,7 @@ describe("describe svc", () => {
     );
   });
 
-  it("prints an ExternalName Service with multi-line labels, and its events in their own table", () => {
+  it("prints an ExternalName Service with multi-line labels, and its events in their own table", async () => {
     const s = svc(
       {
         type: "ExternalName",
@@ -253,7 +268,7 @@ describe("describe svc", () => {
       ),
       event("EnsuringLoadBalancer", "Normal", "Ensuring load balancer", 30, 30, 1),
     ];
-    expect(describeService(s, undefined, events, NOW)).toBe(
+    expect(await describeService(s, undefined, events, NOW)).toBe(
       [
         "Name:              db",
         "Namespace:         default",
@@ -277,15 +292,15 @@ describe("describe svc", () => {
     );
   });
 
-  it("prints <none> for a Service without Endpoints and nothing while none is ready", () => {
+  it("prints <none> for a Service without Endpoints and nothing while none is ready", async () => {
     const s = svc({ ports: [port(80)], sessionAffinity: "None" });
-    expect(describeService(s, undefined, [], NOW)).toContain("Endpoints:         <none>\n");
-    expect(describeService(s, ep([]), [], NOW)).toContain("Endpoints:         \n");
+    expect(await describeService(s, undefined, [], NOW)).toContain("Endpoints:         <none>\n");
+    expect(await describeService(s, ep([]), [], NOW)).toContain("Endpoints:         \n");
   });
 });
 
 describe("describe endpoints", () => {
-  it("prints each subset's ready and not-ready addresses and its ports", () => {
+  it("prints each subset's ready and not-ready addresses and its ports", async () => {
     const e = ep([
       {
         addresses: addrs("10.1.0.1", "10.1.0.2"),
@@ -296,7 +311,7 @@ describe("describe endpoints", () => {
         ],
       },
     ]);
-    expect(describeEndpoints(e, [], NOW)).toBe(
+    expect(await describeEndpoints(e, [], NOW)).toBe(
       [
         "Name:         web",
         "Namespace:    default",

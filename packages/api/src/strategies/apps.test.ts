@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Deployment, ReplicaSet } from "../gen/tskube/v1/apps.js";
 import { KINDS } from "../kinds.js";
-import { strategyFor } from "./index.js";
 import { admit, update } from "./testing.js";
 
 // The Deployment from the Kubernetes docs ("Deployments" concept page).
@@ -215,7 +214,7 @@ describe("deployment validation", () => {
 
   it("bounds status counts", () => {
     const { obj } = admit<Deployment>(NGINX_DEPLOYMENT);
-    const s = strategyFor(KINDS.find((k) => k.kind === "Deployment")!);
+    const s = KINDS.find((k) => k.kind === "Deployment")!.strategy;
     const next = structuredClone(obj);
     next.status = {
       $type: "tskube.v1.DeploymentStatus",
@@ -267,7 +266,7 @@ describe("replica sets", () => {
     });
     expect(narrower).toHaveLength(1);
     expect(narrower[0]).toMatch(/^spec\.selector: Invalid value: .*field is immutable$/);
-    const s = strategyFor(KINDS.find((k) => k.kind === "ReplicaSet")!);
+    const s = KINDS.find((k) => k.kind === "ReplicaSet")!.strategy;
     expect(s.selectableFields(KINDS.find((k) => k.kind === "ReplicaSet")!.messageType.create())).toEqual({
       "status.replicas": "0",
     });

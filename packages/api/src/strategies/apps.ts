@@ -14,6 +14,7 @@ import type {
 } from "../gen/tskube/v1/apps.js";
 import type { LabelSelector } from "../gen/tskube/v1/meta.js";
 import { canonicalJson } from "./canonical.js";
+import { defineStrategy } from "./define-strategy.js";
 import {
   goLabelSelector,
   goStringMap,
@@ -105,7 +106,7 @@ function defaultLabelsFromTemplate(obj: ReplicaSet | Deployment): void {
   }
 }
 
-export const replicaSetStrategy: Strategy<ReplicaSet> = {
+export const replicaSetStrategy: Strategy<ReplicaSet> = defineStrategy<ReplicaSet>({
   applyDefaults(rs) {
     if (!rs.spec) return;
     rs.spec.replicas ??= 1;
@@ -149,7 +150,7 @@ export const replicaSetStrategy: Strategy<ReplicaSet> = {
   selectableFields(rs) {
     return { "status.replicas": String(rs.status?.replicas ?? 0) };
   },
-};
+});
 
 const STRATEGY_TYPES = ["Recreate", "RollingUpdate"];
 
@@ -197,7 +198,7 @@ function validateDeploymentStrategy(s: DeploymentStrategy | undefined, path: str
   }
 }
 
-export const deploymentStrategy: Strategy<Deployment> = {
+export const deploymentStrategy: Strategy<Deployment> = defineStrategy<Deployment>({
   applyDefaults(d) {
     if (!d.spec) return;
     const spec = d.spec;
@@ -279,4 +280,4 @@ export const deploymentStrategy: Strategy<Deployment> = {
   selectableFields() {
     return {};
   },
-};
+});

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Experiment, ExperimentStatus } from "../gen/tskube/v1/chaos.js";
 import { KINDS, kindForAlias, kindForManifest } from "../kinds.js";
-import { strategyFor } from "./index.js";
 import { admit, update } from "./testing.js";
 
 const manifest = (spec: string) => `
@@ -17,7 +16,7 @@ ${spec
   .join("\n")}
 `;
 
-const strategy = strategyFor(KINDS.find((k) => k.kind === "Experiment")!);
+const strategy = KINDS.find((k) => k.kind === "Experiment")!.strategy;
 
 function statusErrors(status: object, old: object = {}): string[] {
   const base = admit<Experiment>(manifest("action: PodKill")).obj;

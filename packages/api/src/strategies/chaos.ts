@@ -1,6 +1,7 @@
 import { type FieldError, field } from "@tskube/machinery";
 import type { Experiment, ExperimentSpec, ExperimentStatus } from "../gen/tskube/v1/chaos.js";
 import { canonicalJson } from "./canonical.js";
+import { defineStrategy } from "./define-strategy.js";
 import { dns1123Label, dns1123Subdomain, validateObjectMeta, validateObjectMetaUpdate } from "./meta.js";
 import type { Strategy } from "./types.js";
 
@@ -298,7 +299,7 @@ function validateStatus(s: ExperimentStatus, old: ExperimentStatus | undefined):
  * Experiment (chaos.tskube.io/v1alpha1). The spec says what to break and for how long; it is
  * immutable, since the status records one run of exactly that spec. Ranges keep each run bounded.
  */
-export const experimentStrategy: Strategy<Experiment> = {
+export const experimentStrategy: Strategy<Experiment> = defineStrategy<Experiment>({
   applyDefaults(exp) {
     const spec = exp.spec;
     if (!spec) return;
@@ -336,4 +337,4 @@ export const experimentStrategy: Strategy<Experiment> = {
   selectableFields(exp) {
     return { "spec.action": exp.spec?.action ?? "", "status.phase": exp.status?.phase ?? "" };
   },
-};
+});

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ConfigMap, Namespace, Node, Secret, Service } from "../gen/tskube/v1/core.js";
 import { KINDS, type KubeObject } from "../kinds.js";
-import { strategyFor } from "./index.js";
 import { admit, update } from "./testing.js";
 
 // The Service from the Kubernetes docs ("Service" concept page).
@@ -19,12 +18,12 @@ spec:
       targetPort: 9376
 `;
 
-const strategyOf = (kind: string) => strategyFor(KINDS.find((k) => k.kind === kind)!);
+const strategyOf = (kind: string) => KINDS.find((k) => k.kind === kind)!.strategy;
 
 describe("every kind", () => {
   it("has a strategy whose selectable fields survive an empty object", () => {
     for (const kind of KINDS) {
-      const s = strategyFor(kind);
+      const s = kind.strategy;
       const empty = kind.messageType.create() as KubeObject;
       expect(() => s.selectableFields(empty), kind.kind).not.toThrow();
       expect(() => s.applyDefaults(kind.messageType.create() as KubeObject), kind.kind).not.toThrow();

@@ -11,17 +11,18 @@ import {
   isValidPortNum,
 } from "@tskube/machinery";
 import type { Lease } from "../gen/tskube/v1/coordination.js";
-import type {
-  ConfigMap,
-  EndpointAddress,
-  Endpoints,
-  Event,
-  Namespace,
-  Node,
-  Secret,
-  Service,
+import {
+  type ConfigMap,
+  type EndpointAddress,
+  type Endpoints,
+  type Event,
+  type Namespace,
+  NamespaceStatus,
+  type Node,
+  type Secret,
+  type Service,
 } from "../gen/tskube/v1/core.js";
-import type { KubeObject } from "../kinds.js";
+import { defineStrategy } from "./define-strategy.js";
 import {
   byteLength,
   dns1035Label,
@@ -41,29 +42,10 @@ const TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
 const nonNegative = (path: string, v: number | undefined): FieldError[] =>
   v !== undefined && v < 0 ? [field.invalid(path, v, "must be greater than or equal to 0")] : [];
 
-/**
- * A strategy from its create-time checks: an update re-runs them plus the metadata immutability
- * rules, and a status write checks only that metadata stayed put.
- */
-function simple<T extends KubeObject>(
-  s: Partial<Strategy<T>> & { validate: (obj: T) => FieldError[] },
-): Strategy<T> {
-  return {
-    applyDefaults: s.applyDefaults ?? (() => {}),
-    validate: s.validate,
-    validateUpdate:
-      s.validateUpdate ??
-      ((obj, old) => [...s.validate(obj), ...validateObjectMetaUpdate(obj.metadata, old.metadata)]),
-    validateStatusUpdate:
-      s.validateStatusUpdate ?? ((obj, old) => validateObjectMetaUpdate(obj.metadata, old.metadata)),
-    selectableFields: s.selectableFields ?? (() => ({})),
-  };
-}
-
 const NAMESPACE_PHASES = ["Active", "Terminating"];
 const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 
-export const namespaceStrategy = simple<Namespace>({
+export const namespaceStrategy = defineStrategy<Namespace>({
   applyDefaults(ns) {
     ns.spec ??= { $type: "tskube.v1.NamespaceSpec", finalizers: [] };
     // The "kubernetes" finalizer lets the namespace controller empty the namespace before it goes.
@@ -87,9 +69,19 @@ export const namespaceStrategy = simple<Namespace>({
     return errs;
   },
   selectableFields: (ns) => ({ "status.phase": ns.status?.phase ?? "" }),
+  // A namespace is Active from birth; the client's status otherwise stands.
+  prepareForCreate(ns) {
+    ns.status = NamespaceStatus.fromPartial({ ...(ns.status ?? {}), phase: "Active" });
+  },
+  // Kubernetes' namespace REST Delete: the phase says the namespace controller is emptying it.
+  markTerminating(ns) {
+    ns.status = NamespaceStatus.fromPartial({ ...(ns.status ?? {}), phase: "Terminating" });
+  },
+  // The namespace stays until the namespace controller has removed every spec finalizer.
+  blocksRemoval: (ns) => (ns.spec?.finalizers.length ?? 0) > 0,
 });
 
-export const nodeStrategy: Strategy<Node> = simple<Node>({
+export const nodeStrategy: Strategy<Node> = defineStrategy<Node>({
   validate(node) {
     const errs = validateObjectMeta(node.metadata, false);
     const spec = node.spec;
@@ -134,6 +126,8 @@ export const nodeStrategy: Strategy<Node> = simple<Node>({
     return errs;
   },
   selectableFields: (node) => ({ "spec.unschedulable": String(node.spec?.unschedulable ?? false) }),
+  // The kubelet registers its Node with capacity and addresses already in the status.
+  prepareForCreate() {},
 });
 
 // Kubernetes keeps these in sets and prints them sorted.
@@ -145,7 +139,7 @@ const IP_FAMILIES = ["IPv4", "IPv6"];
 
 const ipFamilyOf = (ip: string) => (isIPv4(ip) ? "IPv4" : "IPv6");
 
-export const serviceStrategy: Strategy<Service> = simple<Service>({
+export const serviceStrategy: Strategy<Service> = defineStrategy<Service>({
   applyDefaults(svc) {
     const spec = svc.spec;
     if (!spec) return;
@@ -316,7 +310,7 @@ function validateEndpointAddress(a: EndpointAddress, path: string): FieldError[]
   return errs;
 }
 
-export const endpointsStrategy = simple<Endpoints>({
+export const endpointsStrategy = defineStrategy<Endpoints>({
   validate(ep) {
     const errs = validateObjectMeta(ep.metadata, true);
     ep.subsets.forEach((s, i) => {
@@ -353,7 +347,7 @@ export const endpointsStrategy = simple<Endpoints>({
 
 const EVENT_TYPES = ["Normal", "Warning"];
 
-export const eventStrategy = simple<Event>({
+export const eventStrategy = defineStrategy<Event>({
   applyDefaults(ev) {
     if (ev.count === 0) ev.count = 1;
     ev.type ||= "Normal";
@@ -420,7 +414,7 @@ function sameStringMap(a: Record<string, string>, b: Record<string, string>): bo
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
-export const configMapStrategy: Strategy<ConfigMap> = simple<ConfigMap>({
+export const configMapStrategy: Strategy<ConfigMap> = defineStrategy<ConfigMap>({
   validate(cm) {
     const errs = validateObjectMeta(cm.metadata, true);
     let size = 0;
@@ -458,7 +452,7 @@ const REQUIRED_SECRET_KEYS: Record<string, string[]> = {
   "kubernetes.io/tls": ["tls.crt", "tls.key"],
 };
 
-export const secretStrategy: Strategy<Secret> = simple<Secret>({
+export const secretStrategy: Strategy<Secret> = defineStrategy<Secret>({
   applyDefaults(s) {
     s.type ||= "Opaque";
   },
@@ -491,9 +485,17 @@ export const secretStrategy: Strategy<Secret> = simple<Secret>({
     ];
   },
   selectableFields: (s) => ({ type: s.type }),
+  prepareForCreate: foldStringData,
+  prepareForUpdate: foldStringData,
 });
 
-export const leaseStrategy = simple<Lease>({
+/** Secret.stringData is write-only: it is merged into data (Kubernetes' secret strategy). */
+function foldStringData(s: Secret): void {
+  for (const [k, v] of Object.entries(s.stringData ?? {})) s.data[k] = Buffer.from(v);
+  s.stringData = {};
+}
+
+export const leaseStrategy = defineStrategy<Lease>({
   validate(lease) {
     const errs = validateObjectMeta(lease.metadata, true);
     const d = lease.spec?.leaseDurationSeconds;

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Pod } from "../gen/tskube/v1/core.js";
 import { KINDS } from "../kinds.js";
-import { strategyFor } from "./index.js";
 import { admit, update } from "./testing.js";
 
 // The Pod from the Kubernetes docs ("Pods" concept page).
@@ -88,7 +87,7 @@ resources:
   it("is idempotent", () => {
     const { obj } = admit<Pod>(NGINX_POD);
     const again = structuredClone(obj);
-    strategyFor(KINDS.find((k) => k.kind === "Pod")!).applyDefaults(again);
+    KINDS.find((k) => k.kind === "Pod")!.strategy.applyDefaults(again);
     expect(again).toEqual(obj);
   });
 });
@@ -348,7 +347,7 @@ describe("pod updates", () => {
   });
 
   it("validates status writes", () => {
-    const s = strategyFor(KINDS.find((k) => k.kind === "Pod")!);
+    const s = KINDS.find((k) => k.kind === "Pod")!.strategy;
     const next = structuredClone(pod);
     next.status = {
       ...(next.status ?? {}),
@@ -363,7 +362,7 @@ describe("pod updates", () => {
   });
 
   it("names every selectable field, even on an empty pod", () => {
-    const s = strategyFor(KINDS.find((k) => k.kind === "Pod")!);
+    const s = KINDS.find((k) => k.kind === "Pod")!.strategy;
     const empty = KINDS.find((k) => k.kind === "Pod")!.messageType.create() as Pod;
     expect(Object.keys(s.selectableFields(empty))).toEqual(
       expect.arrayContaining([

@@ -23,6 +23,7 @@ import type {
   Volume,
 } from "../gen/tskube/v1/core.js";
 import { canonicalJson } from "./canonical.js";
+import { defineStrategy } from "./define-strategy.js";
 import {
   dns1123Label,
   dns1123Subdomain,
@@ -620,7 +621,7 @@ function validateOnlyAddedTolerations(now: readonly Toleration[], old: readonly 
 const POD_UPDATE_FORBIDDEN =
   "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
 
-export const podStrategy: Strategy<Pod> = {
+export const podStrategy: Strategy<Pod> = defineStrategy<Pod>({
   applyDefaults(pod) {
     defaultPodSpec(pod.spec);
   },
@@ -684,4 +685,14 @@ export const podStrategy: Strategy<Pod> = {
       "status.nominatedNodeName": pod.status?.nominatedNodeName ?? "",
     };
   },
-};
+  /**
+   * A pod bound to a node gets its grace period (the kubelet stops it, then deletes with 0); an
+   * unscheduled or finished pod goes at once.
+   */
+  gracePeriod(pod, requested) {
+    if (!pod.spec?.nodeName) return 0;
+    const phase = pod.status?.phase;
+    if (phase === "Succeeded" || phase === "Failed") return 0;
+    return Math.max(0, requested ?? pod.spec.terminationGracePeriodSeconds ?? 30);
+  },
+});

@@ -1,6 +1,4 @@
-import type { Experiment, ExperimentStatus } from "@tskube/api";
-import { age } from "./age.js";
-import type { Columns } from "./columns.js";
+import type { Experiment, ExperimentStatus } from "../../gen/tskube/v1/chaos.js";
 
 /** A number of seconds as the figures print them: "1.25s", "12s". */
 export function seconds(v: number | undefined): string {
@@ -24,30 +22,6 @@ export const experimentPhase = (e: Experiment): string => e.status?.phase || "Pe
 /** The target as configured; unset, the controller chooses (RandomKill draws one per kill). */
 export const experimentTarget = (e: Experiment): string =>
   e.spec?.target || (e.spec?.action === "RandomKill" ? "<random>" : "<auto>");
-
-/** "3/4": invariants that held over those checked, or "<none>" before any was checked. */
-function invariantsSummary(s: ExperimentStatus | undefined): string {
-  const inv = s?.invariants ?? [];
-  return inv.length ? `${inv.filter((i) => i.ok).length}/${inv.length}` : "<none>";
-}
-
-export const experimentColumns: Columns<Experiment> = {
-  headers: ["ACTION", "TARGET", "PHASE", "VERDICT", "RECOVERY", "AGE"],
-  wide: ["DETECTION", "SUCCESS", "INVARIANTS"],
-  row: (e, now) => [
-    e.spec?.action ?? "",
-    experimentTarget(e),
-    experimentPhase(e),
-    e.status?.verdict || "<none>",
-    seconds(e.status?.figures?.recoverySeconds),
-    age(e.metadata?.creationTimestamp, now),
-  ],
-  wideRow: (e) => [
-    seconds(e.status?.figures?.detectionSeconds),
-    e.status?.requests && e.status.requests.total > 0 ? percent(e.status.requests.successRatio) : "<none>",
-    invariantsSummary(e.status),
-  ],
-};
 
 /** Recovery against the fast profile's limit: "12.25s (target 15s: met)". */
 export function recoveryAgainstTarget(s: ExperimentStatus | undefined): string {

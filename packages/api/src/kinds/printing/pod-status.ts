@@ -1,4 +1,4 @@
-import type { Pod } from "@tskube/api";
+import type { Pod } from "../../gen/tskube/v1/core.js";
 
 /** The STATUS column of `kubectl get pods` (printPod in Kubernetes' printers). */
 export function podStatus(pod: Pod): string {
