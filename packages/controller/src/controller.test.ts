@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { FakeClock, flush } from "./clock.js";
 import { Controller } from "./controller.js";
 import { ItemExponentialFailureRateLimiter } from "./rate-limiter.js";
+import { isTerminalError, TerminalError } from "./terminal-error.js";
 import { WorkQueue } from "./workqueue.js";
 
 describe("Controller", () => {
@@ -181,6 +182,36 @@ describe("Controller", () => {
     await flush();
     expect(stopped).toBe(true);
     expect(keys).toEqual([]);
+    await done;
+  });
+
+  it("forgets a key whose reconcile failed with a terminal error, also one wrapped as a cause", async () => {
+    const clock = new FakeClock();
+    const calls: string[] = [];
+    const c = new Controller({
+      name: "terminal",
+      clock,
+      queue: new WorkQueue<string>(clock, new ItemExponentialFailureRateLimiter(100, 10_000)),
+      reconcile: async (key) => {
+        calls.push(key);
+        if (key === "bad") throw new TerminalError("spec.image: Required value");
+        if (key === "wrapped") throw new Error("sync failed", { cause: new TerminalError(new Error("no")) });
+        if (calls.filter((k) => k === key).length < 3) throw new Error("not yet");
+      },
+    });
+    const ac = new AbortController();
+    const done = c.run(ac.signal);
+    for (const key of ["bad", "wrapped", "flaky"]) c.enqueue(key);
+    await clock.step(60_000);
+    expect(calls.filter((k) => k === "bad")).toEqual(["bad"]);
+    expect(calls.filter((k) => k === "wrapped")).toEqual(["wrapped"]);
+    expect(calls.filter((k) => k === "flaky").length).toBe(3);
+    // A terminal key still comes back when something changes it.
+    c.enqueue("bad");
+    await flush();
+    expect(calls.filter((k) => k === "bad").length).toBe(2);
+    expect(isTerminalError(new Error("plain"))).toBe(false);
+    ac.abort();
     await done;
   });
 });

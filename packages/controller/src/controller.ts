@@ -2,6 +2,9 @@ import { type KubeObject, objectKey } from "@tskube/api";
 import { type Logger, silentLogger } from "@tskube/log";
 import { type Clock, realClock } from "./clock.js";
 import type { EventHandlers } from "./informer.js";
+import { type ControllerMetrics, noopReconcileMetrics, type ReconcileResult } from "./metrics.js";
+import { controllerOwnerKey } from "./owner.js";
+import { isTerminalError } from "./terminal-error.js";
 import { WorkQueue } from "./workqueue.js";
 
 export interface ReconcileContext {
@@ -9,12 +12,28 @@ export interface ReconcileContext {
   log: Logger;
 }
 
+/** What a reconcile may ask for besides success (controller-runtime's reconcile.Result). */
+export interface ReconcileRequest {
+  /** Come back after this long (the rate limiter's backoff is reset). */
+  requeueAfterMs?: number;
+  /** Come back with the rate limiter's backoff, without reporting an error. */
+  requeue?: boolean;
+}
+
 /**
  * A level-based reconcile of one key (controller-runtime's Reconciler): read current state from
- * informer caches, act, and either return, throw (retried with backoff) or ask to come back later.
+ * informer caches, act, and either return, throw (retried with backoff; a TerminalError is not)
+ * or ask to come back later.
  */
 // biome-ignore lint/suspicious/noConfusingVoidType: a reconciler with nothing to ask is an async function, Promise<void>
-export type Reconciler = (key: string, ctx: ReconcileContext) => Promise<void | { requeueAfterMs?: number }>;
+export type Reconciler = (key: string, ctx: ReconcileContext) => Promise<void | ReconcileRequest>;
+
+/** A cache the workers need filled before they start: an Informer. */
+export interface CacheSource {
+  start(signal: AbortSignal): void;
+  waitForSync(signal?: AbortSignal): Promise<void>;
+  hasSynced(): boolean;
+}
 
 export interface ControllerOptions {
   name: string;
@@ -23,6 +42,13 @@ export interface ControllerOptions {
   clock?: Clock;
   log?: Logger;
   queue?: WorkQueue<string>;
+  /** The process's controller metrics; the queue and the reconciles are reported under `name`. */
+  metrics?: ControllerMetrics;
+  /**
+   * Informers started by run() and synced before any worker starts (the builder passes those it
+   * watches). Starting an informer already running joins it.
+   */
+  sources?: readonly CacheSource[];
 }
 
 /**
@@ -33,11 +59,17 @@ export class Controller {
   readonly name: string;
   private readonly queue: WorkQueue<string>;
   private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly metrics;
   private running: Promise<void>[] = [];
 
   constructor(private readonly opts: ControllerOptions) {
     this.name = opts.name;
-    this.queue = opts.queue ?? new WorkQueue<string>(opts.clock ?? realClock);
+    this.clock = opts.clock ?? realClock;
+    this.queue =
+      opts.queue ??
+      new WorkQueue<string>(this.clock, undefined, opts.metrics?.queue<string>(opts.name, this.clock));
+    this.metrics = opts.metrics?.reconciler(opts.name) ?? noopReconcileMetrics;
     this.log = (opts.log ?? silentLogger).child({ controller: opts.name });
   }
 
@@ -60,10 +92,9 @@ export class Controller {
    * as a name can be reused by a new object.
    */
   enqueueOwner(obj: KubeObject, ownerKind: string): boolean {
-    const ref = obj.metadata?.ownerReferences?.find((r) => r.controller && r.kind === ownerKind);
-    if (!ref) return false;
-    const namespace = obj.metadata?.namespace;
-    this.queue.add(namespace ? `${namespace}/${ref.name}` : ref.name);
+    const key = controllerOwnerKey(obj, { kind: ownerKind });
+    if (key === undefined) return false;
+    this.queue.add(key);
     return true;
   }
 
@@ -76,13 +107,37 @@ export class Controller {
     };
   }
 
-  /** Starts the workers; resolves when the signal aborts and the workers have finished. */
+  /**
+   * Starts the sources and resolves true once all have synced, false if the signal aborts first
+   * (client-go's WaitForCacheSync).
+   */
+  async waitForCacheSync(signal: AbortSignal): Promise<boolean> {
+    const sources = this.opts.sources ?? [];
+    for (const s of sources) s.start(signal);
+    await Promise.all(sources.map((s) => s.waitForSync(signal)));
+    return !signal.aborted && sources.every((s) => s.hasSynced());
+  }
+
+  /**
+   * Starts the sources, waits for them to sync, then starts the workers; resolves when the signal
+   * aborts and the workers have finished.
+   */
   run(signal: AbortSignal): Promise<void> {
     // An already-aborted signal never fires "abort": without this check the workers would wait on
     // the queue forever and a process stopped during start-up would hang.
     if (signal.aborted) this.queue.shutDown();
     else signal.addEventListener("abort", () => this.queue.shutDown(), { once: true });
+    if (!this.opts.sources?.length) return this.startWorkers(signal);
+    return this.waitForCacheSync(signal).then((synced) => {
+      if (!synced) return;
+      this.log.info("caches synced; starting workers");
+      return this.startWorkers(signal);
+    });
+  }
+
+  private startWorkers(signal: AbortSignal): Promise<void> {
     const workers = this.opts.workers ?? 1;
+    this.metrics.maxConcurrentReconciles(workers);
     for (let i = 0; i < workers; i++) this.running.push(this.worker(signal));
     return Promise.all(this.running).then(() => undefined);
   }
@@ -97,21 +152,50 @@ export class Controller {
         this.queue.done(key);
         return;
       }
-      const log = this.log.child({ key });
+      this.metrics.workerStarted();
       try {
-        const result = await this.opts.reconcile(key, { signal, log });
+        await this.reconcileHandler(key, signal);
+      } finally {
+        this.metrics.workerStopped();
+        this.queue.done(key);
+      }
+    }
+  }
+
+  /** controller-runtime's reconcileHandler: one reconcile, its outcome told to the queue and metrics. */
+  private async reconcileHandler(key: string, signal: AbortSignal): Promise<void> {
+    const log = this.log.child({ key });
+    const start = this.clock.now();
+    let result: ReconcileResult;
+    let terminal = false;
+    try {
+      const req = await this.opts.reconcile(key, { signal, log });
+      if (req?.requeueAfterMs !== undefined) {
         this.queue.forget(key);
-        if (result && result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
-      } catch (err) {
+        this.queue.addAfter(key, req.requeueAfterMs);
+        result = "requeue_after";
+      } else if (req?.requeue) {
+        this.queue.addRateLimited(key);
+        result = "requeue";
+      } else {
+        this.queue.forget(key);
+        result = "success";
+      }
+    } catch (err) {
+      result = "error";
+      if (isTerminalError(err)) {
+        terminal = true;
+        log.error({ err: (err as Error).message }, "reconcile failed with a terminal error; not requeueing");
+        this.queue.forget(key);
+      } else {
         log.warn(
           { err: (err as Error).message, retries: this.queue.numRequeues(key) },
           "reconcile failed; requeueing",
         );
         this.queue.addRateLimited(key);
-      } finally {
-        this.queue.done(key);
       }
     }
+    this.metrics.reconciled(result, (this.clock.now() - start) / 1000, terminal);
   }
 
   queueLength(): number {

@@ -254,4 +254,18 @@ describe("Informer options and handlers", () => {
     expect(inf.hasSynced()).toBe(false);
     await running;
   });
+
+  it("refuses indexers whose name is taken, naming the indexer, and adds none of that batch", () => {
+    const inf = new Informer(new FakeResourceClient<ConfigMap>("ConfigMap"), {
+      indexers: { value: (c) => [c.data.v ?? ""] },
+    });
+    inf.store.upsert(cm("a", "1"));
+    expect(() => inf.addIndexers({ name: (c) => [c.metadata!.name], value: () => ["x"] })).toThrow(
+      'indexer conflict: configmaps already has an indexer named "value"',
+    );
+    expect(inf.store.hasIndexer("name")).toBe(false);
+    expect(inf.store.byIndex("value", "1").length).toBe(1);
+    inf.addIndexers({ name: (c) => [c.metadata!.name] });
+    expect(inf.store.byIndex("name", "a").length).toBe(1);
+  });
 });

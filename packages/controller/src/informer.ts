@@ -1,4 +1,4 @@
-import { type KubeObject, objectKey } from "@tskube/api";
+import { type KindInfo, type KubeObject, objectKey } from "@tskube/api";
 import type { ListOptions, ResourceClient } from "@tskube/client";
 import { type Logger, silentLogger } from "@tskube/log";
 import { isResourceExpired } from "@tskube/machinery";
@@ -57,6 +57,21 @@ export class Informer<T extends KubeObject> {
     this.lister = new Lister(this.store);
     this.clock = opts.clock ?? realClock;
     this.log = (opts.log ?? silentLogger).child({ informer: client.kind.resource });
+  }
+
+  /** The kind this informer watches. */
+  get kind(): KindInfo<T> {
+    return this.client.kind;
+  }
+
+  /** Adds indexes to the cache; a name already in use is refused (see Store.addIndexer). */
+  addIndexers(indexers: Record<string, IndexFunc<T>>): void {
+    for (const name of Object.keys(indexers))
+      if (this.store.hasIndexer(name))
+        throw new Error(
+          `indexer conflict: ${this.client.kind.resource} already has an indexer named "${name}"`,
+        );
+    for (const [name, fn] of Object.entries(indexers)) this.store.addIndexer(name, fn);
   }
 
   addEventHandler(h: EventHandlers<T>): void {

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { FakeClock, flush } from "./clock.js";
 import { FakeResourceClient } from "./fake-client.test-helper.js";
 import { SharedInformerFactory } from "./shared-informer-factory.js";
+import type { IndexFunc } from "./store.js";
 
 function fakeClient() {
   const fakes = {
@@ -59,5 +60,32 @@ describe("SharedInformerFactory", () => {
     await flush();
     ac.abort();
     expect(await synced).toBe(false);
+  });
+
+  it("puts the well-known indexes on each informer once, so controllers sharing it read one index", async () => {
+    const { fakes, client } = fakeClient();
+    await fakes.pods.create(
+      Pod.fromPartial({ metadata: { name: "p", namespace: "default" }, spec: { nodeName: "n1" } }),
+    );
+    const asked: string[] = [];
+    const factory = new SharedInformerFactory(client, {
+      clock: new FakeClock(),
+      indexers: (kind): Record<string, IndexFunc<KubeObject>> => {
+        asked.push(kind.resource);
+        return kind.resource === "pods" ? { node: (o) => [(o as Pod).spec?.nodeName ?? ""] } : {};
+      },
+    });
+    const pods = factory.informerFor<Pod>("pods");
+    expect(factory.informerFor<Pod>("pods")).toBe(pods);
+    factory.informerFor<ConfigMap>("configmaps");
+    expect(asked).toEqual(["pods", "configmaps"]);
+    const ac = new AbortController();
+    factory.start(ac.signal);
+    await factory.waitForCacheSync(ac.signal);
+    expect(pods.store.byIndex("node", "n1").map((p) => p.metadata!.name)).toEqual(["p"]);
+    // A second controller registering the same index is refused rather than replacing it.
+    expect(() => pods.addIndexers({ node: () => [] })).toThrow(/already has an indexer named "node"/);
+    ac.abort();
+    await pods.run(ac.signal);
   });
 });

@@ -3,12 +3,19 @@ import type { Client } from "@tskube/client";
 import type { Logger } from "@tskube/log";
 import type { Clock } from "./clock.js";
 import { Informer, type InformerScope } from "./informer.js";
+import type { IndexFunc } from "./store.js";
 
 export interface SharedInformerFactoryOptions {
   clock?: Clock;
   log?: Logger;
   /** Page size of informers' initial lists. */
   pageSize?: number;
+  /**
+   * The process's well-known indexes of a kind, put on each of its informers when it is made.
+   * Controllers sharing an informer then read one index instead of each registering its own
+   * under a name another one already holds (which the store refuses).
+   */
+  indexers?: (kind: KindInfo) => Record<string, IndexFunc<KubeObject>>;
 }
 
 /**
@@ -36,7 +43,12 @@ export class SharedInformerFactory {
     ].join("|");
     let informer = this.informers.get(key) as Informer<T> | undefined;
     if (!informer) {
-      informer = new Informer<T>(resources, { ...this.opts, ...scope });
+      const { indexers, ...opts } = this.opts;
+      informer = new Informer<T>(resources, {
+        ...opts,
+        ...scope,
+        indexers: indexers?.(resources.kind) ?? {},
+      });
       this.informers.set(key, informer as unknown as Informer<KubeObject>);
       if (this.signal) informer.start(this.signal);
     }

@@ -64,4 +64,17 @@ describe("Store", () => {
     expect(lister.list("c")).toEqual([]);
     expect(lister.list().length).toBe(3);
   });
+
+  it("refuses an indexer under a name already taken, keeping the first one", () => {
+    const byNode = (p: Pod) => [p.spec?.nodeName ?? ""];
+    const s = new Store<Pod>({ node: byNode });
+    s.add(pod("a", "p1", "n1", "web"));
+    expect(() => s.addIndexer("node", (p) => [p.metadata?.name ?? ""])).toThrow(
+      'indexer conflict: an indexer named "node" already exists',
+    );
+    expect(() => s.addIndexer(NAMESPACE_INDEX, () => [])).toThrow(/"namespace" already exists/);
+    expect(s.byIndex("node", "n1").map((p) => p.metadata!.name)).toEqual(["p1"]);
+    expect(s.byIndex("node", "p1")).toEqual([]);
+    expect(s.byIndex(NAMESPACE_INDEX, "a").length).toBe(1);
+  });
 });

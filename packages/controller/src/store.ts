@@ -19,7 +19,14 @@ export class Store<T extends KubeObject> {
     for (const [name, fn] of Object.entries(indexers)) this.addIndexer(name, fn);
   }
 
+  /**
+   * Adds a named index over the cached objects (and those already cached). A name already taken
+   * is refused, as client-go's AddIndexers refuses a conflict: two controllers sharing one
+   * informer must not silently swap each other's index for theirs.
+   */
   addIndexer(name: string, fn: IndexFunc<T>): void {
+    if (this.indexers.has(name))
+      throw new Error(`indexer conflict: an indexer named "${name}" already exists`);
     this.indexers.set(name, fn);
     const index = new Map<string, Set<string>>();
     this.indices.set(name, index);
@@ -83,6 +90,10 @@ export class Store<T extends KubeObject> {
 
   listKeys(): string[] {
     return [...this.items.keys()];
+  }
+
+  hasIndexer(name: string): boolean {
+    return this.indexers.has(name);
   }
 
   byIndex(indexName: string, value: string): T[] {

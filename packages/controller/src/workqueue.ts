@@ -1,4 +1,5 @@
 import { type Clock, realClock } from "./clock.js";
+import { noopQueueMetrics, type WorkQueueMetrics } from "./metrics.js";
 import { defaultControllerRateLimiter, type RateLimiter } from "./rate-limiter.js";
 
 /**
@@ -17,23 +18,37 @@ export class WorkQueue<K = string> {
   constructor(
     private readonly clock: Clock = realClock,
     readonly rateLimiter: RateLimiter<K> = defaultControllerRateLimiter<K>(clock),
+    private readonly metrics: WorkQueueMetrics<K> = noopQueueMetrics,
   ) {}
 
   add(item: K): void {
     if (this.shuttingDown || this.dirty.has(item)) return;
+    this.metrics.add(item);
     this.dirty.add(item);
     if (this.processing.has(item)) return;
+    this.push(item);
+  }
+
+  /** A dirty item becomes available: straight to a waiting worker, else to the back of the queue. */
+  private push(item: K): void {
     const waiter = this.waiters.shift();
     if (waiter) {
-      this.dirty.delete(item);
-      this.processing.add(item);
+      this.handOut(item);
       waiter(item);
     } else this.queue.push(item);
+  }
+
+  private handOut(item: K): void {
+    this.dirty.delete(item);
+    this.processing.add(item);
+    this.metrics.get(item);
   }
 
   /** Adds the item after ms; an earlier pending add-after for the same item wins. */
   addAfter(item: K, ms: number): void {
     if (this.shuttingDown) return;
+    // client-go's delaying queue counts every delayed add as a retry, a requeue-after included.
+    this.metrics.retry();
     if (ms <= 0) {
       this.add(item);
       return;
@@ -65,8 +80,7 @@ export class WorkQueue<K = string> {
   get(): Promise<K | undefined> {
     const item = this.queue.shift();
     if (item !== undefined) {
-      this.dirty.delete(item);
-      this.processing.add(item);
+      this.handOut(item);
       return Promise.resolve(item);
     }
     if (this.shuttingDown) return Promise.resolve(undefined);
@@ -74,11 +88,10 @@ export class WorkQueue<K = string> {
   }
 
   done(item: K): void {
+    this.metrics.done(item);
     this.processing.delete(item);
-    if (this.dirty.has(item)) {
-      this.dirty.delete(item);
-      this.add(item);
-    }
+    // Added again while it was processed: already counted as an add, now it may be handed out.
+    if (this.dirty.has(item) && !this.shuttingDown) this.push(item);
   }
 
   len(): number {
@@ -86,6 +99,7 @@ export class WorkQueue<K = string> {
   }
 
   shutDown(): void {
+    if (!this.shuttingDown) this.metrics.shutDown();
     this.shuttingDown = true;
     for (const { handle } of this.delayed.values()) this.clock.clearTimeout(handle);
     this.delayed.clear();
