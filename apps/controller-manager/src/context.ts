@@ -1,5 +1,5 @@
 import type { Client } from "@tskube/client";
-import type { Clock, EventRecorder, SharedInformerFactory } from "@tskube/controller";
+import type { Clock, ControllerMetrics, EventRecorder, SharedInformerFactory } from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 
 /** What every controller gets from the controller-manager (kube-controller-manager's ControllerContext). */
@@ -11,9 +11,11 @@ export interface ControllerContext {
   recorder(component: string): EventRecorder;
   clock: Clock;
   log: Logger;
+  /** The process's work queue and reconcile metrics; absent in unit tests. */
+  metrics?: ControllerMetrics;
 }
 
-/** One controller of the manager: its informers are registered when it is built, run() starts it. */
+/** One controller of the manager: its watches are declared when it is built, run() starts it. */
 export interface RunnableController {
   run(signal: AbortSignal): Promise<void>;
 }

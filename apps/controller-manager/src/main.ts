@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { createClient } from "@tskube/client";
-import { EventRecorder, LeaderElector, realClock, SharedInformerFactory } from "@tskube/controller";
+import {
+  EventRecorder,
+  LeaderElector,
+  realClock,
+  registerControllerMetrics,
+  SharedInformerFactory,
+} from "@tskube/controller";
 import { readFlags, startHttp } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
 import {
@@ -20,6 +26,7 @@ import {
   KNOWN_CONTROLLERS,
   type Workers,
 } from "./controllers.js";
+import { controllerManagerIndexers } from "./indexers.js";
 import { NODE_LIFECYCLE_FLAGS, nodeLifecycleOptions } from "./nodelifecycle/flags.js";
 import { parseIpPool } from "./servicelb/ip-pool.js";
 
@@ -103,6 +110,8 @@ async function main(): Promise<void> {
   });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Once for the process: every leadership term's controllers carry on the same series.
+  const metrics = registerControllerMetrics(registry);
   const leaderGauge = new Gauge({
     name: "leader_election_master_status",
     help: "1 while this instance holds the controller-manager Lease.",
@@ -125,10 +134,11 @@ async function main(): Promise<void> {
   const lead = async (signal: AbortSignal) => {
     const ctx: ControllerContext = {
       client,
-      informers: new SharedInformerFactory(client, { log }),
+      informers: new SharedInformerFactory(client, { log, indexers: controllerManagerIndexers }),
       recorder: (component) => new EventRecorder({ events: client.resource("events"), component, host, log }),
       clock: realClock,
       log,
+      metrics,
     };
     const running = controllers.map((name) => {
       const c = KNOWN_CONTROLLERS[name]!(ctx, workers, settings);

@@ -4,6 +4,7 @@ import { EventRecorder, FakeClock, SharedInformerFactory } from "@tskube/control
 import { FakeClient } from "@tskube/controller/testing";
 import { silentLogger } from "@tskube/log";
 import type { ControllerContext } from "./context.js";
+import { controllerManagerIndexers } from "./indexers.js";
 
 /**
  * A controller context over in-memory fake resources, for unit tests. Its informers are never
@@ -13,7 +14,10 @@ import type { ControllerContext } from "./context.js";
 export function fakeContext(now = Date.parse("2026-01-01T00:00:00Z")) {
   const client = new FakeClient();
   const clock = new FakeClock(now);
-  const informers = new SharedInformerFactory(client as unknown as Pick<Client, "resource">, { clock });
+  const informers = new SharedInformerFactory(client as unknown as Pick<Client, "resource">, {
+    clock,
+    indexers: controllerManagerIndexers,
+  });
   const ctx: ControllerContext = {
     client: client as unknown as Pick<Client, "resource">,
     informers,

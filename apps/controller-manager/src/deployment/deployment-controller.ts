@@ -1,10 +1,19 @@
 import { type Deployment, DeploymentStatus, objectKey, type Pod, ReplicaSet } from "@tskube/api";
 import type { ResourceClient } from "@tskube/client";
-import { type Clock, Controller, type EventRecorder, type Informer } from "@tskube/controller";
+import {
+  type Clock,
+  type Controller,
+  type EventRecorder,
+  type Informer,
+  newControllerManagedBy,
+  onlyDeletes,
+  resourceVersionChanged,
+} from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { isAlreadyExists, isNotFound, selectorFromLabelSelector } from "@tskube/machinery";
 import type { ControllerContext, RunnableController } from "../context.js";
 import { claimObjects, recheckOwner } from "../controller-ref-manager.js";
+import { CONTROLLER_UID_INDEX, ORPHAN_INDEX } from "../indexers.js";
 import { controllerRefOf } from "../pod-util.js";
 import { splitKey } from "../replicaset/replicaset-controller.js";
 import { computeHash, equalIgnoreHash, POD_TEMPLATE_HASH_LABEL } from "./hash.js";
@@ -43,10 +52,6 @@ import {
   specReplicas,
 } from "./util.js";
 
-const CONTROLLER_UID_INDEX = "controllerUid";
-/** ReplicaSets without a controller, by namespace: the ones a Deployment may adopt. */
-const ORPHAN_INDEX = "orphanNamespace";
-
 export interface DeploymentControllerOptions {
   workers?: number;
 }
@@ -81,39 +86,20 @@ export class DeploymentController implements RunnableController {
     this.deployments = ctx.informers.informerFor<Deployment>("deployments");
     this.replicaSets = ctx.informers.informerFor<ReplicaSet>("replicasets");
     this.pods = ctx.informers.informerFor<Pod>("pods");
-    this.replicaSets.store.addIndexer(CONTROLLER_UID_INDEX, (rs) => {
-      const uid = controllerRefOf(rs)?.uid;
-      return uid ? [uid] : [];
-    });
-    this.replicaSets.store.addIndexer(ORPHAN_INDEX, (rs) =>
-      controllerRefOf(rs) ? [] : [rs.metadata?.namespace ?? ""],
-    );
-    this.controller = new Controller({
-      name: "deployment",
-      reconcile: (key) => this.sync(key),
-      workers: opts.workers ?? 5,
-      clock: ctx.clock,
-      log: ctx.log,
-    });
-    this.deployments.addEventHandler(this.controller.handlers<Deployment>());
-    this.replicaSets.addEventHandler({
-      onAdd: (rs) => this.replicaSetChanged(undefined, rs),
-      onUpdate: (old, rs) => this.replicaSetChanged(old, rs),
-      onDelete: (rs) => this.enqueueOwner(rs),
-    });
-    // Recreate waits for the old pods to be gone; their deletion is what lets it go on.
-    this.pods.addEventHandler({ onDelete: (pod) => this.podDeleted(pod) });
+    this.controller = newControllerManagedBy(ctx)
+      .named("deployment")
+      .for(this.deployments)
+      .owns(this.replicaSets, { predicates: [resourceVersionChanged] })
+      // An orphan: every Deployment that selects it may adopt it.
+      .watches(this.replicaSets, (rs) => this.adoptersOf(rs), { predicates: [resourceVersionChanged] })
+      // Recreate waits for the old pods to be gone; their deletion is what lets it go on.
+      .watches(this.pods, (pod) => this.recreateWaitingOn(pod), { predicates: [onlyDeletes] })
+      .withOptions({ workers: opts.workers ?? 5 })
+      .complete((key) => this.sync(key));
   }
 
-  async run(signal: AbortSignal): Promise<void> {
-    await Promise.all([
-      this.deployments.waitForSync(signal),
-      this.replicaSets.waitForSync(signal),
-      this.pods.waitForSync(signal),
-    ]);
-    if (signal.aborted) return;
-    this.log.info({ controller: "deployment" }, "caches synced; starting workers");
-    await this.controller.run(signal);
+  run(signal: AbortSignal): Promise<void> {
+    return this.controller.run(signal);
   }
 
   private ownerOf(rs: ReplicaSet): Deployment | undefined {
@@ -123,34 +109,27 @@ export class DeploymentController implements RunnableController {
     return d?.metadata?.uid === ref.uid ? d : undefined;
   }
 
-  private enqueueOwner(rs: ReplicaSet): void {
-    const d = this.ownerOf(rs);
-    if (d) this.controller.enqueueObject(d);
-  }
-
-  replicaSetChanged(old: ReplicaSet | undefined, rs: ReplicaSet): void {
-    if (old && old.metadata?.resourceVersion === rs.metadata?.resourceVersion) return;
-    if (old && JSON.stringify(controllerRefOf(old)) !== JSON.stringify(controllerRefOf(rs)))
-      this.enqueueOwner(old);
-    if (controllerRefOf(rs)) {
-      this.enqueueOwner(rs);
-      return;
-    }
-    // An orphan: every Deployment that selects it may adopt it.
+  /** The Deployments whose selector matches an orphan ReplicaSet's labels. */
+  private adoptersOf(rs: ReplicaSet): string[] {
+    if (controllerRefOf(rs)) return [];
     const labels = rs.metadata?.labels ?? {};
-    for (const d of this.deployments.lister.list(rs.metadata!.namespace)) {
-      const sel = selectorFromLabelSelector(d.spec?.selector);
-      if (!sel.empty() && sel.matches(labels)) this.controller.enqueueObject(d);
-    }
+    return this.deployments.lister
+      .list(rs.metadata!.namespace)
+      .filter((d) => {
+        const sel = selectorFromLabelSelector(d.spec?.selector);
+        return !sel.empty() && sel.matches(labels);
+      })
+      .map(objectKey);
   }
 
-  podDeleted(pod: Pod): void {
+  /** The Recreate Deployment a deleted pod's ReplicaSet belongs to. */
+  private recreateWaitingOn(pod: Pod): string[] {
     const ref = controllerRefOf(pod);
-    if (ref?.kind !== "ReplicaSet") return;
+    if (ref?.kind !== "ReplicaSet") return [];
     const rs = this.replicaSets.lister.get(pod.metadata!.namespace, ref.name);
-    if (!rs || rs.metadata?.uid !== ref.uid) return;
+    if (!rs || rs.metadata?.uid !== ref.uid) return [];
     const d = this.ownerOf(rs);
-    if (d && d.spec?.strategy?.type === "Recreate") this.controller.enqueueObject(d);
+    return d && d.spec?.strategy?.type === "Recreate" ? [objectKey(d)] : [];
   }
 
   /** syncDeployment. */

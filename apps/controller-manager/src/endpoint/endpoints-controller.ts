@@ -1,6 +1,6 @@
-import { Endpoints, encodeMessage, jsonEqual, type Pod, type Service } from "@tskube/api";
+import { Endpoints, encodeMessage, jsonEqual, objectKey, type Pod, type Service } from "@tskube/api";
 import type { ResourceClient } from "@tskube/client";
-import { Controller, type Informer, type Lister } from "@tskube/controller";
+import { type Controller, type Informer, type Lister, newControllerManagedBy } from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { isAlreadyExists, isConflict, isNotFound, selectorFromSet } from "@tskube/machinery";
 import type { ControllerContext, RunnableController } from "../context.js";
@@ -43,53 +43,31 @@ export class EndpointsController implements RunnableController {
     this.pods = ctx.informers.informerFor<Pod>("pods");
     this.endpoints = ctx.informers.informerFor<Endpoints>("endpoints");
     this.serviceLister = this.services.lister;
-    this.controller = new Controller({
-      name: "endpoint",
-      reconcile: (key) => this.sync(key),
-      workers: opts.workers ?? 5,
-      clock: ctx.clock,
-      log: ctx.log,
-    });
-    this.services.addEventHandler({
-      onAdd: (s) => this.controller.enqueueObject(s),
-      onUpdate: (_o, s) => this.controller.enqueueObject(s),
-      onDelete: (s) => this.controller.enqueueObject(s),
-    });
-    this.pods.addEventHandler({
-      onAdd: (p) => this.enqueueFor(p),
-      onUpdate: (old, p) => {
-        // A relabelled pod leaves the Services it matched before.
-        this.enqueueFor(old);
-        this.enqueueFor(p);
-      },
-      onDelete: (p) => this.enqueueFor(p),
-    });
-    // An Endpoints object changed or removed by someone else is put back.
-    this.endpoints.addEventHandler({
-      onUpdate: (_o, e) => this.controller.enqueueObject(e),
-      onDelete: (e) => this.controller.enqueueObject(e),
-    });
+    this.controller = newControllerManagedBy(ctx)
+      .named("endpoint")
+      .for(this.services)
+      // On update the pod's old labels count too: a relabelled pod leaves the Services it matched.
+      .watches(this.pods, (p) => this.servicesSelecting(p))
+      // An Endpoints object changed or removed by someone else is put back.
+      .watches(this.endpoints, (e) => [objectKey(e)], { predicates: [{ create: () => false }] })
+      .withOptions({ workers: opts.workers ?? 5 })
+      .complete((key) => this.sync(key));
   }
 
   /** Services in the pod's namespace whose selector matches its labels. */
-  private enqueueFor(pod: Pod): void {
+  servicesSelecting(pod: Pod): string[] {
     const labels = pod.metadata?.labels ?? {};
-    for (const svc of this.serviceLister.list(pod.metadata?.namespace ?? "")) {
-      const selector = svc.spec?.selector ?? {};
-      if (Object.keys(selector).length && selectorFromSet(selector).matches(labels))
-        this.controller.enqueueObject(svc);
-    }
+    return this.serviceLister
+      .list(pod.metadata?.namespace ?? "")
+      .filter((svc) => {
+        const selector = svc.spec?.selector ?? {};
+        return Object.keys(selector).length > 0 && selectorFromSet(selector).matches(labels);
+      })
+      .map(objectKey);
   }
 
-  async run(signal: AbortSignal): Promise<void> {
-    await Promise.all([
-      this.services.waitForSync(signal),
-      this.pods.waitForSync(signal),
-      this.endpoints.waitForSync(signal),
-    ]);
-    if (signal.aborted) return;
-    this.log.info({ controller: "endpoint" }, "caches synced; starting workers");
-    await this.controller.run(signal);
+  run(signal: AbortSignal): Promise<void> {
+    return this.controller.run(signal);
   }
 
   async sync(key: string): Promise<void> {

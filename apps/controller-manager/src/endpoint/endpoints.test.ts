@@ -126,10 +126,8 @@ describe("EndpointsController", () => {
     const before = pod("a", "10.1.0.1");
     const after = pod("a", "10.1.0.1", { labels: { app: "other" } });
     ec.pods.store.upsert(after);
-    const enqueued: string[] = [];
-    ec.controller.enqueueObject = (o) => enqueued.push(`${o.metadata!.namespace}/${o.metadata!.name}`);
-    (ec as unknown as { enqueueFor(p: Pod): void }).enqueueFor(before);
-    (ec as unknown as { enqueueFor(p: Pod): void }).enqueueFor(after);
+    // The pod watch maps an update's old and new pod to the Services they match.
+    const enqueued = [...ec.servicesSelecting(before), ...ec.servicesSelecting(after)];
     // The old labels matched the Service, the new ones do not.
     expect(enqueued).toEqual(["default/web"]);
     await ec.sync("default/web");

@@ -1,14 +1,13 @@
 import { KINDS, type KindInfo, type KubeObject, kindForManifest, type OwnerReference } from "@tskube/api";
 import type { PropagationPolicy, ResourceClient } from "@tskube/client";
-import { Controller, type Informer } from "@tskube/controller";
+import { type Controller, type Enqueuer, type Informer, newControllerManagedBy } from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { isConflict, isNotFound } from "@tskube/machinery";
 import type { ControllerContext, RunnableController } from "../context.js";
+import { OWNER_UID_INDEX, UID_INDEX } from "../indexers.js";
 
 export const ORPHAN_FINALIZER = "orphan";
 export const FOREGROUND_FINALIZER = "foregroundDeletion";
-const UID_INDEX = "uid";
-const OWNER_UID_INDEX = "ownerUid";
 
 /**
  * Kinds the collector watches. Events are left out: they are the most numerous objects and never
@@ -46,50 +45,41 @@ export class GarbageCollector implements RunnableController {
 
   constructor(ctx: ControllerContext, opts: GarbageCollectorOptions = {}) {
     this.log = ctx.log;
-    this.controller = new Controller({
-      name: "garbagecollector",
-      reconcile: (key) => this.attempt(key),
-      workers: opts.workers ?? 20,
-      clock: ctx.clock,
-      log: ctx.log,
-    });
+    // No primary kind: every kind of the table is watched alike, keyed by its item key.
+    const builder = newControllerManagedBy(ctx).named("garbagecollector");
     for (const kind of opts.kinds ?? MONITORED_KINDS) {
       const informer = ctx.informers.informerFor<KubeObject>(kind);
-      informer.store.addIndexer(UID_INDEX, (o) => (o.metadata?.uid ? [o.metadata.uid] : []));
-      informer.store.addIndexer(OWNER_UID_INDEX, (o) =>
-        (o.metadata?.ownerReferences ?? []).map((r) => r.uid),
-      );
       this.informers.set(kind.kind, informer);
       this.clients.set(kind.kind, ctx.client.resource<KubeObject>(kind));
-      informer.addEventHandler({
-        onAdd: (o) => this.changed(kind, o),
-        onUpdate: (_old, o) => this.changed(kind, o),
-        onDelete: (o) => this.deleted(o),
+      builder.watches(informer, {
+        onAdd: (o, q) => this.changed(kind, o, q),
+        onUpdate: (_old, o, q) => this.changed(kind, o, q),
+        onDelete: (o, q) => this.deleted(o, q),
       });
     }
+    this.controller = builder
+      .withOptions({ workers: opts.workers ?? 20 })
+      .complete((key) => this.attempt(key));
   }
 
-  async run(signal: AbortSignal): Promise<void> {
-    await Promise.all([...this.informers.values()].map((i) => i.waitForSync(signal)));
-    if (signal.aborted) return;
-    this.log.info({ controller: "garbagecollector" }, "caches synced; starting workers");
-    await this.controller.run(signal);
+  run(signal: AbortSignal): Promise<void> {
+    return this.controller.run(signal);
   }
 
-  private changed(kind: KindInfo, obj: KubeObject): void {
+  private changed(kind: KindInfo, obj: KubeObject, q: Enqueuer): void {
     const m = obj.metadata!;
     const deleting =
       !!m.deletionTimestamp &&
       (m.finalizers.includes(ORPHAN_FINALIZER) || m.finalizers.includes(FOREGROUND_FINALIZER));
-    if (deleting || m.ownerReferences.length > 0) this.controller.enqueue(itemKey(kind, obj));
+    if (deleting || m.ownerReferences.length > 0) q.add(itemKey(kind, obj));
   }
 
   /** A gone object: its dependents may now be dangling, and a foreground owner may be unblocked. */
-  private deleted(obj: KubeObject): void {
-    for (const d of this.dependents(obj.metadata!.uid)) this.controller.enqueue(itemKey(d.kind, d.obj));
+  private deleted(obj: KubeObject, q: Enqueuer): void {
+    for (const d of this.dependents(obj.metadata!.uid)) q.add(itemKey(d.kind, d.obj));
     for (const ref of obj.metadata?.ownerReferences ?? []) {
       const owner = this.cachedOwner(ref, obj.metadata!.namespace);
-      if (owner) this.controller.enqueue(itemKey(owner.kind, owner.obj));
+      if (owner) q.add(itemKey(owner.kind, owner.obj));
     }
   }
 

@@ -1,6 +1,12 @@
 import { KINDS, type KindInfo, type KubeObject, Namespace, NamespaceCondition, type Pod } from "@tskube/api";
 import type { ResourceClient } from "@tskube/client";
-import { type Clock, Controller, type Informer } from "@tskube/controller";
+import {
+  type Clock,
+  type Controller,
+  type Informer,
+  newControllerManagedBy,
+  onlyDeletes,
+} from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { isConflict, isNotFound } from "@tskube/machinery";
 import type { ControllerContext, RunnableController } from "../context.js";
@@ -72,32 +78,24 @@ export class NamespaceController implements RunnableController {
     }));
     this.namespaces = ctx.informers.informerFor<Namespace>("namespaces");
     this.pods = ctx.informers.informerFor<Pod>("pods");
-    this.controller = new Controller({
-      name: "namespace",
-      reconcile: (key) => this.sync(key),
-      workers: opts.workers ?? 10,
-      clock: ctx.clock,
-      log: ctx.log,
-    });
-    this.namespaces.addEventHandler({
-      onAdd: (ns) => this.controller.enqueueObject(ns),
-      onUpdate: (_o, ns) => this.controller.enqueueObject(ns),
-    });
-    // Pods are what usually remains (they stop gracefully): look again as soon as one is gone
-    // rather than only when the estimate runs out.
-    this.pods.addEventHandler({
-      onDelete: (p) => {
-        const ns = this.namespaces.lister.get("", p.metadata?.namespace ?? "");
-        if (ns?.metadata?.deletionTimestamp) this.controller.enqueueObject(ns);
-      },
-    });
+    this.controller = newControllerManagedBy(ctx)
+      .named("namespace")
+      // A deleted namespace is gone: nothing is left to empty.
+      .for(this.namespaces, { predicates: [{ delete: () => false }] })
+      // Pods are what usually remains (they stop gracefully): look again as soon as one is gone
+      // rather than only when the estimate runs out.
+      .watches(this.pods, (p) => this.deletingNamespaceOf(p), { predicates: [onlyDeletes] })
+      .withOptions({ workers: opts.workers ?? 10 })
+      .complete((key) => this.sync(key));
   }
 
-  async run(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.namespaces.waitForSync(signal), this.pods.waitForSync(signal)]);
-    if (signal.aborted) return;
-    this.log.info({ controller: "namespace" }, "caches synced; starting workers");
-    await this.controller.run(signal);
+  private deletingNamespaceOf(pod: Pod): string[] {
+    const ns = this.namespaces.lister.get("", pod.metadata?.namespace ?? "");
+    return ns?.metadata?.deletionTimestamp ? [ns.metadata.name] : [];
+  }
+
+  run(signal: AbortSignal): Promise<void> {
+    return this.controller.run(signal);
   }
 
   /** syncNamespaceFromKey: nothing to do unless the namespace is being deleted and still ours. */

@@ -1,9 +1,17 @@
 import { type Lease, Node, NodeCondition, type Pod, PodCondition, Taint } from "@tskube/api";
 import type { ResourceClient } from "@tskube/client";
-import { type Clock, Controller, type EventRecorder, type Informer, sleep } from "@tskube/controller";
+import {
+  type Clock,
+  type Controller,
+  type EventRecorder,
+  type Informer,
+  newControllerManagedBy,
+  sleep,
+} from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { isConflict, isNotFound } from "@tskube/machinery";
 import type { ControllerContext, RunnableController } from "../context.js";
+import { NODE_NAME_INDEX } from "../indexers.js";
 import { rfc3339 } from "../pod-util.js";
 import {
   CONDITION_TAINT_KEYS,
@@ -38,7 +46,6 @@ export const NODE_LEASE_NAMESPACE = "kube-node-lease";
 const NODE_EVICTION_PERIOD_MS = 100;
 /** Kubernetes' nodeUpdateWorkerSize: nodes whose health is checked in parallel. */
 const NODE_UPDATE_WORKERS = 8;
-const NODE_NAME_INDEX = "spec.nodeName";
 const ZONE_LABEL = "topology.kubernetes.io/zone";
 const REGION_LABEL = "topology.kubernetes.io/region";
 /** The conditions the kubelet owns besides Ready, turned Unknown with it (remainingNodeConditionTypes). */
@@ -106,30 +113,20 @@ export class NodeLifecycleController implements RunnableController {
     this.nodes = ctx.informers.informerFor<Node>("nodes");
     this.leases = ctx.informers.informerFor<Lease>("leases", { namespace: NODE_LEASE_NAMESPACE });
     this.pods = ctx.informers.informerFor<Pod>("pods");
-    this.pods.store.addIndexer(NODE_NAME_INDEX, (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []));
-    this.controller = new Controller({
-      name: "nodelifecycle",
-      reconcile: (key) => this.sync(key),
-      workers: this.opts.workers ?? NODE_UPDATE_WORKERS,
-      clock: ctx.clock,
-      log: ctx.log,
-    });
-    this.nodes.addEventHandler(this.controller.handlers());
-    // A renewed Lease is the kubelet's heartbeat; its name is the node's.
-    this.leases.addEventHandler({
-      onAdd: (l) => this.controller.enqueue(l.metadata!.name),
-      onUpdate: (_o, l) => this.controller.enqueue(l.metadata!.name),
-    });
+    this.controller = newControllerManagedBy(ctx)
+      .named("nodelifecycle")
+      .for(this.nodes)
+      // A renewed Lease is the kubelet's heartbeat; its name is the node's.
+      .watches(this.leases, (l) => [l.metadata!.name], { predicates: [{ delete: () => false }] })
+      .withOptions({ workers: this.opts.workers ?? NODE_UPDATE_WORKERS })
+      .complete((key) => this.sync(key));
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    await Promise.all([
-      this.nodes.waitForSync(signal),
-      this.leases.waitForSync(signal),
-      this.pods.waitForSync(signal),
-    ]);
-    if (signal.aborted) return;
-    this.log.info({ controller: "nodelifecycle" }, "caches synced; starting workers");
+    // Pods are read by the workers and the periodic passes but trigger nothing: synced first.
+    this.pods.start(signal);
+    await this.pods.waitForSync(signal);
+    if (!(await this.controller.waitForCacheSync(signal))) return;
     const every = async (ms: number, fn: () => Promise<void>) => {
       while (!signal.aborted) {
         await sleep(this.clock, ms, signal);

@@ -1,14 +1,19 @@
 import { type Node, objectKey, type Pod, PodCondition, type Taint, type Toleration } from "@tskube/api";
 import type { ResourceClient } from "@tskube/client";
-import { type Clock, Controller, type EventRecorder, type Informer } from "@tskube/controller";
+import {
+  type Clock,
+  type Controller,
+  type EventRecorder,
+  type Informer,
+  newControllerManagedBy,
+} from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { isNotFound } from "@tskube/machinery";
 import type { ControllerContext, RunnableController } from "../context.js";
+import { NODE_NAME_INDEX } from "../indexers.js";
 import { rfc3339 } from "../pod-util.js";
 import { splitKey } from "../replicaset/replicaset-controller.js";
 import { noExecuteTaints, tolerates } from "./taints.js";
-
-const NODE_NAME_INDEX = "spec.nodeName";
 
 interface ScheduledEviction {
   uid: string;
@@ -61,47 +66,35 @@ export class TaintEvictionController implements RunnableController {
     this.recorder = ctx.recorder("taint-eviction-controller");
     this.nodes = ctx.informers.informerFor<Node>("nodes");
     this.pods = ctx.informers.informerFor<Pod>("pods");
-    this.pods.store.addIndexer(NODE_NAME_INDEX, (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []));
-    this.controller = new Controller({
-      name: "taint-eviction-controller",
-      reconcile: (key) => this.sync(key),
+    const taintsOf = (n: Node) => JSON.stringify(noExecuteTaints(n));
+    this.controller = newControllerManagedBy(ctx)
+      .named("taint-eviction-controller")
+      .for(this.pods, {
+        predicates: [
+          {
+            update: (o, p) =>
+              o.spec?.nodeName !== p.spec?.nodeName ||
+              JSON.stringify(o.spec?.tolerations) !== JSON.stringify(p.spec?.tolerations) ||
+              !!o.metadata?.deletionTimestamp !== !!p.metadata?.deletionTimestamp,
+          },
+        ],
+      })
+      // A node's NoExecute taints concern every pod on it.
+      .watches(this.nodes, (n) => this.pods.store.byIndex(NODE_NAME_INDEX, n.metadata!.name).map(objectKey), {
+        predicates: [
+          {
+            create: (n) => noExecuteTaints(n).length > 0,
+            update: (o, n) => taintsOf(o) !== taintsOf(n),
+          },
+        ],
+      })
       // Kubernetes' UpdateWorkerSize.
-      workers: opts.workers ?? 8,
-      clock: ctx.clock,
-      log: ctx.log,
-    });
-    const podsOf = (node: Node) => {
-      for (const p of this.pods.store.byIndex(NODE_NAME_INDEX, node.metadata!.name))
-        this.controller.enqueueObject(p);
-    };
-    this.nodes.addEventHandler({
-      onAdd: (n) => {
-        if (noExecuteTaints(n).length) podsOf(n);
-      },
-      onUpdate: (o, n) => {
-        if (JSON.stringify(noExecuteTaints(o)) !== JSON.stringify(noExecuteTaints(n))) podsOf(n);
-      },
-      onDelete: (n) => podsOf(n),
-    });
-    this.pods.addEventHandler({
-      onAdd: (p) => this.controller.enqueueObject(p),
-      onUpdate: (o, p) => {
-        if (
-          o.spec?.nodeName !== p.spec?.nodeName ||
-          JSON.stringify(o.spec?.tolerations) !== JSON.stringify(p.spec?.tolerations) ||
-          !!o.metadata?.deletionTimestamp !== !!p.metadata?.deletionTimestamp
-        )
-          this.controller.enqueueObject(p);
-      },
-      onDelete: (p) => this.controller.enqueueObject(p),
-    });
+      .withOptions({ workers: opts.workers ?? 8 })
+      .complete((key) => this.sync(key));
   }
 
-  async run(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.nodes.waitForSync(signal), this.pods.waitForSync(signal)]);
-    if (signal.aborted) return;
-    this.log.info({ controller: "taint-eviction-controller" }, "caches synced; starting workers");
-    await this.controller.run(signal);
+  run(signal: AbortSignal): Promise<void> {
+    return this.controller.run(signal);
   }
 
   /** processPodOnNode for the pod `namespace/name`. */

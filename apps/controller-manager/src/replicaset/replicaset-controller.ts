@@ -1,11 +1,19 @@
 import { objectKey, Pod, type ReplicaSet } from "@tskube/api";
 import type { ResourceClient } from "@tskube/client";
-import { type Clock, Controller, type EventRecorder, type Informer, type Lister } from "@tskube/controller";
+import {
+  type Clock,
+  type Controller,
+  type EventRecorder,
+  type Informer,
+  type Lister,
+  newControllerManagedBy,
+} from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { isConflict, isNotFound, type Selector, selectorFromLabelSelector } from "@tskube/machinery";
 import type { ControllerContext, RunnableController } from "../context.js";
 import { claimObjects, recheckOwner } from "../controller-ref-manager.js";
 import { ControllerExpectations } from "../expectations.js";
+import { CONTROLLER_UID_INDEX, ORPHAN_INDEX } from "../indexers.js";
 import { controllerRefOf, isPodActive, isPodReady } from "../pod-util.js";
 import { slowStartBatch } from "../slow-start.js";
 import { calculateStatus, sameStatus } from "./status.js";
@@ -15,9 +23,6 @@ import { podsToDelete } from "./victims.js";
 export const BURST_REPLICAS = 500;
 /** The first slow-start batch (controller.SlowStartInitialBatchSize). */
 export const SLOW_START_INITIAL_BATCH = 1;
-const CONTROLLER_UID_INDEX = "controllerUid";
-/** Pods without a controller, by namespace: the ones a ReplicaSet may adopt. */
-const ORPHAN_INDEX = "orphanNamespace";
 
 export interface ReplicaSetControllerOptions {
   workers?: number;
@@ -53,41 +58,24 @@ export class ReplicaSetController implements RunnableController {
     this.recorder = ctx.recorder("replicaset-controller");
     this.replicaSets = ctx.informers.informerFor<ReplicaSet>("replicasets");
     this.pods = ctx.informers.informerFor<Pod>("pods");
-    this.pods.store.addIndexer(CONTROLLER_UID_INDEX, (p) => {
-      const uid = controllerRefOf(p)?.uid;
-      return uid ? [uid] : [];
-    });
-    this.pods.store.addIndexer(ORPHAN_INDEX, (p) =>
-      controllerRefOf(p) ? [] : [p.metadata?.namespace ?? ""],
-    );
     this.rsLister = this.replicaSets.lister;
-    this.controller = new Controller({
-      name: "replicaset",
-      reconcile: (key) => this.sync(key),
-      workers: opts.workers ?? 5,
-      clock: ctx.clock,
-      log: ctx.log,
-    });
-    this.replicaSets.addEventHandler({
-      onAdd: (rs) => this.controller.enqueueObject(rs),
-      onUpdate: (_old, rs) => this.controller.enqueueObject(rs),
-      onDelete: (rs) => {
-        this.expectations.delete(objectKey(rs));
-        this.controller.enqueueObject(rs);
-      },
-    });
-    this.pods.addEventHandler({
-      onAdd: (p) => this.addPod(p),
-      onUpdate: (o, p) => this.updatePod(o, p),
-      onDelete: (p) => this.deletePod(p),
-    });
+    // Pod events are more than a mapping to their owner: they observe the expectations, and an
+    // orphan enqueues every ReplicaSet that may adopt it.
+    this.controller = newControllerManagedBy(ctx)
+      .named("replicaset")
+      .for(this.replicaSets)
+      .watches(this.replicaSets, { onDelete: (rs) => this.expectations.delete(objectKey(rs)) })
+      .watches(this.pods, {
+        onAdd: (p) => this.addPod(p),
+        onUpdate: (o, p) => this.updatePod(o, p),
+        onDelete: (p) => this.deletePod(p),
+      })
+      .withOptions({ workers: opts.workers ?? 5 })
+      .complete((key) => this.sync(key));
   }
 
-  async run(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.replicaSets.waitForSync(signal), this.pods.waitForSync(signal)]);
-    if (signal.aborted) return;
-    this.log.info({ controller: "replicaset" }, "caches synced; starting workers");
-    await this.controller.run(signal);
+  run(signal: AbortSignal): Promise<void> {
+    return this.controller.run(signal);
   }
 
   /** The ReplicaSet a controllerRef names, if the cache has that very object (same uid). */

@@ -1,6 +1,12 @@
-import type { Service } from "@tskube/api";
+import { objectKey, type Service } from "@tskube/api";
 import type { ResourceClient } from "@tskube/client";
-import { Controller, type EventRecorder, type Informer } from "@tskube/controller";
+import {
+  type Controller,
+  type EventRecorder,
+  type Informer,
+  newControllerManagedBy,
+  onlyDeletes,
+} from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { isConflict, isNotFound } from "@tskube/machinery";
 import type { ControllerContext, RunnableController } from "../context.js";
@@ -48,30 +54,23 @@ export class ServiceLBController implements RunnableController {
     this.client = ctx.client.resource<Service>("services");
     this.services = ctx.informers.informerFor<Service>("services");
     this.recorder = ctx.recorder("service-controller");
-    this.controller = new Controller({
-      name: "service-lb-controller",
-      reconcile: (key) => this.sync(key),
-      workers: opts.workers ?? 1,
-      clock: ctx.clock,
-      log: ctx.log,
-    });
-    this.services.addEventHandler({
-      onAdd: (s) => this.controller.enqueueObject(s),
-      onUpdate: (_o, s) => this.controller.enqueueObject(s),
-      onDelete: (s) => {
-        this.controller.enqueueObject(s);
-        // A freed address may be what a pending Service waits for.
-        if (wantsLoadBalancer(s) || hasFinalizer(s)) this.enqueuePending();
-      },
-    });
+    this.controller = newControllerManagedBy(ctx)
+      .named("service-lb-controller")
+      .for(this.services)
+      // A freed address may be what a pending Service waits for.
+      .watches(this.services, (s) => (wantsLoadBalancer(s) || hasFinalizer(s) ? this.pending() : []), {
+        predicates: [onlyDeletes],
+      })
+      .withOptions({ workers: opts.workers ?? 1 })
+      .complete((key) => this.sync(key));
   }
 
   /** LoadBalancer Services that have no address yet, so an address given back is handed on. */
-  private enqueuePending(): void {
-    for (const s of this.services.lister.list()) {
-      if (wantsLoadBalancer(s) && !s.metadata?.deletionTimestamp && !ingressIp(s))
-        this.controller.enqueueObject(s);
-    }
+  private pending(): string[] {
+    return this.services.lister
+      .list()
+      .filter((s) => wantsLoadBalancer(s) && !s.metadata?.deletionTimestamp && !ingressIp(s))
+      .map(objectKey);
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -83,11 +82,9 @@ export class ServiceLBController implements RunnableController {
       );
       return;
     }
-    await this.services.waitForSync(signal);
-    if (signal.aborted) return;
     this.log.info(
       { controller: "service-lb-controller", pool: this.pool.text, size: this.pool.size },
-      "caches synced; starting workers",
+      "handing out LoadBalancer addresses",
     );
     await this.controller.run(signal);
   }
@@ -246,6 +243,6 @@ export class ServiceLBController implements RunnableController {
     this.assigned.delete(key);
     this.log.info({ controller: "service-lb-controller", key, ip: had }, "released load balancer address");
     void this.recorder.event(svc, "Normal", "DeletedLoadBalancer", "Deleted load balancer");
-    this.enqueuePending();
+    for (const k of this.pending()) this.controller.enqueue(k);
   }
 }
