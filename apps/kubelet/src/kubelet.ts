@@ -1,10 +1,11 @@
-import { objectKey, type Pod, type Service } from "@tskube/api";
+import type { Pod, Service } from "@tskube/api";
 import type { Client } from "@tskube/client";
-import { Controller, type EventRecorder, Informer, sleep } from "@tskube/controller";
+import { type EventRecorder, Informer, sleep } from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { RestartBackoff } from "./backoff.js";
 import { DnsConfigurer, type DnsConfigurerOptions } from "./dns-config.js";
 import { PodSyncer } from "./pod-syncer.js";
+import { PodWorkers } from "./pod-workers.js";
 import { ProbeManager } from "./prober.js";
 import { LABEL_POD_UID, type Runtime } from "./runtime/types.js";
 import { ServiceEnv } from "./service-env.js";
@@ -30,18 +31,19 @@ export interface KubeletOptions {
 }
 
 /**
- * The pod side of the kubelet: an informer on the pods bound to this node, a worker per pod key,
- * and a relist of the runtime (Kubernetes' PLEG) that re-syncs a pod whenever one of its containers
- * changes state. Housekeeping removes what the runtime holds for pods that no longer exist; it never
- * touches pods that do, so a restarted kubelet adopts running containers untouched.
+ * The pod side of the kubelet: an informer on the pods bound to this node, a worker per pod
+ * (pod-workers.ts), and a relist of the runtime (Kubernetes' PLEG) that re-syncs a pod whenever one
+ * of its containers changes state. The informer's handlers, the probes and the relist only record
+ * and enqueue; each pod's worker does what they call for, one pass at a time. Housekeeping hands
+ * what the runtime holds for pods no worker knows to a worker too; it never touches pods that
+ * exist, so a restarted kubelet adopts running containers untouched.
  */
 export class Kubelet {
   readonly pods: Informer<Pod>;
   /** Every Service: the containers' service environment variables. */
   readonly services: Informer<Service>;
   readonly syncer: PodSyncer;
-  private readonly controller: Controller;
-  private readonly keyByUid = new Map<string, string>();
+  readonly workers: PodWorkers;
   readonly probes: ProbeManager;
 
   constructor(private readonly opts: KubeletOptions) {
@@ -49,22 +51,7 @@ export class Kubelet {
       runtime: opts.runtime,
       recorder: opts.recorder,
       log: opts.log,
-      onChange: (uid) => this.enqueueUid(uid),
-      onUnhealthy: (uid, containerId, message) => {
-        const key = this.keyByUid.get(uid);
-        const pod = key ? this.pods.store.get(key) : undefined;
-        void (async () => {
-          const grace = pod?.spec?.terminationGracePeriodSeconds ?? 30;
-          // As any kill of a container: its preStop hook runs first.
-          const container = (await opts.runtime.listContainers()).find((c) => c.id === containerId);
-          if (pod && container)
-            await this.syncer.killContainer(pod, container, grace, pod.status?.podIp ?? "", message);
-          else await opts.runtime.stopContainer(containerId, grace);
-          this.enqueueUid(uid);
-        })().catch((err) =>
-          opts.log.warn({ err: (err as Error).message }, "could not restart an unhealthy container"),
-        );
-      },
+      onChange: (uid) => this.workers.enqueue(uid),
     });
     this.pods = new Informer(opts.client.resource<Pod>("pods"), {
       fieldSelector: `spec.nodeName=${opts.nodeName}`,
@@ -85,36 +72,12 @@ export class Kubelet {
       nodeIp: opts.nodeIp,
       log: opts.log,
     });
-    this.controller = new Controller({
-      name: "pod-workers",
-      workers: opts.workers ?? 4,
-      log: opts.log,
-      reconcile: async (key) => {
-        const pod = this.pods.store.get(key);
-        if (!pod) return undefined;
-        const after = await this.syncer.sync(pod);
-        return after === undefined ? undefined : { requeueAfterMs: after };
-      },
-    });
-    const track = (p: Pod) => {
-      this.keyByUid.set(p.metadata!.uid, objectKey(p));
-      this.controller.enqueue(objectKey(p));
-    };
+    this.workers = new PodWorkers({ sync: this.syncer, workers: opts.workers ?? 4, log: opts.log });
     this.pods.addEventHandler({
-      onAdd: track,
-      onUpdate: (_, p) => track(p),
-      onDelete: (p) => {
-        this.keyByUid.delete(p.metadata!.uid);
-        void this.syncer
-          .cleanup(p.metadata!.uid)
-          .catch((err) => opts.log.warn({ err: (err as Error).message }, "cleanup failed"));
-      },
+      onAdd: (p) => this.workers.updatePod(p),
+      onUpdate: (_, p) => this.workers.updatePod(p),
+      onDelete: (p) => this.workers.removePod(p),
     });
-  }
-
-  private enqueueUid(uid: string): void {
-    const key = this.keyByUid.get(uid);
-    if (key) this.controller.enqueue(key);
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -123,7 +86,7 @@ export class Kubelet {
     // Containers started before the Services are known would miss their variables.
     await Promise.all([this.pods.waitForSync(signal), this.services.waitForSync(signal)]);
     this.opts.log.info({ pods: this.pods.store.size }, "pod cache synced; syncing pods");
-    await Promise.all([informer, services, this.controller.run(signal), this.relist(signal)]);
+    await Promise.all([informer, services, this.workers.run(signal), this.relist(signal)]);
   }
 
   /** PLEG: compare the runtime's container states with the last relist and re-sync changed pods. */
@@ -141,11 +104,7 @@ export class Kubelet {
         // A dead sandbox (its containers may still run, cut off from the network) is a change too.
         for (const s of await this.opts.runtime.listPodSandboxes())
           seen.set(s.podUid, `${seen.get(s.podUid) ?? ""}${s.id}:${s.state};`);
-        for (const [uid, sig] of seen) {
-          if (last.get(uid) === sig) continue;
-          const key = this.keyByUid.get(uid);
-          if (key) this.controller.enqueue(key);
-        }
+        for (const [uid, sig] of seen) if (last.get(uid) !== sig) this.workers.enqueue(uid);
         this.probes.retain(running);
         await this.housekeeping();
         last = seen;
@@ -160,15 +119,16 @@ export class Kubelet {
     }
   }
 
-  /** Sandboxes of pods that are gone from the API (deleted while this kubelet was away). */
+  /**
+   * Sandboxes of pods no worker knows (deleted while this kubelet was away) go to a worker to be
+   * removed, as Kubernetes' HandlePodCleanups hands orphaned runtime pods to the pod workers.
+   */
   private async housekeeping(): Promise<void> {
     if (!this.pods.hasSynced()) return;
-    const known = new Set(this.pods.store.list().map((p) => p.metadata!.uid));
     for (const s of await this.opts.runtime.listPodSandboxes()) {
-      if (!known.has(s.podUid)) {
-        this.opts.log.info({ uid: s.podUid }, "removing the sandbox of a pod that no longer exists");
-        await this.syncer.cleanup(s.podUid);
-      }
+      if (this.workers.knows(s.podUid)) continue;
+      this.opts.log.info({ uid: s.podUid }, "removing the sandbox of a pod that no longer exists");
+      this.workers.removeOrphan(s.podUid);
     }
   }
 }

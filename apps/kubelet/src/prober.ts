@@ -2,9 +2,10 @@ import { connect } from "node:net";
 import type { Container, Pod, Probe } from "@tskube/api";
 import type { EventRecorder } from "@tskube/controller";
 import type { Logger } from "@tskube/log";
+import { type ProbeKind, ProbeResults } from "./probe-results.js";
 import type { Runtime } from "./runtime/types.js";
 
-export type ProbeKind = "liveness" | "readiness" | "startup";
+export type { ProbeKind };
 
 export interface ProbeResult {
   ok: boolean;
@@ -80,29 +81,32 @@ interface Worker {
   timer: NodeJS.Timeout | undefined;
   successes: number;
   failures: number;
-  /** Current verdict: readiness=ready, liveness=alive, startup=started. */
-  result: boolean;
 }
 
 export interface ProbeManagerOptions {
   runtime: Runtime;
   recorder: EventRecorder;
   log: Logger;
-  /** A verdict changed: the pod must be synced again. */
+  /** A verdict changed: the pod's worker must look at it (enqueue only; the worker acts). */
   onChange(podUid: string): void;
-  /** Liveness or startup failed past the threshold: the container must be restarted. */
-  onUnhealthy(podUid: string, containerId: string, message: string): void;
 }
+
+/** Kubernetes' initial results: a container is alive until a liveness probe says otherwise. */
+const initialVerdict = (kind: ProbeKind) => kind === "liveness";
 
 /**
  * Runs each running container's probes on their own schedule (the kubelet's prober workers) and
- * keeps the verdicts: startup gates the other two, readiness drives the container's ready flag,
- * liveness and startup failures restart the container.
+ * records the verdicts in `results`: startup gates the other two, readiness drives the container's
+ * ready flag, and a liveness or startup failure is recorded for the pod's worker, which restarts
+ * the container on its next sync. A probe worker never touches the container itself.
  */
 export class ProbeManager {
   private workers = new Map<string, Worker>();
+  readonly results: ProbeResults;
 
-  constructor(private readonly opts: ProbeManagerOptions) {}
+  constructor(private readonly opts: ProbeManagerOptions) {
+    this.results = new ProbeResults((uid) => opts.onChange(uid));
+  }
 
   private key(containerId: string, kind: ProbeKind) {
     return `${containerId}/${kind}`;
@@ -117,7 +121,12 @@ export class ProbeManager {
           ? container.startupProbe
           : container.livenessProbe;
     if (!probe) return true;
-    return this.workers.get(this.key(containerId, kind))?.result ?? false;
+    return this.results.get(containerId, kind)?.ok ?? initialVerdict(kind);
+  }
+
+  /** Why the pod's worker must restart the container (a liveness or startup failure), if it must. */
+  restartReason(containerId: string): ReturnType<ProbeResults["restartReason"]> {
+    return this.results.restartReason(containerId);
   }
 
   /** Starts the probes of a running container once; later calls are no-ops. */
@@ -131,19 +140,26 @@ export class ProbeManager {
       if (!probe) continue;
       const key = this.key(containerId, kind);
       if (this.workers.has(key)) continue;
-      const w: Worker = { timer: undefined, successes: 0, failures: 0, result: kind === "liveness" };
+      const w: Worker = { timer: undefined, successes: 0, failures: 0 };
       this.workers.set(key, w);
       const tick = async () => {
-        if (!this.workers.has(key)) return;
+        if (this.workers.get(key) !== w) return;
         const gated =
           kind !== "startup" && container.startupProbe && !this.verdict(containerId, "startup", container);
-        if (!gated) await this.probeOnce(pod, container, containerId, podIp, kind, probe, w);
-        if (this.workers.has(key)) w.timer = setTimeout(tick, Math.max(1, probe.periodSeconds || 10) * 1000);
+        const onHold = gated
+          ? false
+          : await this.probeOnce(pod, container, containerId, podIp, kind, probe, w);
+        // On hold (Kubernetes' onHold): a container whose liveness or startup failed is probed no
+        // more; the pod's worker replaces it, and the new container gets new probe workers.
+        if (!onHold && this.workers.get(key) === w)
+          w.timer = setTimeout(tick, Math.max(1, probe.periodSeconds || 10) * 1000);
+        else w.timer = undefined;
       };
       w.timer = setTimeout(tick, Math.max(0, probe.initialDelaySeconds) * 1000);
     }
   }
 
+  /** One probe and its thresholds; returns whether the worker goes on hold. */
   private async probeOnce(
     pod: Pod,
     container: Container,
@@ -152,42 +168,35 @@ export class ProbeManager {
     kind: ProbeKind,
     probe: Probe,
     w: Worker,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const r = await runProbe(probe, container, containerId, podIp, this.opts.runtime);
     const uid = pod.metadata!.uid;
-    const before = w.result;
     if (r.ok) {
       w.failures = 0;
       w.successes++;
-      if (w.successes >= Math.max(1, probe.successThreshold || 1)) w.result = true;
-    } else {
-      w.successes = 0;
-      w.failures++;
-      const label = kind[0]!.toUpperCase() + kind.slice(1);
-      await this.opts.recorder.event(pod, "Warning", "Unhealthy", `${label} probe failed: ${r.output}`);
-      if (w.failures >= Math.max(1, probe.failureThreshold || 3)) {
-        w.result = false;
-        if (kind !== "readiness") {
-          this.stop(containerId);
-          this.opts.onUnhealthy(
-            uid,
-            containerId,
-            `Container ${container.name} failed ${kind} probe, will be restarted`,
-          );
-          return;
-        }
-      }
+      if (w.successes >= Math.max(1, probe.successThreshold || 1))
+        this.results.set(uid, containerId, kind, { ok: true, message: "" });
+      return false;
     }
-    if (before !== w.result) this.opts.onChange(uid);
+    w.successes = 0;
+    w.failures++;
+    const label = kind[0]!.toUpperCase() + kind.slice(1);
+    await this.opts.recorder.event(pod, "Warning", "Unhealthy", `${label} probe failed: ${r.output}`);
+    if (w.failures < Math.max(1, probe.failureThreshold || 3)) return false;
+    const message =
+      kind === "readiness" ? "" : `Container ${container.name} failed ${kind} probe, will be restarted`;
+    this.results.set(uid, containerId, kind, { ok: false, message });
+    return kind !== "readiness";
   }
 
-  /** Stops every probe of a container (it exited or was removed). */
+  /** Stops every probe of a container and forgets its verdicts (it exited or was removed). */
   stop(containerId: string): void {
     for (const [key, w] of this.workers) {
       if (!key.startsWith(`${containerId}/`)) continue;
       if (w.timer) clearTimeout(w.timer);
       this.workers.delete(key);
     }
+    this.results.remove(containerId);
   }
 
   /** Containers that no longer exist lose their probes. */
