@@ -11,6 +11,7 @@ import {
 } from "@tskube/machinery";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Client, createClient } from "./client.js";
+import { isAmbiguousWrite } from "./errors.js";
 import { deadAddress, type FakeApiServer, FakeApiState, startFakeApiServer } from "./fake-api.test-helper.js";
 import type { WatchEvent } from "./types.js";
 
@@ -202,6 +203,114 @@ describe("createClient against two in-process apiservers", () => {
     expect((await client.discovery()).map((r) => r.name)).toEqual(["configmaps"]);
     expect(client.resource("cm").kind.kind).toBe("ConfigMap");
     expect(() => client.resource("nonsense")).toThrow(/unknown resource/);
+  });
+});
+
+describe("writes whose apiserver dies after applying them, before answering", () => {
+  let state: FakeApiState;
+  let a: FakeApiServer;
+  let b: FakeApiServer;
+  let client: Client;
+  const cms = () => client.resource(cmKind);
+  const dieOn = (verb: string) => {
+    state.dieBeforeAnswering = (server, v) => server === "A" && v === verb;
+  };
+
+  beforeEach(async () => {
+    state = new FakeApiState();
+    a = await startFakeApiServer(state, "A");
+    b = await startFakeApiServer(state, "B");
+    client = createClient({ servers: [a.address, b.address], timeoutMs: 2_000, retries: 4 });
+  });
+
+  afterEach(() => {
+    client.close();
+    a.kill();
+    b.kill();
+  });
+
+  it("a generateName create is not sent again: one object, and an error saying it may be applied", async () => {
+    dieOn("create");
+    const err = await caught(
+      cms().create(ConfigMap.fromPartial({ metadata: { generateName: "gen-", namespace: "default" } })),
+    );
+    expect(isAmbiguousWrite(err)).toBe(true);
+    expect(isServiceUnavailable(err)).toBe(true);
+    expect(err.message).toMatch(
+      /^create configmaps with generateName "gen-" in namespace "default": the request may or may not have been applied \(/,
+    );
+    expect(err.details).toEqual({ kind: "configmaps", name: "gen-", group: "" });
+    // The old policy sent it again to B, which made a second object.
+    expect(state.calls).toEqual(["A create"]);
+    expect(state.list("configmaps", "default").map((o) => o.metadata?.name)).toEqual(["gen-1"]);
+    expect(client.currentServer()).toBe(b.address);
+  });
+
+  it("a named create is sent again, and its AlreadyExists recognised as the lost attempt's", async () => {
+    dieOn("create");
+    const made = await cms().create(cm("named", "x"));
+    expect(made.metadata?.name).toBe("named");
+    expect(made.metadata?.resourceVersion).toBe("1");
+    expect(state.calls).toEqual(["A create", "B create", "B get"]);
+    expect(state.list("configmaps", "default")).toHaveLength(1);
+  });
+
+  it("a named create whose name another object holds stays an AlreadyExists when nothing was lost", async () => {
+    await cms().create(cm("taken", "theirs"));
+    expect(isAlreadyExists(await caught(cms().create(cm("taken", "ours"))))).toBe(true);
+  });
+
+  it("an update with a resourceVersion is judged by re-reading: applied once, answered as success", async () => {
+    const first = await cms().create(cm("u", "1"));
+    dieOn("update");
+    const updated = await cms().update({ ...first, data: { v: "2" } });
+    expect(updated.data).toEqual({ v: "2" });
+    expect(updated.metadata?.resourceVersion).toBe("2");
+    expect(state.calls.slice(-2)).toEqual(["A update", "B get"]);
+    expect(state.rv).toBe(2);
+  });
+
+  it("an update without a resourceVersion is not sent again", async () => {
+    const first = await cms().create(cm("plain", "1"));
+    dieOn("update");
+    const err = await caught(
+      cms().update({ ...first, metadata: { ...first.metadata!, resourceVersion: "" }, data: { v: "2" } }),
+    );
+    expect(isAmbiguousWrite(err)).toBe(true);
+    expect(err.message).toMatch(
+      /^update configmaps "plain" in namespace "default": the request may or may not/,
+    );
+    expect(state.calls.filter((c) => c.endsWith("update"))).toEqual(["A update"]);
+  });
+
+  it("a delete without preconditions is not sent again; with one it is, and NotFound tells it is gone", async () => {
+    await cms().create(cm("d1"));
+    await cms().create(cm("d2"));
+    dieOn("delete");
+    const err = await caught(cms().delete("d1"));
+    expect(isAmbiguousWrite(err)).toBe(true);
+    expect(err.message).toMatch(/^delete configmaps "d1" in namespace "default": /);
+
+    // Back on A for the next one (B is now current; A was killed): start a fresh pair.
+    const c2 = await startFakeApiServer(state, "A");
+    const d2 = createClient({ servers: [c2.address, b.address], timeoutMs: 2_000 });
+    try {
+      state.calls = [];
+      const resourceVersion = state.get("configmaps", "default", "d2").metadata!.resourceVersion;
+      const notFound = await caught(d2.resource(cmKind).delete("d2", { preconditions: { resourceVersion } }));
+      expect(isNotFound(notFound)).toBe(true);
+      expect(state.calls).toEqual(["A delete", "B delete"]);
+    } finally {
+      d2.close();
+      c2.kill();
+    }
+  });
+
+  it("a read whose server dies before answering is sent again", async () => {
+    await cms().create(cm("r"));
+    dieOn("get");
+    expect((await cms().get("r", { namespace: "default" })).metadata?.name).toBe("r");
+    expect(state.calls.slice(-2)).toEqual(["A get", "B get"]);
   });
 });
 

@@ -11,11 +11,11 @@ import {
   BindRequest,
   type BindResponse,
   CreateRequest,
-  type CreateResponse,
+  CreateResponse,
   DeleteCollectionRequest,
   type DeleteCollectionResponse,
   DeleteRequest,
-  type DeleteResponse,
+  DeleteResponse,
   DiscoveryRequest,
   type DiscoveryResponse,
   ExecRequest,
@@ -41,9 +41,9 @@ import {
   ResourceServiceClient,
   ResourceServiceService,
   UpdateRequest,
-  type UpdateResponse,
+  UpdateResponse,
   UpdateStatusRequest,
-  type UpdateStatusResponse,
+  UpdateStatusResponse,
   unpack,
   WatchRequest,
   type WatchResponse,
@@ -53,6 +53,7 @@ import { UnaryChannel, type UnaryMethod } from "@tskube/grpc/unary-channel";
 import { ApiError } from "@tskube/machinery";
 import { waitForConnection } from "./connect.js";
 import { fromServiceError, isRetriable } from "./errors.js";
+import { FailoverCaller } from "./failover-caller.js";
 import type {
   ClientOptions,
   DeleteOptions,
@@ -65,6 +66,17 @@ import type {
   WatchOptions,
   WriteOptions,
 } from "./types.js";
+import {
+  type CallPolicy,
+  describeCreate,
+  describeWrite,
+  type JudgeContext,
+  judgeNamedCreate,
+  judgePreconditionedDelete,
+  judgePreconditionedUpdate,
+  readOrAbsent,
+  type WritePolicy,
+} from "./write-outcome.js";
 
 const CHANNEL_OPTIONS: ChannelOptions = {
   // Pings notice a dead apiserver under an idle watch stream (a SIGKILLed peer on another host
@@ -128,6 +140,12 @@ type Stub = ResourceServiceClient;
 /**
  * The typed API client. It talks to one apiserver at a time and moves to the next address when a
  * call finds the server unavailable, so any surviving apiserver keeps every component working.
+ *
+ * What is sent again after a failure: a read (get, list, discovery; watches resume from their
+ * resourceVersion) always; a write only when the apiserver provably never processed it (see
+ * neverProcessed), or when reading the object can settle what became of it (a named create, an
+ * update or delete with a precondition: write-outcome.ts). Any other write whose answer was lost
+ * fails with AmbiguousWriteError, never a silent second attempt.
  */
 export function createClient(opts: ClientOptions): Client {
   if (opts.servers.length === 0) throw new Error("createClient: at least one server address is required");
@@ -153,38 +171,17 @@ export function createClient(opts: ClientOptions): Client {
         ...(opts.userAgent ? { userAgent: opts.userAgent } : {}),
       }),
   );
-  const retries = opts.retries ?? 5;
-  let current = 0;
-
-  const failover = (from: number) => {
-    if (current === from) current = (current + 1) % stubs.length;
-  };
+  const caller = new FailoverCaller(channels, { retries: opts.retries ?? 5, timeoutMs });
+  const failover = (from: number) => caller.failover(from);
   const connect = (index: number) =>
     waitForConnection(stubs[index]!.getChannel(), opts.servers[index]!, connectTimeoutMs);
 
-  async function unary<Req, Res>(
+  const unary = <Req, Res>(
     method: UnaryMethod<Req, Res>,
     req: Req,
+    policy: CallPolicy<Res>,
     signal?: AbortSignal,
-  ): Promise<Res> {
-    let lastErr: unknown;
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      signal?.throwIfAborted();
-      const index = current;
-      try {
-        return await channels[index]!.call(method, req, { deadline: Date.now() + timeoutMs, signal });
-      } catch (err) {
-        if (signal?.aborted) throw signal.reason;
-        lastErr = err;
-        if (!isRetriable(err)) throw fromServiceError(err);
-        failover(index);
-        // Every address was tried once: back off before the next round.
-        if ((attempt + 1) % stubs.length === 0 && attempt < retries)
-          await sleep(Math.min(100 * 2 ** Math.floor(attempt / stubs.length), 2_000));
-      }
-    }
-    throw fromServiceError(lastErr);
-  }
+  ): Promise<Res> => caller.call(method, req, policy, signal);
 
   function resourceClient<T extends KubeObject>(kind: KindInfo<T>): ResourceClient<T> {
     const resource = kind.resource;
@@ -192,6 +189,39 @@ export function createClient(opts: ClientOptions): Client {
     const objNs = (obj: T) => (kind.namespaced ? obj.metadata?.namespace || "default" : "");
     const withTypeTag = (obj: T): T => (obj.$type ? obj : ({ ...obj, $type: kind.messageType.$type } as T));
     const one = (any: Any | undefined) => unpack<T>(any);
+    const details = (name: string) => ({ kind: resource, name, group: kind.group });
+    const judging = (namespace: string, name: string): JudgeContext<T> => ({
+      kind,
+      decode: (any) => unpack<T>(any),
+      read: () =>
+        readOrAbsent(
+          async () =>
+            (
+              await unary<GetRequest, GetResponse>(
+                ResourceServiceService.get,
+                GetRequest.fromPartial({ resource, namespace, name }),
+                "idempotent",
+              )
+            ).object,
+        ),
+    });
+    /** A write to one named object; a dry run changes nothing, so it is sent again like a read. */
+    const write = <Res>(
+      verb: string,
+      namespace: string,
+      name: string,
+      dryRun: boolean | undefined,
+      judge?: (ctx: JudgeContext<T>) => WritePolicy<Res>["judge"],
+    ): CallPolicy<Res> => {
+      if (dryRun) return "idempotent";
+      const policy: WritePolicy<Res> = {
+        what: describeWrite(verb, kind, name, namespace),
+        details: details(name),
+      };
+      const j = judge?.(judging(namespace, name));
+      if (j) policy.judge = j;
+      return policy;
+    };
 
     const list = async (o: ListOptions = {}): Promise<ListResult<T>> => {
       const res = await unary<ListRequest, ListResponse>(
@@ -205,6 +235,7 @@ export function createClient(opts: ClientOptions): Client {
           continue: o.continue ?? "",
           resourceVersion: o.resourceVersion ?? "",
         }),
+        "idempotent",
         o.signal,
       );
       const out: ListResult<T> = {
@@ -219,22 +250,32 @@ export function createClient(opts: ClientOptions): Client {
     return {
       kind,
       async create(obj: T, w: WriteOptions = {}) {
-        const res = await unary<CreateRequest, CreateResponse>(
-          ResourceServiceService.create,
-          CreateRequest.fromPartial({
-            resource,
-            namespace: objNs(obj),
-            object: pack(withTypeTag(obj)),
-            dryRun: w.dryRun ?? false,
-            fieldManager: w.fieldManager ?? opts.userAgent ?? "",
-          }),
-        );
+        const namespace = objNs(obj);
+        const req = CreateRequest.fromPartial({
+          resource,
+          namespace,
+          object: pack(withTypeTag(obj)),
+          dryRun: w.dryRun ?? false,
+          fieldManager: w.fieldManager ?? opts.userAgent ?? "",
+        });
+        const name = obj.metadata?.name ?? "";
+        let policy: CallPolicy<CreateResponse> = "idempotent";
+        if (!w.dryRun) {
+          policy = {
+            what: describeCreate(kind, obj, namespace),
+            details: details(name || (obj.metadata?.generateName ?? "")),
+          };
+          // What the server decodes, so the comparison sees what was sent as the server saw it.
+          if (name) policy.judge = judgeNamedCreate(judging(namespace, name), one(req.object), wrapCreate);
+        }
+        const res = await unary<CreateRequest, CreateResponse>(ResourceServiceService.create, req, policy);
         return one(res.object);
       },
       async get(name, o = {}) {
         const res = await unary<GetRequest, GetResponse>(
           ResourceServiceService.get,
           GetRequest.fromPartial({ resource, namespace: ns(o.namespace), name }),
+          "idempotent",
           o.signal,
         );
         return one(res.object);
@@ -253,36 +294,59 @@ export function createClient(opts: ClientOptions): Client {
         return { items, resourceVersion: first.resourceVersion, continue: "" };
       },
       async update(obj: T, w: WriteOptions = {}) {
-        const res = await unary<UpdateRequest, UpdateResponse>(
-          ResourceServiceService.update,
-          UpdateRequest.fromPartial({
-            resource,
-            namespace: objNs(obj),
-            object: pack(withTypeTag(obj)),
-            dryRun: w.dryRun ?? false,
-            fieldManager: w.fieldManager ?? opts.userAgent ?? "",
-          }),
+        const namespace = objNs(obj);
+        const req = UpdateRequest.fromPartial({
+          resource,
+          namespace,
+          object: pack(withTypeTag(obj)),
+          dryRun: w.dryRun ?? false,
+          fieldManager: w.fieldManager ?? opts.userAgent ?? "",
+        });
+        const policy = write<UpdateResponse>(
+          "update",
+          namespace,
+          obj.metadata?.name ?? "",
+          w.dryRun,
+          (ctx) =>
+            obj.metadata?.resourceVersion
+              ? judgePreconditionedUpdate(ctx, one(req.object), "object", wrapUpdate)
+              : undefined,
         );
+        const res = await unary<UpdateRequest, UpdateResponse>(ResourceServiceService.update, req, policy);
         return one(res.object);
       },
       async updateStatus(obj: T) {
+        const namespace = objNs(obj);
+        const req = UpdateStatusRequest.fromPartial({
+          resource,
+          namespace,
+          object: pack(withTypeTag(obj)),
+        });
+        const policy = write<UpdateStatusResponse>(
+          "update status of",
+          namespace,
+          obj.metadata?.name ?? "",
+          false,
+          (ctx) =>
+            obj.metadata?.resourceVersion
+              ? judgePreconditionedUpdate(ctx, one(req.object), "status", wrapUpdateStatus)
+              : undefined,
+        );
         const res = await unary<UpdateStatusRequest, UpdateStatusResponse>(
           ResourceServiceService.updateStatus,
-          UpdateStatusRequest.fromPartial({
-            resource,
-            namespace: objNs(obj),
-            object: pack(withTypeTag(obj)),
-          }),
+          req,
+          policy,
         );
         return one(res.object);
       },
       async patch(name, patch, o: PatchOptions = {}) {
         const type = o.type ?? "merge";
+        const namespace = ns(o.namespace ?? (kind.namespaced ? "default" : ""));
         const res = await unary<PatchRequest, PatchResponse>(
           ResourceServiceService.patch,
           PatchRequest.fromPartial({
             resource,
-            namespace: ns(o.namespace ?? (kind.namespaced ? "default" : "")),
+            namespace,
             name,
             patchType:
               type === "json"
@@ -295,37 +359,49 @@ export function createClient(opts: ClientOptions): Client {
             dryRun: o.dryRun ?? false,
             fieldManager: o.fieldManager ?? opts.userAgent ?? "",
           }),
+          // A patch carries no precondition the client can see, and some patches (a JSON patch
+          // appending to a list) apply differently twice.
+          write(o.status ? "patch status of" : "patch", namespace, name, o.dryRun),
         );
         return one(res.object);
       },
       async delete(name, o: DeleteOptions = {}) {
+        const namespace = ns(o.namespace ?? (kind.namespaced ? "default" : ""));
+        const { uid, resourceVersion } = o.preconditions ?? {};
         const res = await unary<DeleteRequest, DeleteResponse>(
           ResourceServiceService.delete,
-          DeleteRequest.fromPartial({
-            resource,
-            namespace: ns(o.namespace ?? (kind.namespaced ? "default" : "")),
-            name,
-            options: deleteOptions(o),
-          }),
+          DeleteRequest.fromPartial({ resource, namespace, name, options: deleteOptions(o) }),
+          // Without a precondition a second attempt could delete an object created under the same
+          // name in between (a StatefulSet's replacement pod).
+          write("delete", namespace, name, o.dryRun, (ctx) =>
+            uid || resourceVersion ? judgePreconditionedDelete(ctx, uid, wrapDelete) : undefined,
+          ),
         );
         return { object: one(res.object), deleted: res.deleted };
       },
       async deleteCollection(o: ListOptions & DeleteOptions = {}) {
+        const namespace = ns(o.namespace);
         const res = await unary<DeleteCollectionRequest, DeleteCollectionResponse>(
           ResourceServiceService.deleteCollection,
           DeleteCollectionRequest.fromPartial({
             resource,
-            namespace: ns(o.namespace),
+            namespace,
             labelSelector: o.labelSelector ?? "",
             fieldSelector: o.fieldSelector ?? "",
             options: deleteOptions(o),
           }),
+          o.dryRun
+            ? "idempotent"
+            : {
+                what: `delete collection of ${kind.group ? `${resource}.${kind.group}` : resource}${kind.namespaced && namespace ? ` in namespace "${namespace}"` : ""}`,
+                details: { kind: resource, name: "", group: kind.group },
+              },
         );
         return res.items.map(one);
       },
       watch(o: WatchOptions = {}) {
         return watchStream<T>(
-          () => current,
+          () => caller.current,
           (i) => stubs[i]!,
           connect,
           failover,
@@ -358,6 +434,12 @@ export function createClient(opts: ClientOptions): Client {
           uid: o.uid ?? "",
           targetNode: o.node,
         }),
+        // Binding is a create of pods/binding: a second attempt after a lost first one is refused
+        // as already assigned, which the scheduler would read as someone else's bind.
+        {
+          what: `bind pods "${o.name}" in namespace "${o.namespace}" to node "${o.node}"`,
+          details: { kind: "pods", name: o.name, group: "" },
+        },
       );
       return unpack(res.object);
     },
@@ -365,6 +447,7 @@ export function createClient(opts: ClientOptions): Client {
       const res = await unary<DiscoveryRequest, DiscoveryResponse>(
         ResourceServiceService.discovery,
         DiscoveryRequest.fromPartial({}),
+        "idempotent",
       );
       return res.resources;
     },
@@ -378,7 +461,7 @@ export function createClient(opts: ClientOptions): Client {
         previous: o.previous ?? false,
       });
       return mapStream(
-        () => podStubs[current]!.logs(req),
+        () => podStubs[caller.current]!.logs(req),
         (m: LogsResponse) => m.data,
         o.signal,
       );
@@ -392,14 +475,14 @@ export function createClient(opts: ClientOptions): Client {
         stdin: o.stdin ?? new Uint8Array(),
       });
       return mapStream(
-        () => podStubs[current]!.exec(req),
+        () => podStubs[caller.current]!.exec(req),
         (m: ExecResponse) => m,
         o.signal,
       );
     },
-    portForward: () => podStubs[current]!.portForward(),
-    execStream: () => podStubs[current]!.execStream(),
-    currentServer: () => opts.servers[current]!,
+    portForward: () => podStubs[caller.current]!.portForward(),
+    execStream: () => podStubs[caller.current]!.execStream(),
+    currentServer: () => opts.servers[caller.current]!,
     close() {
       for (const c of channels) c.close();
       for (const s of stubs) s.close();
@@ -407,6 +490,12 @@ export function createClient(opts: ClientOptions): Client {
     },
   };
 }
+
+// What a judge answers for a write it found applied: the object as it is now.
+const wrapCreate = (object: Any) => CreateResponse.fromPartial({ object });
+const wrapUpdate = (object: Any) => UpdateResponse.fromPartial({ object });
+const wrapUpdateStatus = (object: Any) => UpdateStatusResponse.fromPartial({ object });
+const wrapDelete = (object: Any) => DeleteResponse.fromPartial({ object, deleted: false });
 
 function deleteOptions(o: DeleteOptions) {
   return {
@@ -483,5 +572,3 @@ async function* mapStream<M, T>(
     signal?.removeEventListener("abort", onAbort);
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

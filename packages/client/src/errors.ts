@@ -1,5 +1,6 @@
 import { status as GrpcStatus, type Metadata, type ServiceError } from "@grpc/grpc-js";
 import { Status } from "@tskube/api";
+import { UnaryCallError } from "@tskube/grpc/unary-channel";
 import { ApiError, type StatusReason } from "@tskube/machinery";
 
 const REASON_BY_CODE: Partial<Record<GrpcStatus, StatusReason>> = {
@@ -53,10 +54,40 @@ export function fromServiceError(err: unknown): ApiError {
 }
 
 /**
- * Errors worth trying on another apiserver: the server was not reached or went away (callers check
- * their own abort first, so CANCELLED here came from the server side).
+ * Failures of the connection rather than answers of the server: the apiserver was not reached or
+ * went away (callers check their own abort first, so CANCELLED here came from the server side). A
+ * read failing so is tried on another apiserver; a write only when neverProcessed also holds.
  */
 export function isRetriable(err: unknown): boolean {
   const code = (err as Partial<ServiceError>).code;
   return code === GrpcStatus.UNAVAILABLE || code === GrpcStatus.CANCELLED;
 }
+
+/**
+ * The apiserver provably never processed the call (no connection, the stream never opened, a
+ * REFUSED_STREAM or a GOAWAY below it: see UnaryCallError), so even a write may be sent again.
+ */
+export function neverProcessed(err: unknown): boolean {
+  return err instanceof UnaryCallError && err.notSent;
+}
+
+/**
+ * A write whose answer was lost after it may have reached an apiserver (the connection reset under
+ * it): it may or may not have been applied. The client does not send such a write again unless it
+ * can judge the outcome from the object itself (see write-outcome.ts), because a second attempt can
+ * apply it twice: a create with generateName makes a second object. ServiceUnavailable, like any
+ * lost connection, so callers back off and re-read as they do for one; `ambiguous` tells it from a
+ * call that never reached a server.
+ */
+export class AmbiguousWriteError extends ApiError {
+  readonly ambiguous = true;
+
+  constructor(message: string, details: { kind?: string; name?: string; group?: string }) {
+    super(GrpcStatus.UNAVAILABLE, "ServiceUnavailable", message, [], details);
+    this.name = "AmbiguousWriteError";
+  }
+}
+
+/** The write may or may not have been applied (its answer was lost). */
+export const isAmbiguousWrite = (err: unknown): err is AmbiguousWriteError =>
+  err instanceof ApiError && (err as Partial<AmbiguousWriteError>).ambiguous === true;

@@ -34,6 +34,14 @@ export class FakeApiState {
   compactedRv = 0;
   /** Requests seen per server, to tell which server answered. */
   calls: string[] = [];
+  /**
+   * Asked after each applied call: true makes that server die before answering (as a SIGKILL
+   * between etcd's commit and the reply), so the client sees its connection reset.
+   */
+  dieBeforeAnswering?: (server: string, verb: string) => boolean;
+  /** Kills a server by name (registered by startFakeApiServer). */
+  readonly killers = new Map<string, () => void>();
+  private generated = 0;
 
   private bucket(resource: string): Map<string, KubeObject> {
     const b = this.objects.get(resource) ?? new Map<string, KubeObject>();
@@ -57,6 +65,7 @@ export class FakeApiState {
 
   create(resource: string, namespace: string, obj: KubeObject): KubeObject {
     const meta = obj.metadata!;
+    if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${(++this.generated).toString(36)}`;
     if (kindForResource(resource)!.namespaced) meta.namespace = namespace;
     const key = objectKey(obj);
     if (this.bucket(resource).has(key)) throw errors.alreadyExists(this.gr(resource), meta.name);
@@ -132,7 +141,12 @@ function unary<Req, Res>(
   return (call, cb) => {
     state.calls.push(`${name} ${verb}`);
     try {
-      cb(null, fn(call.request));
+      const res = fn(call.request);
+      if (state.dieBeforeAnswering?.(name, verb)) {
+        setImmediate(() => state.killers.get(name)?.());
+        return;
+      }
+      cb(null, res);
     } catch (err) {
       fail(cb as grpc.sendUnaryData<never>, err);
     }
@@ -231,6 +245,7 @@ export async function startFakeApiServer(state: FakeApiState, name: string): Pro
       err ? reject(err) : resolve(p),
     ),
   );
+  state.killers.set(name, () => server.forceShutdown());
   return { address: `127.0.0.1:${port}`, server, kill: () => server.forceShutdown() };
 }
 
