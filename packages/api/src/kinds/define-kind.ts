@@ -19,9 +19,18 @@ interface GeneratedMessage<T extends KubeObject> {
   decode(input: BinaryReader | Uint8Array, length?: number): T;
 }
 
-/** A kind's declaration: every member is required, so a kind missing a piece fails `tsc`. */
-export type KindDeclaration<T extends KubeObject> = Omit<KindDefinition<T>, "messageType"> & {
+/**
+ * A kind's declaration: every member is required, so a kind missing a piece fails `tsc`. T is
+ * taken from the message alone (NoInfer elsewhere), so a strategy or printer written for another
+ * message is an error at that member.
+ */
+export type KindDeclaration<T extends KubeObject> = Omit<
+  KindDefinition<NoInfer<T>>,
+  "messageType" | "strategy" | "printer"
+> & {
   messageType: GeneratedMessage<T>;
+  strategy: Strategy<NoInfer<T>>;
+  printer: Printer<NoInfer<T>>;
 };
 
 /**
