@@ -127,15 +127,17 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
         namespace: namespaceFor(reg.kind, req.namespace),
         dryRun: req.dryRun,
       });
-      return CreateResponse.fromPartial({
+      return {
+        $type: CreateResponse.$type,
         object: value ? packStored(reg.kind, value, Number(object.metadata!.resourceVersion)) : pack(object),
-      });
+      };
     }),
     get: unary("get", async (req) => {
       const reg = registryFor(req.resource);
-      return GetResponse.fromPartial({
+      return {
+        $type: GetResponse.$type,
         object: pack(await reg.get(namespaceFor(reg.kind, req.namespace), req.name)),
-      });
+      };
     }),
     list: unary("list", async (req) => {
       const reg = registryFor(req.resource);
@@ -161,13 +163,13 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
         namespace: namespaceFor(reg.kind, req.namespace),
         dryRun: req.dryRun,
       });
-      return UpdateResponse.fromPartial({ object: pack(updated) });
+      return { $type: UpdateResponse.$type, object: pack(updated) };
     }),
     updateStatus: unary("update_status", async (req) => {
       const reg = registryFor(req.resource);
       const obj = objectFrom(reg.kind, req.object);
       const updated = await reg.updateStatus(obj, { namespace: namespaceFor(reg.kind, req.namespace) });
-      return UpdateStatusResponse.fromPartial({ object: pack(updated) });
+      return { $type: UpdateStatusResponse.$type, object: pack(updated) };
     }),
     patch: unary("patch", async (req) => {
       const reg = registryFor(req.resource);
@@ -177,7 +179,7 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
         status: req.status,
         dryRun: req.dryRun,
       });
-      return PatchResponse.fromPartial({ object: pack(obj) });
+      return { $type: PatchResponse.$type, object: pack(obj) };
     }),
     delete: unary("delete", async (req) => {
       const reg = registryFor(req.resource);
@@ -197,20 +199,19 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
         preconditions: o?.preconditions,
         dryRun: o?.dryRun ?? false,
       });
-      return DeleteResponse.fromPartial({ object: pack(res.object), deleted: res.deleted });
+      return { $type: DeleteResponse.$type, object: pack(res.object), deleted: res.deleted };
     }),
-    bind: unary("bind", async (req) =>
-      BindResponse.fromPartial({
-        object: pack(
-          await bindPod(registryFor("pods"), {
-            namespace: req.namespace,
-            name: req.name,
-            uid: req.uid,
-            targetNode: req.targetNode,
-          }),
-        ),
-      }),
-    ),
+    bind: unary("bind", async (req) => ({
+      $type: BindResponse.$type,
+      object: pack(
+        await bindPod(registryFor("pods"), {
+          namespace: req.namespace,
+          name: req.name,
+          uid: req.uid,
+          targetNode: req.targetNode,
+        }),
+      ),
+    })),
     deleteCollection: unary("deletecollection", async (req) => {
       const reg = registryFor(req.resource);
       const o = req.options;
@@ -293,7 +294,7 @@ export function createResourceService(deps: ServiceDeps): ResourceServiceServer 
       send(type, packed, rv) {
         if (closed) return;
         lastRv = Math.max(lastRv, rv);
-        call.write(WatchResponse.fromPartial({ type, object: packed }));
+        call.write({ $type: WatchResponse.$type, type, object: packed });
       },
       close: finish,
     };
