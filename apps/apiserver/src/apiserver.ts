@@ -1,5 +1,7 @@
 import type { Server as HttpServer } from "node:http";
+import type { SecureContextOptions } from "node:tls";
 import {
+  eventKind,
   KINDS,
   type KindDefinition,
   Namespace,
@@ -24,6 +26,10 @@ import { recordTiming } from "./timing-record.js";
 
 export interface ApiserverConfig {
   etcdServers: string[];
+  /** TLS to etcd (--etcd-cafile, --etcd-certfile, --etcd-keyfile); `https://` servers need it. */
+  etcdTls?: SecureContextOptions | undefined;
+  /** Events expire this long after their last write (--event-ttl, Kubernetes: 1h). */
+  eventTtlSeconds?: number | undefined;
   grpcAddress: string;
   httpAddress: string;
   watchCacheSize: number;
@@ -46,6 +52,9 @@ export interface ApiserverConfig {
   log: Logger;
 }
 
+/** kube-apiserver's --event-ttl default: one hour. */
+export const DEFAULT_EVENT_TTL_SECONDS = 3600;
+
 /** Namespaces every cluster starts with (Kubernetes' system namespaces controller creates the same). */
 export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
@@ -57,7 +66,11 @@ export interface Apiserver {
 export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
   const log = cfg.log;
   const metrics = createMetrics();
-  const kv = new EtcdKv(cfg.etcdServers, { timeoutMs: cfg.etcdRequestTimeoutMs, connectTimeoutMs: 5000 });
+  const kv = new EtcdKv(cfg.etcdServers, {
+    timeoutMs: cfg.etcdRequestTimeoutMs,
+    connectTimeoutMs: 5000,
+    tls: cfg.etcdTls,
+  });
   const store = new EtcdStore(kv, metrics.etcdLatency);
   const registries = new Map<string, Registry>();
   let nsRegistry: Registry | undefined;
@@ -82,6 +95,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
       namespaces: () => nsRegistry!,
       maxObjectBytes: cfg.maxObjectBytes,
       admit,
+      ttlSeconds: kind === eventKind ? (cfg.eventTtlSeconds ?? DEFAULT_EVENT_TTL_SECONDS) : undefined,
     });
     registries.set(kind.resource, reg);
   }

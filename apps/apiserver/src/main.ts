@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { setDefaultProbePeriodSeconds } from "@tskube/api";
 import { readFlags } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
@@ -8,6 +9,13 @@ import { startApiserver } from "./apiserver.js";
 /** Every flag has a TSKUBE_* environment variable; the flag wins. */
 const FLAGS = {
   "etcd-servers": { env: "TSKUBE_ETCD_SERVERS", default: "http://127.0.0.1:2379" },
+  // TLS to etcd (https:// servers): the CA that signed etcd's serving certificate, and the client
+  // certificate and key etcd's --client-cert-auth asks for (Kubernetes' flags of the same names).
+  "etcd-cafile": { env: "TSKUBE_ETCD_CAFILE", default: "" },
+  "etcd-certfile": { env: "TSKUBE_ETCD_CERTFILE", default: "" },
+  "etcd-keyfile": { env: "TSKUBE_ETCD_KEYFILE", default: "" },
+  // Events expire this long after their last write, through an etcd lease (kube-apiserver: 1h).
+  "event-ttl": { env: "TSKUBE_EVENT_TTL", default: "1h" },
   "grpc-address": { env: "TSKUBE_GRPC_ADDRESS", default: "0.0.0.0:6443" },
   "http-address": { env: "TSKUBE_HTTP_ADDRESS", default: "0.0.0.0:8080" },
   "watch-cache-size": { env: "TSKUBE_WATCH_CACHE_SIZE", default: "10000" },
@@ -61,6 +69,30 @@ function portRange(v: string): { min: number; max: number } {
   return { min, max };
 }
 
+/** --etcd-cafile/--etcd-certfile/--etcd-keyfile read into TLS settings; undefined when none is set. */
+function etcdTls(cafile: string, certfile: string, keyfile: string) {
+  if (!cafile && !certfile && !keyfile) return undefined;
+  if (!certfile !== !keyfile) throw new Error("--etcd-certfile and --etcd-keyfile must be given together");
+  const read = (flag: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`--${flag}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    ...(cafile ? { ca: read("etcd-cafile", cafile) } : {}),
+    ...(certfile ? { cert: read("etcd-certfile", certfile), key: read("etcd-keyfile", keyfile) } : {}),
+  };
+}
+
+/** --event-ttl as whole seconds, at least 1 (an etcd lease's TTL). */
+function eventTtlSeconds(v: string): number {
+  const s = Math.ceil(parseDuration(v) / 1000);
+  if (!(s >= 1)) throw new Error(`--event-ttl: must be at least 1s, got ${JSON.stringify(v)}`);
+  return s;
+}
+
 async function main(): Promise<void> {
   const log = componentLogger("apiserver");
   let flags: Record<Flag, string>;
@@ -73,6 +105,8 @@ async function main(): Promise<void> {
         .split(",")
         .map((s) => s.trim())
         .filter(Boolean),
+      etcdTls: etcdTls(flags["etcd-cafile"], flags["etcd-certfile"], flags["etcd-keyfile"]),
+      eventTtlSeconds: eventTtlSeconds(flags["event-ttl"]),
       grpcAddress: flags["grpc-address"],
       httpAddress: flags["http-address"],
       watchCacheSize: positiveInt("watch-cache-size", flags["watch-cache-size"]),

@@ -46,6 +46,8 @@ export interface RegistryOptions {
   maxObjectBytes: number;
   /** Mutating admission on create, after defaulting and before validation. */
   admit?: AdmitFunc;
+  /** Objects expire this long after their last write, through an etcd lease (Events: --event-ttl). */
+  ttlSeconds?: number | undefined;
   now?: () => Date;
 }
 
@@ -247,7 +249,9 @@ export class Registry {
       for (let attempt = 0; ; attempt++) {
         const value = encodeValue(this.kind, obj);
         this.checkSize(value);
-        const rev = await this.opts.store.create(this.key(m.namespace, m.name), value);
+        const rev = await this.opts.store.create(this.key(m.namespace, m.name), value, {
+          ttlSeconds: this.opts.ttlSeconds,
+        });
         if (rev !== undefined) {
           m.resourceVersion = String(rev);
           written = true;
@@ -343,9 +347,16 @@ export class Registry {
   }
 
   /**
-   * Read-modify-write against etcd with retries on write races (Kubernetes' GuaranteedUpdate).
-   * tryUpdate returns the new object, or undefined when nothing needs writing. A caller-supplied
-   * resourceVersion turns a race into a Conflict instead of a retry.
+   * Read-modify-write with retries on write races (Kubernetes' GuaranteedUpdate). tryUpdate returns
+   * the new object, or undefined when nothing needs writing. A caller-supplied resourceVersion turns
+   * a race into a Conflict instead of a retry.
+   *
+   * It starts from the watch cache's copy, as Kubernetes' Cacher.GuaranteedUpdate hands its cached
+   * object down: the write is guarded on that copy's mod_revision, and a failed compare reads the
+   * current value in the same transaction, so an update is one etcd round trip whether the cache
+   * was current or not. Whatever was judged on a copy that may be stale (a resourceVersion that
+   * does not match, a refusal from tryUpdate, nothing to write, a dry run) is judged again on a
+   * fresh read before it is answered.
    */
   private async guaranteedUpdate(
     namespace: string,
@@ -358,19 +369,50 @@ export class Registry {
     opts: { dryRun?: boolean } = {},
   ): Promise<{ object: KubeObject; deleted: boolean }> {
     const key = this.key(namespace, name);
+    let raw = this.opts.cacher.getRaw(key);
+    /** raw was read from etcd (a get or a failed transaction), not taken from the cache. */
+    let isCurrent = false;
+    const refresh = async () => {
+      raw = await this.opts.store.get(key);
+      isCurrent = true;
+    };
+    const conflict = () =>
+      errors.conflict(
+        this.gr,
+        name,
+        "the object has been modified; please apply your changes to the latest version and try again",
+      );
+    if (!raw) await refresh();
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const raw = await this.opts.store.get(key);
       if (!raw) throw errors.notFound(this.gr, name);
-      if (expectedRv && String(raw.modRevision) !== expectedRv) {
-        throw errors.conflict(
-          this.gr,
-          name,
-          "the object has been modified; please apply your changes to the latest version and try again",
-        );
+      const state: RawValue = raw;
+      if (expectedRv && String(state.modRevision) !== expectedRv) {
+        if (isCurrent) throw conflict();
+        // The cache may be behind the version the client holds: etcd decides.
+        await refresh();
+        continue;
       }
-      const current = decodeValue(this.kind, raw);
-      const next = await tryUpdate(decodeValue(this.kind, raw), raw);
-      if (!next) return { object: current, deleted: false };
+      const current = decodeValue(this.kind, state);
+      let next: KubeObject | undefined;
+      try {
+        next = await tryUpdate(decodeValue(this.kind, state), state);
+      } catch (err) {
+        if (isCurrent) throw err;
+        await refresh();
+        // The copy was current after all: the refusal stands.
+        if (raw && (raw as RawValue).modRevision === state.modRevision) throw err;
+        continue;
+      }
+      const value = next ? encodeValue(this.kind, next) : undefined;
+      if (value) this.checkSize(value);
+      if (!next || !value || value.equals(state.value) || opts.dryRun) {
+        if (!isCurrent) {
+          await refresh();
+          continue;
+        }
+        if (!next || !value || value.equals(state.value)) return { object: current, deleted: false };
+        return { object: next, deleted: false };
+      }
       // An object being deleted whose last finalizer is gone (and whose grace period is over) leaves storage.
       const m = next.metadata!;
       const leaving =
@@ -378,35 +420,25 @@ export class Registry {
         m.finalizers.length === 0 &&
         !this.strategy.blocksRemoval(next) &&
         !m.deletionGracePeriodSeconds;
-      const finish = opts.dryRun || leaving ? undefined : await this.opts.hooks?.beginUpdate?.(next, current);
+      const finish = leaving ? undefined : await this.opts.hooks?.beginUpdate?.(next, current);
       let written = false;
       try {
-        const value = encodeValue(this.kind, next);
-        this.checkSize(value);
-        if (value.equals(encodeValue(this.kind, current))) return { object: current, deleted: false };
-        if (opts.dryRun) return { object: next, deleted: false };
-        if (leaving) {
-          const rev = await this.opts.store.delete(key, raw.modRevision);
-          if (rev === undefined) continue;
-          m.resourceVersion = String(rev);
-          await this.opts.hooks?.afterDelete?.(next);
-          return { object: next, deleted: true };
+        const out = leaving
+          ? await this.opts.store.deleteOrRead(key, state.modRevision)
+          : await this.opts.store.updateOrRead(key, value, state.modRevision, {
+              ttlSeconds: this.opts.ttlSeconds,
+            });
+        if (out.revision !== undefined) {
+          m.resourceVersion = String(out.revision);
+          written = !leaving;
+          if (leaving) await this.opts.hooks?.afterDelete?.(next);
+          return { object: next, deleted: leaving };
         }
-        const rev = await this.opts.store.update(key, value, raw.modRevision);
-        if (rev !== undefined) {
-          m.resourceVersion = String(rev);
-          written = true;
-          return { object: next, deleted: false };
-        }
+        // Someone wrote first: go again from the value the transaction read.
+        raw = out.current;
+        isCurrent = true;
       } finally {
         await finish?.(written);
-      }
-      if (expectedRv) {
-        throw errors.conflict(
-          this.gr,
-          name,
-          "the object has been modified; please apply your changes to the latest version and try again",
-        );
       }
     }
     throw errors.conflict(this.gr, name, "too many concurrent writes; please try again");
@@ -554,11 +586,28 @@ export class Registry {
   ): Promise<{ object: KubeObject; deleted: boolean }> {
     const pre = options.preconditions;
     const key = this.key(namespace, name);
+    // As guaranteedUpdate: from the watch cache's copy, the write guarded on its mod_revision and a
+    // failed compare reading the current value; an answer that writes nothing (a failed
+    // precondition, already terminating, a dry run) is only given from a value read from etcd.
+    let raw = this.opts.cacher.getRaw(key);
+    let isCurrent = false;
+    const refresh = async () => {
+      raw = await this.opts.store.get(key);
+      isCurrent = true;
+    };
+    if (!raw) await refresh();
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const raw = await this.opts.store.get(key);
       if (!raw) throw errors.notFound(this.gr, name);
-      const obj = decodeValue(this.kind, raw);
+      const state: RawValue = raw;
+      const obj = decodeValue(this.kind, state);
       const m = obj.metadata!;
+      const preconditionFails =
+        (pre?.uid && pre.uid !== m.uid) ||
+        (pre?.resourceVersion && pre.resourceVersion !== m.resourceVersion);
+      if (preconditionFails && !isCurrent) {
+        await refresh();
+        continue;
+      }
       if (pre?.uid && pre.uid !== m.uid) {
         throw errors.conflict(
           this.gr,
@@ -578,10 +627,18 @@ export class Registry {
       if (options.propagationPolicy === "Orphan") finalizers.add("orphan");
       if (options.propagationPolicy === "Foreground") finalizers.add("foregroundDeletion");
       if (grace === 0 && finalizers.size === 0 && !this.strategy.blocksRemoval(obj)) {
+        if (options.dryRun && !isCurrent) {
+          await refresh();
+          continue;
+        }
         if (options.dryRun) return { object: obj, deleted: true };
-        const rev = await this.opts.store.delete(key, raw.modRevision);
-        if (rev === undefined) continue;
-        m.resourceVersion = String(rev);
+        const out = await this.opts.store.deleteOrRead(key, state.modRevision);
+        if (out.revision === undefined) {
+          raw = out.current;
+          isCurrent = true;
+          continue;
+        }
+        m.resourceVersion = String(out.revision);
         await this.opts.hooks?.afterDelete?.(obj);
         return { object: obj, deleted: true };
       }
@@ -591,6 +648,10 @@ export class Registry {
         (m.deletionGracePeriodSeconds ?? 0) <= grace &&
         sameSet(finalizers, m.finalizers)
       ) {
+        if (!isCurrent) {
+          await refresh();
+          continue;
+        }
         return { object: obj, deleted: false };
       }
       const now = this.now();
@@ -600,10 +661,20 @@ export class Registry {
       }
       m.finalizers = [...finalizers];
       this.strategy.markTerminating(obj);
+      if (options.dryRun && !isCurrent) {
+        await refresh();
+        continue;
+      }
       if (options.dryRun) return { object: obj, deleted: false };
-      const rev = await this.opts.store.update(key, encodeValue(this.kind, obj), raw.modRevision);
-      if (rev === undefined) continue;
-      m.resourceVersion = String(rev);
+      const out = await this.opts.store.updateOrRead(key, encodeValue(this.kind, obj), state.modRevision, {
+        ttlSeconds: this.opts.ttlSeconds,
+      });
+      if (out.revision === undefined) {
+        raw = out.current;
+        isCurrent = true;
+        continue;
+      }
+      m.resourceVersion = String(out.revision);
       return { object: obj, deleted: false };
     }
     throw errors.conflict(this.gr, name, "too many concurrent writes; please try again");

@@ -2,9 +2,10 @@ import type { Any } from "@tskube/api";
 import { type KindInfo, type KubeObject, pack } from "@tskube/api";
 import type { Logger } from "@tskube/log";
 import type { EtcdKv } from "./etcd-kv.js";
-import { type EtcdStore, prefixEnd } from "./etcd-store.js";
+import { type EtcdStore, prefixEnd, type RawValue } from "./etcd-store.js";
 import { EtcdWatch, type WatchEvent } from "./etcd-watch.js";
-import { decodeValue, packStored, prefixFor } from "./keys.js";
+import { EventRing } from "./event-ring.js";
+import { decodeValue, encodeValue, packStored, prefixFor } from "./keys.js";
 
 export type EventType = "ADDED" | "MODIFIED" | "DELETED";
 
@@ -51,6 +52,15 @@ class Entry {
     readonly rv: number,
   ) {
     this.value = value;
+  }
+
+  /**
+   * The value as stored: etcd's bytes while they are still held, else the decoded object encoded
+   * again (the same bytes: a stored value is the object's encoding).
+   */
+  raw(): RawValue {
+    const value = this.value ? (this.value as Buffer) : encodeValue(this.kind, this.decoded!);
+    return { key: this.key, value, modRevision: this.rv };
   }
 
   get obj(): KubeObject {
@@ -114,7 +124,7 @@ export interface CacherOptions {
  */
 export class Cacher {
   private readonly objects = new Map<string, Entry>();
-  private events: CacheEvent[] = [];
+  private readonly events: EventRing<CacheEvent>;
   private readonly watchers = new Set<CacheWatcher>();
   private etcdWatcher: EtcdWatch | undefined;
   private stopped = false;
@@ -132,6 +142,7 @@ export class Cacher {
     private readonly store: EtcdStore,
     private readonly opts: CacherOptions,
   ) {
+    this.events = new EventRing(opts.capacity);
     this.readyPromise = new Promise((r) => {
       this.resolveReady = r;
     });
@@ -173,7 +184,7 @@ export class Cacher {
     }
     this.currentRv = revision;
     this.oldestRv = revision;
-    this.events = [];
+    this.events.clear();
     const log = this.opts.log;
     await new Promise<void>((resolve, reject) => {
       let created = false;
@@ -281,12 +292,8 @@ export class Cacher {
       };
     }
     this.currentRv = Math.max(this.currentRv, rv);
-    this.events.push(event);
-    if (this.events.length > this.opts.capacity) {
-      const drop = this.events.length - this.opts.capacity;
-      this.oldestRv = this.events[drop - 1]!.rv;
-      this.events = this.events.slice(drop);
-    }
+    const dropped = this.events.push(event);
+    if (dropped) this.oldestRv = dropped.rv;
     for (const w of this.watchers) this.deliver(w, event);
   }
 
@@ -324,6 +331,15 @@ export class Cacher {
   }
 
   /**
+   * The stored value of key as the cache last saw it, for a write to start from (the write's
+   * compare on its mod_revision catches a cache that is behind). Undefined when the cache is not
+   * ready or does not hold the key.
+   */
+  getRaw(key: string): RawValue | undefined {
+    return this.isReady ? this.objects.get(key)?.raw() : undefined;
+  }
+
+  /**
    * Registers a watcher. fromRv 0 means "current state as ADDED events, then changes". Returns a
    * function that removes the watcher. Throws TooOldError when fromRv predates the ring.
    */
@@ -335,7 +351,7 @@ export class Cacher {
       w.minRv = rv;
     } else {
       if (fromRv < this.oldestRv) throw new TooOldError(fromRv, this.oldestRv);
-      for (const e of this.events) if (e.rv > fromRv) this.deliver(w, e);
+      for (const e of this.events.after(fromRv)) this.deliver(w, e);
     }
     this.watchers.add(w);
     this.opts.onWatchersChanged?.(this.kind.resource, this.watchers.size);
