@@ -92,6 +92,9 @@ class SerialRuntime extends FakeRuntime {
   }
 }
 
+/** Waits for an assertion to hold; generous, since the machine running the tests may be busy. */
+const eventually = (check: () => void) => vi.waitFor(check, { timeout: 10_000, interval: 10 });
+
 describe("Kubelet: the pod's worker alone acts on a pod", () => {
   const dirs: string[] = [];
   afterEach(() => {
@@ -156,8 +159,8 @@ describe("Kubelet: the pod's worker alone acts on a pod", () => {
     const k = await start();
     // The first sync starts app (its liveness probe fails at once) and then hangs starting sidecar.
     const release = k.runtime.holdStart("sidecar");
-    await vi.waitFor(() => expect(k.runtime.ops).toContain("start sidecar"));
-    await vi.waitFor(() =>
+    await eventually(() => expect(k.runtime.ops).toContain("start sidecar"));
+    await eventually(() =>
       expect(k.events).toContain("Unhealthy Liveness probe failed: command exited with 1"),
     );
     // Give a kill beside the worker every chance to happen.
@@ -171,8 +174,7 @@ describe("Kubelet: the pod's worker alone acts on a pod", () => {
     ]);
     k.runtime.probeExitCode = 0;
     release();
-    await vi.waitFor(() => expect(k.runtime.ops).toContain("start app"), { timeout: 2_000 });
-    await vi.waitFor(() => expect(k.runtime.ops.filter((o) => o === "start app")).toHaveLength(2));
+    await eventually(() => expect(k.runtime.ops.filter((o) => o === "start app")).toHaveLength(2));
     expect(k.runtime.ops).toEqual([
       "runPodSandbox",
       "create app",
@@ -186,19 +188,19 @@ describe("Kubelet: the pod's worker alone acts on a pod", () => {
     expect(k.events).toContain("Killing Container app failed liveness probe, will be restarted");
     expect(k.runtime.overlaps).toEqual([]);
     await k.stop();
-  });
+  }, 30_000);
 
   it("a pod deleted while a sync runs is ended after it, once, with its grace period", async () => {
     const k = await start();
     k.runtime.probeExitCode = 0;
     const release = k.runtime.holdStart("sidecar");
-    await vi.waitFor(() => expect(k.runtime.ops).toContain("start sidecar"));
+    await eventually(() => expect(k.runtime.ops).toContain("start sidecar"));
     // A forced delete: the object is gone at once, without a deletionTimestamp the worker saw.
     await k.pods.delete("web", { namespace: "default" });
     await new Promise((r) => setTimeout(r, 100));
     expect(k.runtime.ops.at(-1)).toBe("start sidecar");
     release();
-    await vi.waitFor(() => expect(k.runtime.ops).toContain("removePodSandbox"));
+    await eventually(() => expect(k.runtime.ops).toContain("removePodSandbox"));
     await new Promise((r) => setTimeout(r, 100));
     expect(k.runtime.ops.slice(5).sort()).toEqual([
       "removePodSandbox",
@@ -211,5 +213,5 @@ describe("Kubelet: the pod's worker alone acts on a pod", () => {
     expect(k.runtime.overlaps[0]).toMatch(/^stop (app|sidecar) 7 while stop (app|sidecar) 7$/);
     expect(await k.runtime.listPodSandboxes()).toEqual([]);
     await k.stop();
-  });
+  }, 30_000);
 });

@@ -1,6 +1,6 @@
 import type { Pod, Service } from "@tskube/api";
 import type { Client } from "@tskube/client";
-import { type EventRecorder, Informer, sleep } from "@tskube/controller";
+import { type ControllerMetrics, type EventRecorder, Informer, sleep } from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { RestartBackoff } from "./backoff.js";
 import { DnsConfigurer, type DnsConfigurerOptions } from "./dns-config.js";
@@ -28,6 +28,8 @@ export interface KubeletOptions {
   workers?: number;
   /** --cluster-dns, --cluster-domain, --resolv-conf: the pods' resolv.conf. */
   dns?: DnsConfigurerOptions;
+  /** Workqueue and reconcile metrics (/metrics) for the pod workers. */
+  metrics?: ControllerMetrics;
 }
 
 /**
@@ -72,7 +74,12 @@ export class Kubelet {
       nodeIp: opts.nodeIp,
       log: opts.log,
     });
-    this.workers = new PodWorkers({ sync: this.syncer, workers: opts.workers ?? 4, log: opts.log });
+    this.workers = new PodWorkers({
+      sync: this.syncer,
+      workers: opts.workers ?? 4,
+      log: opts.log,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    });
     this.pods.addEventHandler({
       onAdd: (p) => this.workers.updatePod(p),
       onUpdate: (_, p) => this.workers.updatePod(p),

@@ -3,7 +3,7 @@ import { cpus, hostname, networkInterfaces, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { PodServiceService } from "@tskube/api";
 import { createClient } from "@tskube/client";
-import { EventRecorder } from "@tskube/controller";
+import { EventRecorder, registerControllerMetrics } from "@tskube/controller";
 import { createServer, readFlags, startHttp } from "@tskube/grpc";
 import { componentLogger } from "@tskube/log";
 import {
@@ -266,6 +266,8 @@ async function main(): Promise<void> {
     },
     relistPeriodMs: parseDuration(flags["pleg-relist-period"]),
     dns: clusterDns(flags),
+    // The pod workers' queue and passes, on the same /metrics as the process's own.
+    metrics: registerControllerMetrics(registry),
   });
   const grpc = await createServer({ address: `0.0.0.0:${flags.port}`, log }, [
     { definition: PodServiceService, implementation: createPodService(kubelet, runtime, log) },

@@ -1,6 +1,7 @@
 import { Pod } from "@tskube/api";
-import { FakeClock, flush } from "@tskube/controller";
+import { FakeClock, flush, registerControllerMetrics } from "@tskube/controller";
 import { silentLogger } from "@tskube/log";
+import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { type PodSyncFuncs, PodWorkers } from "./pod-workers.js";
 
@@ -65,11 +66,12 @@ describe("PodWorkers", () => {
     await running;
   });
 
-  function start(workers = 4) {
+  function start(registry?: Registry) {
     const sync = new Recorder();
     const clock = new FakeClock(1_000);
     stop = new AbortController();
-    const w = new PodWorkers({ sync, workers, log: silentLogger, clock });
+    const metrics = registry ? { metrics: registerControllerMetrics(registry) } : {};
+    const w = new PodWorkers({ sync, workers: 4, log: silentLogger, clock, ...metrics });
     running = w.run(stop.signal);
     return { sync, clock, w };
   }
@@ -191,5 +193,20 @@ describe("PodWorkers", () => {
     expect(sync.calls).toEqual(["sync a rv=", "terminated zombie"]);
     expect(w.knows("zombie")).toBe(false);
     expect(w.knows("a")).toBe(true);
+  });
+
+  it("reports its queue and passes under Kubernetes' workqueue and controller-runtime names", async () => {
+    const registry = new Registry();
+    const { sync, clock, w } = start(registry);
+    sync.failTerminating = 1;
+    w.updatePod(pod("a"));
+    w.updatePod(pod("b", { deletionTimestamp: "2026-01-01T00:00:30Z", deletionGracePeriodSeconds: 30 }));
+    await flush();
+    await clock.step(10);
+    const text = await registry.metrics();
+    expect(text).toContain('workqueue_adds_total{name="pod-workers"} 3');
+    expect(text).toContain('workqueue_retries_total{name="pod-workers"} 1');
+    expect(text).toContain('controller_runtime_reconcile_total{controller="pod-workers",result="success"} 2');
+    expect(text).toContain('controller_runtime_reconcile_total{controller="pod-workers",result="error"} 1');
   });
 });

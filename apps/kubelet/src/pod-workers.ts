@@ -1,5 +1,5 @@
 import type { Pod } from "@tskube/api";
-import { type Clock, Controller, realClock } from "@tskube/controller";
+import { type Clock, Controller, type ControllerMetrics, realClock } from "@tskube/controller";
 import type { Logger } from "@tskube/log";
 import { podGracePeriodSeconds } from "./pod-terminate.js";
 
@@ -34,6 +34,8 @@ export interface PodWorkersOptions {
   workers: number;
   log: Logger;
   clock?: Clock;
+  /** The process's workqueue and reconcile metrics: the pod workers report as "pod-workers". */
+  metrics?: ControllerMetrics;
 }
 
 /**
@@ -54,6 +56,7 @@ export class PodWorkers {
       workers: opts.workers,
       log: opts.log,
       clock: opts.clock ?? realClock,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
       reconcile: async (uid) => {
         const after = await this.work(uid);
         return after === undefined ? undefined : { requeueAfterMs: after };
