@@ -36,9 +36,11 @@ function ctxWith(stored: ConfigMap | undefined) {
 const wrap = (a: Any) => unpack<ConfigMap>(a);
 
 describe("holdsWhatWasSent", () => {
-  it("ignores what the server sets (uid, resourceVersion, timestamps) and unset-versus-default", () => {
+  it("ignores what the server sets (apiVersion, kind, uid, resourceVersion, timestamps) and unset-versus-default", () => {
     const sent = ConfigMap.fromPartial({ metadata: { name: "c", labels: { a: "1" } }, data: { k: "v" } });
     const stored = ConfigMap.fromPartial({
+      apiVersion: "v1",
+      kind: "ConfigMap",
       metadata: {
         name: "c",
         uid: "u-1",

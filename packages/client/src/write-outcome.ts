@@ -75,7 +75,8 @@ export function ambiguousWrite(
 
 /**
  * Whether the stored object holds what was sent: the fields a writer sets (spec and the rest of
- * the body, labels, annotations, owners, finalizers; or the status alone for a status write),
+ * the body but apiVersion and kind, labels, annotations, owners, finalizers; or the status alone
+ * for a status write),
  * compared in their JSON form, where unset and default read alike. The apiserver may add defaults
  * to what was sent; then the two differ and the outcome stays unknown, the safe side.
  */
@@ -90,7 +91,8 @@ export function holdsWhatWasSent<T extends KubeObject>(
   const b = json(stored);
   if (part === "status") return isDeepStrictEqual(a.status, b.status);
   const writable = (o: Record<string, unknown>) => {
-    const { metadata, status: _status, ...body } = o;
+    // apiVersion and kind are the server's to fill in.
+    const { metadata, status: _status, apiVersion: _v, kind: _k, ...body } = o;
     const m = (metadata ?? {}) as Record<string, unknown>;
     return {
       body,
