@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { freePort } from "../../shared/ports.js";
+import type { EtcdCerts } from "./etcd-certs.js";
 
 export { freePort };
 
@@ -41,10 +43,23 @@ export interface EtcdHandle {
   stop(): Promise<void>;
 }
 
+export interface EtcdOptions {
+  /**
+   * Serve clients over TLS only (https:// client URLs) with these certificates, and ask every client
+   * for a certificate from the CA (--client-cert-auth). Peers stay on plain HTTP.
+   */
+  tls?: EtcdCerts;
+}
+
 /** One etcd member on loopback with its data in a temporary directory (removed on stop). */
-function spawnEtcdMember(name: string, ports: { client: number; peer: number }, cluster: string): EtcdHandle {
+function spawnEtcdMember(
+  name: string,
+  ports: { client: number; peer: number },
+  cluster: string,
+  opts: EtcdOptions = {},
+): EtcdHandle {
   const dataDir = mkdtempSync(join(tmpdir(), "tskube-etcd-"));
-  const endpoint = `http://127.0.0.1:${ports.client}`;
+  const endpoint = `${opts.tls ? "https" : "http"}://127.0.0.1:${ports.client}`;
   const peer = `http://127.0.0.1:${ports.peer}`;
   const proc = spawn(
     "etcd",
@@ -67,6 +82,17 @@ function spawnEtcdMember(name: string, ports: { client: number; peer: number }, 
       "new",
       "--log-level",
       "error",
+      ...(opts.tls
+        ? [
+            "--cert-file",
+            opts.tls.serverCertFile,
+            "--key-file",
+            opts.tls.serverKeyFile,
+            "--trusted-ca-file",
+            opts.tls.caFile,
+            "--client-cert-auth",
+          ]
+        : []),
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
@@ -82,11 +108,31 @@ function spawnEtcdMember(name: string, ports: { client: number; peer: number }, 
   };
 }
 
+/** etcd's /health answers ok (over TLS with the client certificate when etcd asks for one). */
+function etcdHealthy(endpoint: string, tls: EtcdCerts | undefined): Promise<boolean> {
+  if (!tls) return fetch(`${endpoint}/health`).then((r) => r.ok);
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(
+      `${endpoint}/health`,
+      {
+        ca: readFileSync(tls.caFile),
+        cert: readFileSync(tls.clientCertFile),
+        key: readFileSync(tls.clientKeyFile),
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
+    req.on("error", reject);
+  });
+}
+
 /** A real single-member etcd on loopback with its data in a temporary directory. */
-export async function startEtcd(): Promise<EtcdHandle> {
+export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdHandle> {
   const ports = { client: await freePort(), peer: await freePort() };
-  const member = spawnEtcdMember("default", ports, `default=http://127.0.0.1:${ports.peer}`);
-  await waitFor("etcd", async () => (await fetch(`${member.endpoint}/health`)).ok);
+  const member = spawnEtcdMember("default", ports, `default=http://127.0.0.1:${ports.peer}`, opts);
+  await waitFor("etcd", () => etcdHealthy(member.endpoint, opts.tls));
   return member;
 }
 

@@ -229,7 +229,7 @@ export class EtcdKv {
       try {
         return await this.channels[index]!.call(method, body, { deadline: Date.now() + this.opts.timeoutMs });
       } catch (err) {
-        lastErr = err instanceof UnaryCallError ? EtcdError.from(err) : err;
+        lastErr = err instanceof UnaryCallError ? this.etcdError(err) : err;
         const unreachable =
           err instanceof UnaryCallError && err.code === GrpcStatus.UNAVAILABLE && (err.notSent || idempotent);
         if (!unreachable) throw lastErr;
@@ -253,11 +253,27 @@ export class EtcdKv {
       try {
         return { stream: await this.channels[member]!.openStream(path, metadata), member };
       } catch (err) {
-        lastErr = err instanceof UnaryCallError ? EtcdError.from(err) : err;
+        lastErr = err instanceof UnaryCallError ? this.etcdError(err) : err;
         this.memberFailed(member);
       }
     }
     throw lastErr;
+  }
+
+  /**
+   * An etcd with --client-cert-auth finishes the TLS 1.3 handshake with a client that sent no
+   * certificate and then never answers, so the call only times out connecting: say what is missing.
+   */
+  private etcdError(err: UnaryCallError): EtcdError {
+    const e = EtcdError.from(err);
+    if (!err.notSent || !this.opts.tls || this.opts.tls.cert) return e;
+    return new EtcdError(
+      e.code,
+      `${e.details} (TLS without a client certificate: an etcd with --client-cert-auth needs --etcd-certfile and --etcd-keyfile)`,
+      e.etcd,
+      e.notSent,
+      e.metadata,
+    );
   }
 
   /** Moves later calls to the next member, unless someone already moved them. */
