@@ -1,13 +1,15 @@
 import { createServer, type Server } from "node:net";
 import {
-  type Deployment,
-  KINDS,
+  deploymentKind,
+  type KindInfo,
   type KubeObject,
   type Pod,
   PortForwardRequest,
   type PortForwardResponse,
-  type ReplicaSet,
+  podKind,
+  replicaSetKind,
   type Service,
+  serviceKind,
 } from "@tskube/api";
 import { parseDuration, selectorFromLabelSelector, selectorFromSet } from "@tskube/machinery";
 import { type Context, resolveKind } from "../context.js";
@@ -29,8 +31,6 @@ function parsePorts(spec: string): { local: number; remote: number } {
   }
   return { local, remote };
 }
-
-const kind = (k: string) => KINDS.find((x) => x.kind === k)!;
 
 /** `LOCAL:REMOTE` or `PORT` split into its two halves (kubectl's splitPort). */
 function splitPort(spec: string): [string, string] {
@@ -124,7 +124,7 @@ export function pickPod(pods: readonly Pod[]): Pod | undefined {
 
 /** The first pod a selector matches, waiting up to `timeoutMs` for one to appear (kubectl's GetFirstPod). */
 async function firstPod(ctx: Context, selector: string, timeoutMs: number): Promise<Pod> {
-  const pods = ctx.client().resource<Pod>(kind("Pod") as never);
+  const pods = ctx.client().resource(podKind);
   const list = await pods.list({ namespace: ctx.namespace, labelSelector: selector });
   const found = pickPod(list.items);
   if (found) return found;
@@ -157,27 +157,24 @@ async function resolveTarget(
   const [type, name] = target.includes("/") ? (target.split("/") as [string, string]) : ["pod", target];
   if (!name) throw new UsageError(`arguments in resource/name form must have a single resource and name`);
   const k = resolveKind(type);
-  const get = <T extends KubeObject>(kindName: string) =>
-    ctx
-      .client()
-      .resource<T>(kind(kindName) as never)
-      .get(name, { namespace: ctx.namespace });
-  switch (k.kind) {
-    case "Pod": {
-      const pod = await get<Pod>("Pod");
+  const get = <T extends KubeObject>(kind: KindInfo<T>) =>
+    ctx.client().resource(kind).get(name, { namespace: ctx.namespace });
+  switch (k) {
+    case podKind: {
+      const pod = await get(podKind);
       return { pod, specs: translatePodPorts(specs, pod) };
     }
-    case "Service": {
-      const svc = await get<Service>("Service");
+    case serviceKind: {
+      const svc: Service = await get(serviceKind);
       const selector = svc.spec?.selector ?? {};
       if (Object.keys(selector).length === 0)
         throw new Error(`invalid service '${name}': Service is defined without a selector`);
       const pod = await firstPod(ctx, selectorFromSet(selector).toString(), timeoutMs);
       return { pod, specs: translateServicePorts(specs, svc, pod) };
     }
-    case "Deployment":
-    case "ReplicaSet": {
-      const w = await get<Deployment | ReplicaSet>(k.kind);
+    case deploymentKind:
+    case replicaSetKind: {
+      const w = k === deploymentKind ? await get(deploymentKind) : await get(replicaSetKind);
       const selector = selectorFromLabelSelector(w.spec!.selector!).toString();
       const pod = await firstPod(ctx, selector, timeoutMs);
       return { pod, specs: translatePodPorts(specs, pod) };
