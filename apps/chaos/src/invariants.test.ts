@@ -7,6 +7,7 @@ import {
   noAcknowledgedWriteLost,
   noDuplicatePods,
   noObjectLost,
+  noWriteDuplicated,
   targetMet,
 } from "./invariants.js";
 import { duplicatePods, surgeLimit } from "./pods.js";
@@ -115,6 +116,14 @@ describe("invariants", () => {
   it("NoAcknowledgedWriteLost and TargetMet", () => {
     expect(noAcknowledgedWriteLost(5, []).ok).toBe(true);
     expect(noAcknowledgedWriteLost(5, ["w1"]).message).toBe("1 of 5 acknowledged writes missing: w1");
+    expect(noWriteDuplicated(5, 1, [])).toEqual({
+      name: "NoWriteDuplicated",
+      ok: true,
+      message: "no write stored twice (5 acknowledged, 1 failed as maybe applied)",
+    });
+    expect(noWriteDuplicated(5, 0, ["e-w-abcde"]).message).toBe(
+      "1 objects written that no acknowledged write returned: e-w-abcde",
+    );
     expect(targetMet({ what: "x", value: 1.5, limit: 2, compare: "atMost", unit: "s" })).toEqual({
       name: "TargetMet",
       ok: true,

@@ -113,6 +113,24 @@ export function noAcknowledgedWriteLost(acknowledged: number, lost: string[]): I
   };
 }
 
+/**
+ * No object of the write stream without an acknowledged write behind it (one allowed per write
+ * that failed saying it may or may not have been applied): counted as lost writes are.
+ */
+export function noWriteDuplicated(
+  acknowledged: number,
+  maybeApplied: number,
+  duplicated: string[],
+): InvariantResult {
+  return {
+    name: "NoWriteDuplicated",
+    ok: duplicated.length === 0,
+    message: duplicated.length
+      ? `${duplicated.length} objects written that no acknowledged write returned: ${list(duplicated)}`
+      : `no write stored twice (${acknowledged} acknowledged, ${maybeApplied} failed as maybe applied)`,
+  };
+}
+
 export interface TargetSpec {
   /** What was measured ("replacement pods Ready elsewhere"). */
   what: string;

@@ -27,6 +27,7 @@ import {
   noAcknowledgedWriteLost,
   noDuplicatePods,
   noObjectLost,
+  noWriteDuplicated,
   type SnapshotEntry,
   type TargetSpec,
   targetMet,
@@ -299,15 +300,16 @@ export class Runner {
     invariants.push(await this.etcdAgree(signal));
     let lostWrites: string[] = [];
     if (writes) {
-      const present = new Set(
-        (
-          await this.client
-            .resource("configmaps")
-            .listAll({ namespace: this.opts.writesNamespace, labelSelector: `${EXPERIMENT_LABEL}=${name}` })
-        ).items.map((o) => o.metadata?.name ?? ""),
-      );
-      lostWrites = writes.lost(present);
+      const stored = (
+        await this.client
+          .resource("configmaps")
+          .listAll({ namespace: this.opts.writesNamespace, labelSelector: `${EXPERIMENT_LABEL}=${name}` })
+      ).items;
+      lostWrites = writes.lost(new Set(stored.map((o) => o.metadata?.name ?? "")));
       invariants.push(noAcknowledgedWriteLost(writes.acknowledged.size, lostWrites));
+      invariants.push(
+        noWriteDuplicated(writes.acknowledged.size, writes.maybeApplied.size, writes.duplicated(stored)),
+      );
       await this.client
         .resource("configmaps")
         .deleteCollection({
