@@ -21,6 +21,7 @@ import { Registry, type StorageHooks } from "./registry.js";
 import { createResourceService } from "./service.js";
 import { Cacher } from "./storage/cacher.js";
 import { EtcdKv } from "./storage/etcd-kv.js";
+import { registerEtcdRequestMetric } from "./storage/etcd-metrics.js";
 import { EtcdStore } from "./storage/etcd-store.js";
 import { recordTiming } from "./timing-record.js";
 
@@ -71,6 +72,7 @@ export async function startApiserver(cfg: ApiserverConfig): Promise<Apiserver> {
     connectTimeoutMs: 5000,
     tls: cfg.etcdTls,
   });
+  registerEtcdRequestMetric(metrics.registry, kv);
   const store = new EtcdStore(kv, metrics.etcdLatency);
   const registries = new Map<string, Registry>();
   let nsRegistry: Registry | undefined;
