@@ -42,6 +42,9 @@ const FLAGS = {
   memory: { env: "TSKUBE_NODE_MEMORY", default: `${Math.floor(totalmem() / 1024 / 1024)}Mi` },
   "max-pods": { env: "TSKUBE_MAX_PODS", default: "110" },
   "http-address": { env: "TSKUBE_HTTP_ADDRESS", default: "0.0.0.0:10248" },
+  // Kubernetes' kubelet serves on 0.0.0.0; with no authentication yet, logs and exec are served
+  // only on the address the apiserver is told to use (the node IP) unless asked otherwise.
+  address: { env: "TSKUBE_KUBELET_ADDRESS", default: "" },
   port: { env: "TSKUBE_KUBELET_PORT", default: "10250" },
   // --timing-profile and the recovery timers: node Lease and status, restart and image pull backoff.
   ...timingFlags("kubelet"),
@@ -269,9 +272,11 @@ async function main(): Promise<void> {
     // The pod workers' queue and passes, on the same /metrics as the process's own.
     metrics: registerControllerMetrics(registry),
   });
-  const grpc = await createServer({ address: `0.0.0.0:${flags.port}`, log }, [
-    { definition: PodServiceService, implementation: createPodService(kubelet, runtime, log) },
-  ]);
+  const host = flags.address || flags["node-ip"];
+  const grpc = await createServer(
+    { address: `${isIP(host) === 6 ? `[${host}]` : host}:${flags.port}`, log },
+    [{ definition: PodServiceService, implementation: createPodService(kubelet, runtime, log) }],
+  );
   const stop = new AbortController();
   // The kubelet stops; its pods keep running (a restarted kubelet adopts them).
   process.on("SIGTERM", () => stop.abort());
