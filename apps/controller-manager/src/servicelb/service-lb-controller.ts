@@ -35,7 +35,8 @@ const ingressIp = (s: Service) => s.status?.loadBalancer?.ingress[0]?.ip ?? "";
  * Services themselves; leader election makes this controller the only writer.
  */
 export class ServiceLBController implements RunnableController {
-  readonly controller: Controller;
+  /** Absent without a pool: nothing is watched, so no queue fills up that no worker drains. */
+  readonly controller: Controller | undefined;
   readonly services: Informer<Service>;
   private readonly client: ResourceClient<Service>;
   private readonly recorder: EventRecorder;
@@ -54,15 +55,17 @@ export class ServiceLBController implements RunnableController {
     this.client = ctx.client.resource<Service>("services");
     this.services = ctx.informers.informerFor<Service>("services");
     this.recorder = ctx.recorder("service-controller");
-    this.controller = newControllerManagedBy(ctx)
-      .named("service-lb-controller")
-      .for(this.services)
-      // A freed address may be what a pending Service waits for.
-      .watches(this.services, (s) => (wantsLoadBalancer(s) || hasFinalizer(s) ? this.pending() : []), {
-        predicates: [onlyDeletes],
-      })
-      .withOptions({ workers: opts.workers ?? 1 })
-      .complete((key) => this.sync(key));
+    this.controller = !this.pool
+      ? undefined
+      : newControllerManagedBy(ctx)
+          .named("service-lb-controller")
+          .for(this.services)
+          // A freed address may be what a pending Service waits for.
+          .watches(this.services, (s) => (wantsLoadBalancer(s) || hasFinalizer(s) ? this.pending() : []), {
+            predicates: [onlyDeletes],
+          })
+          .withOptions({ workers: opts.workers ?? 1 })
+          .complete((key) => this.sync(key));
   }
 
   /** LoadBalancer Services that have no address yet, so an address given back is handed on. */
@@ -74,7 +77,7 @@ export class ServiceLBController implements RunnableController {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    if (!this.pool) {
+    if (!this.pool || !this.controller) {
       // As kube-controller-manager without a cloud provider: LoadBalancer Services stay <pending>.
       this.log.info(
         { controller: "service-lb-controller" },
@@ -243,6 +246,6 @@ export class ServiceLBController implements RunnableController {
     this.assigned.delete(key);
     this.log.info({ controller: "service-lb-controller", key, ip: had }, "released load balancer address");
     void this.recorder.event(svc, "Normal", "DeletedLoadBalancer", "Deleted load balancer");
-    for (const k of this.pending()) this.controller.enqueue(k);
+    for (const k of this.pending()) this.controller?.enqueue(k);
   }
 }
