@@ -78,6 +78,7 @@ export class ControllerBuilder {
   private forSource: { source: Source<KubeObject>; opts: WatchOptions<KubeObject> } | undefined;
   private readonly watches_: Watch[] = [];
   private options: BuilderOptions = {};
+  private ownsDependents = false;
 
   constructor(private readonly ctx: BuilderContext) {}
 
@@ -103,9 +104,9 @@ export class ControllerBuilder {
    * both the old and the new owner are enqueued, so an owner that lost a dependent hears of it.
    */
   owns<T extends KubeObject>(source: Source<T>, opts: WatchOptions<NoInfer<T>> = {}): this {
+    this.ownsDependents = true;
     this.watches_.push((c, forKind) => {
-      if (!forKind) throw new Error(`controller "${this.name}": owns() needs for() to name the owner kind`);
-      const owner = { kind: forKind.kind, group: forKind.group, namespaced: forKind.namespaced };
+      const owner = { kind: forKind!.kind, group: forKind!.group, namespaced: forKind!.namespaced };
       const map = (o: T) => {
         const key = controllerOwnerKey(o, owner);
         return key === undefined ? [] : [key];
@@ -138,6 +139,9 @@ export class ControllerBuilder {
   /** Builds the Controller and registers its event handlers; run() starts it. */
   complete(reconcile: Reconciler): Controller {
     if (!this.name) throw new Error("a controller needs a name: call named()");
+    if (this.ownsDependents && !this.forSource)
+      throw new Error(`controller "${this.name}": owns() needs for() to name the owner kind`);
+    // Filled below, once the handlers that feed the controller's queue are registered; read by run().
     const sources: Informer<KubeObject>[] = [];
     const controller = new Controller({
       ...this.options,
