@@ -131,3 +131,75 @@ describe("no write is duplicated when an apiserver is SIGKILLed under 500 genera
     }
   });
 });
+
+/**
+ * Updates with a resourceVersion are compare-and-swaps: applied at most once however often sent, so
+ * the client may judge a lost one by re-reading the object. The old client resent it blindly, and a
+ * lost attempt that had landed came back as a Conflict on the resend: a caller that answers a
+ * Conflict by re-reading and re-applying its change applies it twice.
+ */
+describe("updates with a resourceVersion across an apiserver SIGKILL", () => {
+  const c = useCluster({ apiservers: 2 });
+
+  it("each ends in success (judged by re-reading when its answer was lost) or the maybe-applied error, never a Conflict", async () => {
+    const client = createClient({ servers: c.servers, timeoutMs: 10_000, retries: 10 });
+    const cms = client.resource<ConfigMap>(cmKind as never);
+    const objects = 300;
+    try {
+      await client.resource(nsKind).create(Namespace.fromPartial({ metadata: { name: NAMESPACE } }));
+      const created = await Promise.all(
+        Array.from({ length: objects }, (_, i) =>
+          cms.create(
+            ConfigMap.fromPartial({ metadata: { name: `u-${i}`, namespace: NAMESPACE }, data: { v: "1" } }),
+          ),
+        ),
+      );
+      const answers: ({ i: number; made: ConfigMap } | { i: number; error: unknown })[] = [];
+      let acknowledged = 0;
+      let killed: Promise<void> | undefined;
+      let next = 0;
+      const worker = async () => {
+        while (next < objects) {
+          const i = next++;
+          try {
+            const made = await cms.update({ ...created[i]!, data: { v: "2" } });
+            answers.push({ i, made });
+            if (++acknowledged === objects / 2) killed = c.apiservers[0]!.kill();
+          } catch (error) {
+            answers.push({ i, error });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      await killed;
+      expect(killed, "the kill happened mid-way").toBeDefined();
+
+      const failed = answers.filter((a): a is { i: number; error: unknown } => "error" in a);
+      for (const f of failed) expect(isAmbiguousWrite(f.error), String(f.error)).toBe(true);
+      const reader = createClient({ servers: [c.servers[1]!] });
+      const stored = new Map(
+        (
+          await reader
+            .resource<ConfigMap>(cmKind as never)
+            .listAll({ namespace: NAMESPACE })
+            .finally(() => reader.close())
+        ).items.map((o) => [o.metadata!.name, o]),
+      );
+      for (const a of answers) {
+        const now = stored.get(`u-${a.i}`)!;
+        if ("made" in a) {
+          // Acknowledged: stored as answered, and nothing wrote it after.
+          expect(now.data).toEqual({ v: "2" });
+          expect(now.metadata!.resourceVersion).toBe(a.made.metadata!.resourceVersion);
+        } else expect(["1", "2"]).toContain(now.data.v);
+      }
+      console.log(
+        `no-duplicate-writes (updates): ${JSON.stringify({ acknowledged: answers.length - failed.length, maybeApplied: failed.length })}`,
+      );
+      expect(answers).toHaveLength(objects);
+      expect(client.currentServer()).toBe(c.servers[1]);
+    } finally {
+      client.close();
+    }
+  });
+});
