@@ -2,7 +2,9 @@
  * pnpm bench:api — apiserver throughput and latency against raw etcd, in one run on this machine.
  *
  * Prints: creates/s and p50/p99 create latency through the apiserver at 1 and 64 concurrent clients,
- * the same for raw etcd create transactions (the ratio is the figure), watch delivery latency p50/p99
+ * the same for raw etcd create transactions (the ratio is the figure); updates/s at 64 clients through
+ * the apiserver against raw etcd update transactions made with the apiserver's own etcd client, and
+ * the etcd round trips per apiserver update (etcd_requests_total); watch delivery latency p50/p99
  * with 100 watchers, and apiserver RSS after 20,000 objects. Every loop is bounded in count and time.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -19,6 +21,9 @@ import { freePort, REPO_ROOT, startEtcd } from "../test/integration/src/harness.
 import { cpuSeconds, etcdPid } from "./util.js";
 
 const CREATES_PER_RUN = Number(process.env.BENCH_CREATES ?? 4000);
+const UPDATES_PER_RUN = Number(process.env.BENCH_UPDATES ?? 4000);
+/** Clients of the update runs, each updating its own object (a controller's status writes). */
+const UPDATE_CLIENTS = 64;
 const RUN_TIME_LIMIT_MS = Number(process.env.BENCH_TIME_LIMIT_MS ?? 30_000);
 const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 100);
 const WATCH_EVENTS = Number(process.env.BENCH_WATCH_EVENTS ?? 200);
@@ -59,18 +64,25 @@ interface RunResult {
 /** Processes whose CPU time each run charges to its ops. */
 const measured: Record<string, number | undefined> = {};
 
-/** Runs `op` from `concurrency` loops until `total` ops are done or the time limit passes. */
-async function run(concurrency: number, total: number, op: (i: number) => Promise<void>): Promise<RunResult> {
+/**
+ * Runs `op` from `concurrency` loops until `total` ops are done or the time limit passes; op gets
+ * the op's index and its loop's.
+ */
+async function run(
+  concurrency: number,
+  total: number,
+  op: (i: number, worker: number) => Promise<void>,
+): Promise<RunResult> {
   const latencies: number[] = [];
   const cpuBefore = Object.fromEntries(Object.entries(measured).map(([k, pid]) => [k, cpuSeconds(pid)]));
   let next = 0;
   const start = performance.now();
   const deadline = start + RUN_TIME_LIMIT_MS;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, worker) => {
       for (let i = next++; i < total && performance.now() < deadline; i = next++) {
         const t0 = performance.now();
-        await op(i);
+        await op(i, worker);
         latencies.push(performance.now() - t0);
       }
     }),
@@ -100,8 +112,16 @@ const pct = (a: RunResult, b: RunResult) => `${((100 * a.perSecond) / b.perSecon
 
 const cpu = (r: RunResult, who: string) => (r.cpuMsPerOp[who] ?? Number.NaN).toFixed(3);
 
-const fmt = (r: RunResult, who: string) =>
-  `${r.perSecond.toFixed(0).padStart(6)} creates/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(7)} ms   (${r.ops} ops)   CPU ms/create: etcd ${cpu(r, "etcd")}, ${who} ${cpu(r, who)}`;
+const fmt = (r: RunResult, who: string, what = "create") =>
+  `${r.perSecond.toFixed(0).padStart(6)} ${what}s/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(7)} ms   (${r.ops} ops)   CPU ms/${what}: etcd ${cpu(r, "etcd")}, ${who} ${cpu(r, who)}`;
+
+/** The apiserver's etcd calls so far (etcd_requests_total, every operation). */
+async function etcdRequests(httpUrl: string): Promise<number> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  let total = 0;
+  for (const m of text.matchAll(/^etcd_requests_total\{[^}]*\} (\S+)$/gm)) total += Number(m[1]);
+  return total;
+}
 
 /**
  * The apiserver process, started here rather than through the harness so that `--cpu-prof` can go
@@ -279,6 +299,63 @@ async function main(): Promise<void> {
       return;
     }
 
+    console.log(
+      `\nupdates (${UPDATES_PER_RUN} per run at ${UPDATE_CLIENTS} clients, each client updating its own object with the version it last got; ${ROUNDS} rounds)`,
+    );
+    // Raw: the apiserver's own client, an update transaction guarded on the key's last revision.
+    const rawRevs: number[] = [];
+    for (let w = 0; w < UPDATE_CLIENTS; w++)
+      rawRevs.push(
+        (await lean.txn({ key: Buffer.from(`/bench/upd/${w}`), modRevision: 0, put: value })).revision,
+      );
+    const leanUpdate = async (_: number, w: number) => {
+      const res = await lean.txn({
+        key: Buffer.from(`/bench/upd/${w}`),
+        modRevision: rawRevs[w]!,
+        put: value,
+      });
+      if (!res.succeeded) throw new Error(`raw update of /bench/upd/${w} lost its compare`);
+      rawRevs[w] = res.revision;
+    };
+    await ns.create(Namespace.fromPartial({ metadata: { name: "bench-upd" } }));
+    const objs: Pod[] = [];
+    for (let w = 0; w < UPDATE_CLIENTS; w++) objs.push(await pods.create(benchPod(`u-${w}`, "bench-upd")));
+    const apiUpdate = async (i: number, w: number) => {
+      const cur = objs[w]!;
+      cur.metadata!.labels = { ...cur.metadata!.labels, n: String(i) };
+      objs[w] = await pods.update(cur);
+    };
+    await run(UPDATE_CLIENTS, 400, leanUpdate);
+    await run(UPDATE_CLIENTS, 400, apiUpdate);
+    const updates: Record<"lean" | "api", RunResult[]> = { lean: [], api: [] };
+    let apiUpdates = 0;
+    let apiEtcdCalls = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      updates.lean.push(await run(UPDATE_CLIENTS, UPDATES_PER_RUN, leanUpdate));
+      const callsBefore = await etcdRequests(api.httpUrl);
+      const apiRun = await run(UPDATE_CLIENTS, UPDATES_PER_RUN, apiUpdate);
+      apiEtcdCalls += (await etcdRequests(api.httpUrl)) - callsBefore;
+      apiUpdates += apiRun.ops;
+      updates.api.push(apiRun);
+      if (ROUNDS > 1)
+        console.log(
+          `  round ${r + 1}: apiserver's KV ${updates.lean[r]!.perSecond.toFixed(0)}/s, apiserver ${apiRun.perSecond.toFixed(0)}/s (${pct(apiRun, updates.lean[r]!)})`,
+        );
+    }
+    results.leanUpdate = median(updates.lean);
+    results.apiUpdate = median(updates.api);
+    const tripsPerUpdate = apiEtcdCalls / Math.max(1, apiUpdates);
+    const which = ROUNDS > 1 ? "median round" : "";
+    console.log(
+      `  raw etcd update txn (apiserver's KV) ${UPDATE_CLIENTS} clients: ${fmt(results.leanUpdate, "bench", "update")} ${which}`,
+    );
+    console.log(
+      `  apiserver                           ${UPDATE_CLIENTS} clients: ${fmt(results.apiUpdate, "apiserver", "update")} ${which}`,
+    );
+    console.log(
+      `  ratio apiserver/etcd (medians): ${pct(results.apiUpdate, results.leanUpdate)}; etcd round trips per apiserver update: ${tripsPerUpdate.toFixed(3)} (${apiEtcdCalls} etcd calls for ${apiUpdates} updates)`,
+    );
+
     console.log(`\nwatch delivery with ${WATCHERS} watchers (${WATCH_EVENTS} writes)`);
     const cms = client.resource<ConfigMap>(kind("ConfigMap") as never);
     const sentAt = new Map<string, number>();
@@ -327,8 +404,12 @@ async function main(): Promise<void> {
 
     console.log("\nsummary");
     console.log(
-      `  create throughput at 64 clients: ${pct(results.api64!, results.etcd64!)} of raw etcd through the etcd3 client, ${pct(results.api64!, results.lean64!)} through the apiserver's KV client (target >= 60 %)`,
+      `  create throughput at 64 clients: ${results.api64!.perSecond.toFixed(0)}/s, ${pct(results.api64!, results.lean64!)} of raw etcd through the apiserver's KV client, ${results.lean64!.perSecond.toFixed(0)}/s (target >= 60 %); ${pct(results.api64!, results.etcd64!)} of the etcd3 client's`,
     );
+    console.log(
+      `  update throughput at ${UPDATE_CLIENTS} clients: ${results.apiUpdate!.perSecond.toFixed(0)}/s, ${pct(results.apiUpdate!, results.leanUpdate!)} of raw etcd through the apiserver's KV client, ${results.leanUpdate!.perSecond.toFixed(0)}/s (target >= 50 %)`,
+    );
+    console.log(`  etcd round trips per update: ${tripsPerUpdate.toFixed(3)} (target 1)`);
     console.log(cpuLine);
     console.log(
       `  watch p99 with ${WATCHERS} watchers: ${percentile(delivery, 99).toFixed(2)} ms (target <= 50 ms)`,
