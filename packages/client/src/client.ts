@@ -68,6 +68,7 @@ import type {
 } from "./types.js";
 import {
   type CallPolicy,
+  describeCollectionWrite,
   describeCreate,
   describeWrite,
   type JudgeContext,
@@ -393,7 +394,7 @@ export function createClient(opts: ClientOptions): Client {
           o.dryRun
             ? "idempotent"
             : {
-                what: `delete collection of ${kind.group ? `${resource}.${kind.group}` : resource}${kind.namespaced && namespace ? ` in namespace "${namespace}"` : ""}`,
+                what: describeCollectionWrite("delete", kind, namespace),
                 details: { kind: resource, name: "", group: kind.group },
               },
         );

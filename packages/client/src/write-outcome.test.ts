@@ -2,6 +2,7 @@ import { type Any, ConfigMap, KINDS, type KindInfo, Pod, pack, unpack } from "@t
 import { errors } from "@tskube/machinery";
 import { describe, expect, it } from "vitest";
 import {
+  describeCollectionWrite,
   describeCreate,
   holdsWhatWasSent,
   type JudgeContext,
@@ -138,10 +139,13 @@ describe("judgeNamedCreate", () => {
     });
   });
 
-  it("names a generateName create by its prefix", () => {
+  it("names a generateName create by its prefix, a collection write by its namespace", () => {
     const obj = ConfigMap.fromPartial({ metadata: { generateName: "w-" } });
     expect(describeCreate(cmKind, obj, "ns")).toBe(
       'create configmaps with generateName "w-" in namespace "ns"',
+    );
+    expect(describeCollectionWrite("delete", cmKind, "ns")).toBe(
+      'delete collection of configmaps in namespace "ns"',
     );
   });
 });

@@ -50,6 +50,11 @@ export function describeWrite(verb: string, kind: KindInfo, name: string, namesp
   return `${verb} ${qualified(kind)} "${name}"${kind.namespaced ? ` in namespace "${namespace}"` : ""}`;
 }
 
+/** `delete collection of pods in namespace "default"`. */
+export function describeCollectionWrite(verb: string, kind: KindInfo, namespace: string): string {
+  return `${verb} collection of ${qualified(kind)}${kind.namespaced && namespace ? ` in namespace "${namespace}"` : ""}`;
+}
+
 export function describeCreate(kind: KindInfo, obj: KubeObject, namespace: string): string {
   const meta = obj.metadata;
   if (meta?.name) return describeWrite("create", kind, meta.name, namespace);
