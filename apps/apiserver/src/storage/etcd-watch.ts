@@ -7,9 +7,10 @@ import { Event_EventType } from "./gen/etcd/mvcc/mvccpb/kv.js";
 
 /**
  * etcd's Watch over the apiserver's own HTTP/2 connections to etcd (the ones EtcdKv makes its
- * calls on), with the messages generated from etcd's rpc.proto like etcd-kv.ts. The etcd3 npm client's watch went
- * through grpc-js's client call stack and protobufjs for every event, which cost about 0.1 ms of
- * apiserver CPU per write just to feed the watch cache.
+ * calls on), with the messages generated from etcd's rpc.proto like etcd-kv.ts. The etcd3 npm
+ * client's watch went through grpc-js's client call stack and protobufjs for every event, which
+ * cost about 0.1 ms of apiserver CPU per write just to feed the watch cache. A stream that ends
+ * with a gRPC status carries it as an EtcdError (no leader, ...).
  *
  * One watch per HTTP/2 stream. A broken stream (member down, connection reset, no leader) is
  * reopened on the next member from the revision after the last one delivered, so no event is
