@@ -26,11 +26,6 @@ export interface ServerOptions {
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
   maxMessageBytes?: number;
-  /**
-   * HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (grpc-js: unlimited). A client multiplexes
-   * every call over one connection, so this bounds how much one client can have in flight.
-   */
-  maxConcurrentStreams?: number;
 }
 
 /** One service a component serves: its generated definition (from proto/) and the handlers. */
@@ -56,6 +51,9 @@ export interface TskubeServer {
  * kinds' messages inside google.protobuf.Any, so a client needs their files though no service
  * names them) plus grpc.health.v1; it lists the services this process serves. A service whose
  * proto file is not in proto/ fails the start rather than being served undescribed.
+ * @grpc/reflection answers with the files proto-loader rebuilds, one per package
+ * ("tskube_v1.proto", "google_protobuf.proto"), not proto/'s own file names: clients find every
+ * symbol with file_containing_symbol, while file_by_filename("tskube/v1/chaos.proto") finds nothing.
  */
 export async function createServer(
   opts: ServerOptions,
@@ -78,7 +76,6 @@ export async function createServer(
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     "grpc.max_receive_message_length": opts.maxMessageBytes ?? 16 * 1024 * 1024,
     "grpc.max_send_message_length": opts.maxMessageBytes ?? 16 * 1024 * 1024,
-    ...(opts.maxConcurrentStreams ? { "grpc.max_concurrent_streams": opts.maxConcurrentStreams } : {}),
     // No channelz service is exposed, so its per-call bookkeeping (counters, call tracing) is
     // pure cost on every request.
     "grpc.enable_channelz": 0,
